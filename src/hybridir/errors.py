@@ -1,0 +1,45 @@
+"""Exceptions raised by hybridir.
+
+Every error derives from :class:`HybridirError`, so callers can catch one type::
+
+    HybridirError
+     ├── ConfigError            a parameter or config value is invalid
+     ├── InvalidInputError      user data (documents, queries, files) is malformed
+     ├── IndexFormatError       a collection on disk is missing, corrupt or of another version
+     ├── MissingDependencyError an optional extra is not installed (message has the pip hint)
+     └── NotFoundError          a named thing (dataset, collection, document) does not exist
+"""
+
+from __future__ import annotations
+
+
+class HybridirError(Exception):
+    """Base class of every error hybridir raises on purpose."""
+
+
+class ConfigError(HybridirError, ValueError):
+    """A parameter or configuration value is invalid."""
+
+
+class InvalidInputError(HybridirError, ValueError):
+    """User-supplied data (documents, queries, files) is malformed."""
+
+
+class IndexFormatError(HybridirError):
+    """A collection on disk is missing, corrupt, or written by an incompatible format version."""
+
+
+class MissingDependencyError(HybridirError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
+class NotFoundError(HybridirError, LookupError):
+    """A named dataset, collection, split or document does not exist."""
+
+
+def missing_dependency(package: str, extra: str) -> MissingDependencyError:
+    """Build the error for an absent optional package, with its install hint."""
+    return MissingDependencyError(
+        f"{package!r} is required for this feature; "
+        f"install it with: pip install 'hybridir[{extra}]'"
+    )

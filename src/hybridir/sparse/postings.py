@@ -1,0 +1,169 @@
+"""Term-major postings: the arrays a BM25 index is made of, built, saved and memory-mapped.
+
+The index keeps raw term frequencies and document lengths, never precomputed BM25 weights,
+so collection statistics (N, df, avgdl) can change and scores follow exactly (weights are a
+cache derived at open time, see :mod:`hybridir.sparse.index`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridir.errors import IndexFormatError
+from hybridir.sparse.kernels import build_postings
+
+_ARRAYS = ("indptr", "doc_rows", "tfs", "doc_lengths", "tie_key")
+
+
+@dataclass(frozen=True)
+class Postings:
+    """Postings of a document set, rows ``0..n_docs-1``.
+
+    Attributes:
+        terms: term of each term id.
+        doc_ids: external id of each row.
+        indptr: int64[n_terms + 1]; term ``t``'s postings are ``indptr[t]:indptr[t+1]``.
+        doc_rows: int32 row of each posting, ascending within a term.
+        tfs: int32 term frequency of each posting.
+        doc_lengths: int32 number of index terms of each row.
+        tie_key: int32 position of each row's doc id in sorted order (ties break by doc id).
+    """
+
+    terms: tuple[str, ...]
+    doc_ids: tuple[str, ...]
+    indptr: NDArray[np.int64]
+    doc_rows: NDArray[np.int32]
+    tfs: NDArray[np.int32]
+    doc_lengths: NDArray[np.int32]
+    tie_key: NDArray[np.int32]
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_ids)
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.terms)
+
+    def document_frequencies(self) -> NDArray[np.int64]:
+        """Number of rows containing each term."""
+        return np.diff(self.indptr)
+
+
+def tie_keys(doc_ids: Sequence[str]) -> NDArray[np.int32]:
+    """Rank of each id in sorted order, so equal scores rank by doc id ascending."""
+    order = sorted(range(len(doc_ids)), key=doc_ids.__getitem__)
+    keys = np.empty(len(doc_ids), dtype=np.int32)
+    keys[np.asarray(order, dtype=np.int64)] = np.arange(len(doc_ids), dtype=np.int32)
+    return keys
+
+
+def build_from_ids(
+    term_ids: NDArray[np.int32],
+    doc_ptr: NDArray[np.int64],
+    terms: Sequence[str],
+    doc_ids: Sequence[str],
+) -> Postings:
+    """Postings from flat token term ids (``doc_ptr`` delimits documents)."""
+    indptr, doc_rows, tfs = build_postings(term_ids, doc_ptr, len(terms))
+    return Postings(
+        terms=tuple(terms),
+        doc_ids=tuple(doc_ids),
+        indptr=indptr,
+        doc_rows=doc_rows,
+        tfs=tfs,
+        doc_lengths=np.diff(doc_ptr).astype(np.int32),
+        tie_key=tie_keys(doc_ids),
+    )
+
+
+def build_from_terms(docs_terms: Sequence[Sequence[str]], doc_ids: Sequence[str]) -> Postings:
+    """Postings from analysed documents (lists of index terms), in row order."""
+    vocab: dict[str, int] = {}
+    lookup = vocab.setdefault
+    flat = [lookup(term, len(vocab)) for terms in docs_terms for term in terms]
+    doc_ptr = np.zeros(len(docs_terms) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in docs_terms], out=doc_ptr[1:])
+    return build_from_ids(np.asarray(flat, dtype=np.int32), doc_ptr, list(vocab), doc_ids)
+
+
+def save_postings(postings: Postings, directory: Path) -> None:
+    """Write ``postings`` into an empty ``directory`` as ``.npy`` arrays plus JSON sidecars."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in _ARRAYS:
+        np.save(directory / f"{name}.npy", getattr(postings, name))
+    (directory / "terms.json").write_text(json.dumps(list(postings.terms)), encoding="utf-8")
+    (directory / "doc_ids.json").write_text(json.dumps(list(postings.doc_ids)), encoding="utf-8")
+
+
+def load_postings(directory: Path, mmap: bool = True) -> Postings:
+    """Read postings written by :func:`save_postings` (arrays memory-mapped when ``mmap``)."""
+    try:
+        arrays = {
+            name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
+            for name in _ARRAYS
+        }
+        terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
+        doc_ids = json.loads((directory / "doc_ids.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"cannot read postings in {directory}: {exc}") from exc
+    postings = Postings(terms=tuple(terms), doc_ids=tuple(doc_ids), **arrays)
+    if postings.indptr.shape[0] != len(terms) + 1 or postings.doc_lengths.shape[0] != len(doc_ids):
+        raise IndexFormatError(f"postings in {directory} are inconsistent (array sizes differ)")
+    return postings
+
+
+def append_postings(base: Postings, extra: Postings) -> Postings:
+    """Postings of ``base``'s rows followed by ``extra``'s rows (renumbered after them).
+
+    Exact by construction: raw term frequencies and lengths are concatenated, so every
+    statistic equals that of a build from all documents at once.
+    """
+    vocab = {term: i for i, term in enumerate(base.terms)}
+    new_terms = [t for t in extra.terms if t not in vocab]
+    terms = base.terms + tuple(new_terms)
+    for t in new_terms:
+        vocab[t] = len(vocab)
+    remap = np.asarray([vocab[t] for t in extra.terms], dtype=np.int64)
+    term_of = np.concatenate(
+        [
+            np.repeat(np.arange(base.n_terms, dtype=np.int64), np.diff(base.indptr)),
+            np.repeat(remap, np.diff(extra.indptr)),
+        ]
+    )
+    # A stable sort by term keeps base postings before extra ones, so rows stay ascending.
+    order = np.argsort(term_of, kind="stable")
+    counts = np.bincount(term_of, minlength=len(terms))
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    doc_rows = np.concatenate([base.doc_rows, extra.doc_rows + np.int32(base.n_docs)])[order]
+    tfs = np.concatenate([base.tfs, extra.tfs])[order]
+    doc_ids = base.doc_ids + extra.doc_ids
+    return Postings(
+        terms=terms,
+        doc_ids=doc_ids,
+        indptr=indptr,
+        doc_rows=doc_rows.astype(np.int32),
+        tfs=tfs.astype(np.int32),
+        doc_lengths=np.concatenate([base.doc_lengths, extra.doc_lengths]).astype(np.int32),
+        tie_key=tie_keys(doc_ids),
+    )
+
+
+def empty_postings() -> Postings:
+    """Postings of no documents."""
+    return Postings(
+        terms=(),
+        doc_ids=(),
+        indptr=np.zeros(1, dtype=np.int64),
+        doc_rows=np.zeros(0, dtype=np.int32),
+        tfs=np.zeros(0, dtype=np.int32),
+        doc_lengths=np.zeros(0, dtype=np.int32),
+        tie_key=np.zeros(0, dtype=np.int32),
+    )

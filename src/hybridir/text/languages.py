@@ -1,0 +1,116 @@
+"""Language registry: ISO 639-1 code → tokenizer, stopword source and default stemmer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import NamedTuple
+
+from hybridir.errors import ConfigError
+
+
+class LanguageSpec(NamedTuple):
+    """How one language is analysed by default.
+
+    ``stopwords`` is ``"lucene"`` (the list shipped in ``text/data``), ``"iso"`` (the
+    stopwords-iso collection) or ``"none"``.
+    """
+
+    name: str
+    tokenizer: str
+    stemmer: str
+    stopwords: str
+
+
+def _snowball(name: str) -> LanguageSpec:
+    return LanguageSpec(name, "word", f"snowball:{name}", "iso")
+
+
+LANGUAGES: dict[str, LanguageSpec] = {
+    # English reproduces Lucene's EnglishAnalyzer as Pyserini uses it: possessive removal,
+    # Lucene's 33 stopwords, original Porter stemmer.
+    "en": LanguageSpec("english", "word", "porter", "lucene"),
+    # Polish: Snowball's Polish stemmer (PyStemmer 3) measured best on PoQuAD-PL
+    # (docs/benchmarks.md); "stempel" and "morfeusz" are the alternatives.
+    "pl": LanguageSpec("polish", "word", "snowball:polish", "iso"),
+    "ar": _snowball("arabic"),
+    "hy": _snowball("armenian"),
+    "eu": _snowball("basque"),
+    "ca": _snowball("catalan"),
+    "cs": _snowball("czech"),
+    "da": _snowball("danish"),
+    "nl": _snowball("dutch"),
+    "eo": _snowball("esperanto"),
+    "et": _snowball("estonian"),
+    "fi": _snowball("finnish"),
+    "fr": _snowball("french"),
+    "de": _snowball("german"),
+    "el": _snowball("greek"),
+    "hi": _snowball("hindi"),
+    "hu": _snowball("hungarian"),
+    "id": _snowball("indonesian"),
+    "ga": _snowball("irish"),
+    "it": _snowball("italian"),
+    "lt": _snowball("lithuanian"),
+    "ne": _snowball("nepali"),
+    "no": _snowball("norwegian"),
+    "fa": _snowball("persian"),
+    "pt": _snowball("portuguese"),
+    "ro": _snowball("romanian"),
+    "ru": _snowball("russian"),
+    "sr": _snowball("serbian"),
+    "es": _snowball("spanish"),
+    "sv": _snowball("swedish"),
+    "ta": _snowball("tamil"),
+    "tr": _snowball("turkish"),
+    "yi": _snowball("yiddish"),
+    # Scripts without spaces: character bigrams (Lucene CJKAnalyzer style), no stemming.
+    "zh": LanguageSpec("chinese", "cjk_bigram", "none", "none"),
+    "ja": LanguageSpec("japanese", "cjk_bigram", "none", "none"),
+    "ko": LanguageSpec("korean", "cjk_bigram", "none", "none"),
+    "th": LanguageSpec("thai", "cjk_bigram", "none", "none"),
+    # No language-specific processing: Unicode words, lowercased.
+    "xx": LanguageSpec("generic", "word", "none", "none"),
+}
+"""Every supported language; ``xx`` is language-neutral."""
+
+
+def language_spec(code: str) -> LanguageSpec:
+    """Look up ``code``; unknown codes raise :class:`ConfigError` listing the valid ones."""
+    try:
+        return LANGUAGES[code]
+    except KeyError:
+        raise ConfigError(
+            f"unknown language {code!r}; valid: {', '.join(sorted(LANGUAGES))}"
+        ) from None
+
+
+def _lucene_list(code: str) -> frozenset[str]:
+    text = resources.files("hybridir.text").joinpath(f"data/stopwords_{code}_lucene.txt")
+    return frozenset(w for w in text.read_text(encoding="utf-8").split() if w)
+
+
+def _iso_list(code: str) -> frozenset[str]:
+    import stopwordsiso
+
+    return frozenset(stopwordsiso.stopwords(code))
+
+
+_STOPWORD_SOURCES: dict[str, Callable[[str], frozenset[str]]] = {
+    "none": lambda code: frozenset(),
+    "lucene": _lucene_list,
+    "iso": _iso_list,
+}
+
+
+@cache
+def stopwords(code: str, source: str) -> frozenset[str]:
+    """The stopword set of a language from ``source`` (see :class:`LanguageSpec`)."""
+    try:
+        loader = _STOPWORD_SOURCES[source]
+    except KeyError:
+        raise ConfigError(
+            f"unknown stopword source {source!r}; valid: {sorted(_STOPWORD_SOURCES)}"
+        ) from None
+    return loader(code)

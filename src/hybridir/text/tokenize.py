@@ -1,0 +1,89 @@
+"""Tokenizers: Unicode text → raw tokens, before normalisation.
+
+``word`` follows the shape of Lucene's StandardTokenizer (UAX #29 word boundaries) closely
+enough for BM25 parity with Pyserini: runs of letters, marks, digits and underscore, kept
+together across an inner apostrophe or period (``don't``, ``u.s``, ``3.5``).
+``cjk_bigram`` also turns runs of Han, Kana, Hangul and Thai characters into overlapping
+character bigrams, as Lucene's CJKBigramFilter does (a lone character stays a unigram).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from collections.abc import Callable
+from functools import cache
+
+Tokenizer = Callable[[str], list[str]]
+
+# Scripts written without spaces; ranges from the Unicode blocks of Han, Hiragana,
+# Katakana, Hangul and Thai.
+_CJK_RANGES = (
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
+    "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"  # Hangul
+    "\u0e00-\u0e7f"  # Thai
+)
+
+
+@cache
+def _mark_class() -> str:
+    """Character-class body of every combining mark in the BMP (``re`` lacks ``\\p{M}``).
+
+    Built on first use, not at import, and cached: Devanagari, Thai and Arabic words need
+    their vowel signs, which ``\\w`` does not match.
+    """
+    marks = [
+        chr(c)
+        for c in range(sys.maxunicode if sys.maxunicode < 0x10000 else 0x10000)
+        if unicodedata.category(chr(c)).startswith("M")
+    ]
+    return "".join(re.escape(m) for m in marks)
+
+
+@cache
+def _word_pattern() -> re.Pattern[str]:
+    unit = rf"[\w{_mark_class()}]+"
+    return re.compile(rf"{unit}(?:['’.]{unit})*")
+
+
+@cache
+def _cjk_pattern() -> re.Pattern[str]:
+    unit = rf"[\w{_mark_class()}]+"
+    return re.compile(rf"([{_CJK_RANGES}]+)|({unit}(?:['’.]{unit})*)")
+
+
+def word_tokens(text: str) -> list[str]:
+    """Split ``text`` into word tokens (UAX #29-like; see module docstring)."""
+    return _word_pattern().findall(text)
+
+
+def _bigrams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def cjk_bigram_tokens(text: str) -> list[str]:
+    """Word tokens, with Han/Kana/Hangul/Thai runs turned into overlapping bigrams.
+
+    Source: Lucene ``CJKBigramFilter`` (bigrams of adjacent CJK characters, unigrams for
+    isolated ones); Thai is treated the same way instead of with a dictionary segmenter.
+    """
+    tokens: list[str] = []
+    for cjk, word in _cjk_pattern().findall(text):
+        if cjk:
+            # A CJK run may still contain non-CJK word characters after it; the regex
+            # alternation gives those their own match, so only the run is bigrammed here.
+            tokens.extend(_bigrams(cjk))
+        else:
+            tokens.append(word)
+    return tokens
+
+
+TOKENIZERS: dict[str, Tokenizer] = {
+    "word": word_tokens,
+    "cjk_bigram": cjk_bigram_tokens,
+}
+"""Tokenizer registry, keyed by the name used in language specs."""

@@ -1,0 +1,91 @@
+"""Records shared by every stage: documents, hits, runs and judgments.
+
+Vocabulary (used everywhere): ``qid`` is a query id, ``doc_id`` a document id (both strings),
+a :data:`Run` maps ``{qid: {doc_id: score}}`` and :data:`Qrels` maps ``{qid: {doc_id: grade}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+Run = dict[str, dict[str, float]]
+"""Scores per query: ``{qid: {doc_id: score}}``."""
+
+Qrels = dict[str, dict[str, int]]
+"""Relevance grades per query: ``{qid: {doc_id: grade}}``."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document of a collection.
+
+    Args:
+        doc_id: unique, non-empty identifier.
+        text: body text.
+        title: optional title; indexed together with ``text``.
+        metadata: JSON-serialisable attributes kept in the document store.
+    """
+
+    doc_id: str
+    text: str
+    title: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query of a test collection."""
+
+    qid: str
+    text: str
+
+
+class ListContribution(NamedTuple):
+    """What one retrieval list said about a hit.
+
+    ``rank`` is 1-based; ``None`` (with ``raw_score``/``normalized_score`` also ``None``)
+    means the document was absent from that list.
+    """
+
+    retriever: str
+    raw_score: float | None
+    normalized_score: float | None
+    rank: int | None
+    matched_terms: tuple[str, ...] = ()
+
+
+class Hit(NamedTuple):
+    """One ranked result: the fused score plus one contribution per retrieval list."""
+
+    doc_id: str
+    score: float
+    rank: int
+    contributions: tuple[ListContribution, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits of one query, best first (score desc, doc_id asc)."""
+
+    query: str
+    hits: tuple[Hit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: ``{"query", "hits": [{"doc_id", "score", "rank", "lists"}]}``."""
+        return {
+            "query": self.query,
+            "hits": [
+                {
+                    "doc_id": h.doc_id,
+                    "score": h.score,
+                    "rank": h.rank,
+                    "lists": [
+                        c._asdict() | {"matched_terms": list(c.matched_terms)}
+                        for c in h.contributions
+                    ],
+                }
+                for h in self.hits
+            ],
+        }

@@ -1,0 +1,128 @@
+"""BM25 formulas against hand-computed values, and the top-k kernel against brute force."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hybridir import BM25Config, ConfigError
+from hybridir.sparse.bm25 import VARIANTS
+from hybridir.sparse.index import BM25Index
+from hybridir.sparse.postings import append_postings, build_from_terms
+
+# Three documents; lengths 3, 2, 4; avgdl = 3; N = 3.
+DOCS = [["a", "b", "a"], ["b", "c"], ["a", "c", "c", "d"]]
+IDS = ["d1", "d2", "d3"]
+
+
+def index(variant: str, k1: float = 1.2, b: float = 0.75, delta: float = 0.5) -> BM25Index:
+    return BM25Index(
+        build_from_terms(DOCS, IDS), BM25Config(variant=variant, k1=k1, b=b, delta=delta)
+    )
+
+
+def norm(dl: float) -> float:
+    return 1 - 0.75 + 0.75 * dl / 3
+
+
+def test_lucene_scores_by_hand() -> None:
+    # Query "a": df=2 → idf = ln(1 + (3 - 2 + .5)/(2 + .5)) = ln(1.6).
+    idf = math.log(1 + 1.5 / 2.5)
+    d1 = idf * 2 / (2 + 1.2 * norm(3))
+    d3 = idf * 1 / (1 + 1.2 * norm(4))
+    scores = index("lucene").score_all(["a"])
+    assert scores == pytest.approx([d1, 0.0, d3], rel=1e-6)
+
+
+def test_atire_and_robertson_by_hand() -> None:
+    # "d": df=1. ATIRE idf = ln(3/1); Robertson idf = ln((3-1+.5)/(1+.5)) = ln(5/3).
+    tf_okapi = 2.2 * 1 / (1 + 1.2 * norm(4))
+    assert index("atire").score_all(["d"])[2] == pytest.approx(math.log(3) * tf_okapi, rel=1e-6)
+    tf_lucene = 1 / (1 + 1.2 * norm(4))
+    robertson = index("robertson").score_all(["d"])[2]
+    assert robertson == pytest.approx(math.log(5 / 3) * tf_lucene, rel=1e-6)
+    # "a" and "c" are in 2 of 3 docs: Robertson's inner ratio < 1 → floored idf 0.
+    assert index("robertson").score_all(["c"]).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_bm25l_and_bm25plus_score_absent_terms_by_hand() -> None:
+    # BM25L "b" (df=2): idf = ln(4/2.5); c = tf/norm; absent docs get (k1+1)δ/(k1+δ).
+    idf_l = math.log(4 / 2.5)
+    c1 = 1 / norm(3)
+    expected_l = [
+        idf_l * 2.2 * (c1 + 0.5) / (1.2 + c1 + 0.5),
+        idf_l * 2.2 * (1 / norm(2) + 0.5) / (1.2 + 1 / norm(2) + 0.5),
+        idf_l * 2.2 * 0.5 / (1.2 + 0.5),
+    ]
+    assert index("bm25l").score_all(["b"]) == pytest.approx(expected_l, rel=1e-6)
+    # BM25+ "b": idf = ln(4/2); absent docs get idf·δ.
+    idf_p = math.log(2)
+    expected_p = [
+        idf_p * (2.2 / (1 + 1.2 * norm(3)) + 0.5),
+        idf_p * (2.2 / (1 + 1.2 * norm(2)) + 0.5),
+        idf_p * 0.5,
+    ]
+    assert index("bm25+").score_all(["b"]) == pytest.approx(expected_p, rel=1e-6)
+    # search() returns only documents that contain a query term, with the full score.
+    hits = index("bm25+").search([["b"]], k=10)[0]
+    assert hits.doc_ids == ["d1", "d2"] or hits.doc_ids == ["d2", "d1"]
+    assert sorted(hits.scores) == pytest.approx(sorted(expected_p[:2]), rel=1e-6)
+
+
+def test_repeated_query_terms_count_twice() -> None:
+    idx = index("lucene")
+    assert idx.score_all(["a", "a"]) == pytest.approx(2 * idx.score_all(["a"]))
+
+
+def test_unknown_variant_and_bad_parameters() -> None:
+    with pytest.raises(ConfigError, match=r"unknown BM25 variant 'okapi'.*valid"):
+        BM25Config(variant="okapi")
+    with pytest.raises(ConfigError, match="b must be in"):
+        BM25Config(b=1.5)
+    with pytest.raises(ConfigError, match="k1 must be"):
+        BM25Config(k1=-1)
+    assert set(VARIANTS) == {"lucene", "robertson", "atire", "bm25l", "bm25+"}
+
+
+def brute_force_top_k(scores: np.ndarray, ids: list[str], k: int) -> list[tuple[str, float]]:
+    hits = [(ids[i], float(s)) for i, s in enumerate(scores) if s > 0]
+    hits.sort(key=lambda h: (-h[1], h[0]))
+    return hits[:k]
+
+
+@pytest.mark.parametrize("n_docs", [7, 300, 2000])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_top_k_equals_brute_force_with_ties(n_docs: int, threads: int) -> None:
+    rng = np.random.default_rng(n_docs)
+    # A small vocabulary and short documents make many exact ties; ids are shuffled so that
+    # row order and id order differ.
+    vocab = [f"t{i}" for i in range(12)]
+    docs = [list(rng.choice(vocab, size=int(rng.integers(1, 4)))) for _ in range(n_docs)]
+    ids = [f"doc{int(x):05d}" for x in rng.permutation(n_docs)]
+    idx = BM25Index(build_from_terms(docs, ids), BM25Config(b=0.0))
+    queries = [list(rng.choice(vocab, size=int(rng.integers(1, 5)))) for _ in range(40)]
+    queries.append(["unknown-term"])
+    for k in (1, 3, 10, n_docs + 5):
+        results = idx.search(queries, k=k, n_threads=threads)
+        for terms, hits in zip(queries, results, strict=True):
+            scores = idx.score_all(terms).astype(np.float32)
+            expected = brute_force_top_k(scores, ids, k)
+            assert hits.doc_ids == [d for d, _ in expected]
+            assert hits.scores == pytest.approx([s for _, s in expected], rel=1e-6)
+
+
+def test_appending_postings_equals_building_at_once() -> None:
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(50)]
+    docs = [list(rng.choice(vocab, size=int(rng.integers(1, 30)))) for _ in range(120)]
+    ids = [f"d{i}" for i in range(120)]
+    whole = build_from_terms(docs, ids)
+    parts = append_postings(
+        build_from_terms(docs[:70], ids[:70]), build_from_terms(docs[70:], ids[70:])
+    )
+    a, b = BM25Index(whole), BM25Index(parts)
+    assert a.stats == b.stats
+    for term in vocab[:20]:
+        assert a.score_all([term]) == pytest.approx(b.score_all([term]), rel=1e-6)
