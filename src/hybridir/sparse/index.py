@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import NamedTuple
 
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 from hybridir.config import BM25Config
 from hybridir.errors import ConfigError
 from hybridir.sparse.bm25 import absent_scores, posting_weights
-from hybridir.sparse.kernels import search_batch
+from hybridir.sparse.kernels import score_queries
 from hybridir.sparse.postings import Postings
 
 
@@ -34,7 +35,9 @@ class BM25Stats(NamedTuple):
     avg_doc_length: float
 
 
-class _QueryBatch(NamedTuple):
+class QueryBatch(NamedTuple):
+    """Analysed queries as term ids with multiplicities (see :meth:`BM25Index.encode`)."""
+
     q_ptr: NDArray[np.int64]
     q_terms: NDArray[np.int32]
     q_weights: NDArray[np.float32]
@@ -53,6 +56,11 @@ class BM25Index:
         config: BM25 variant and parameters.
     """
 
+    dense_min_share: float = 1 / 16
+    """Terms in at least this share of documents get a dense weight row."""
+    dense_budget_bytes: int = 256 * 2**20
+    """Memory allowed for dense weight rows of frequent terms (see :attr:`dense_rows`)."""
+
     def __init__(self, postings: Postings, config: BM25Config | None = None) -> None:
         self.postings = postings
         self.config = config or BM25Config()
@@ -63,6 +71,7 @@ class BM25Index:
         ] = {}
         self._stamp = 0
         self._lock = threading.Lock()
+        self._pools: dict[int, ThreadPoolExecutor] = {}
 
     @cached_property
     def stats(self) -> BM25Stats:
@@ -94,6 +103,27 @@ class BM25Index:
         return w.astype(np.float32)
 
     @cached_property
+    def dense_rows(self) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """Dense weight rows of the most frequent terms: ``(row of each term or -1, rows)``.
+
+        Terms in at least 1/16 of the documents get a row, most frequent first, within
+        ``dense_budget_bytes``; scoring them is a contiguous add instead of a scatter.
+        """
+        p = self.postings
+        df = np.diff(p.indptr)
+        budget_rows = self.dense_budget_bytes // max(4 * p.n_docs, 1)
+        frequent = np.flatnonzero(df >= self.dense_min_share * max(p.n_docs, 1))
+        chosen = frequent[np.argsort(-df[frequent], kind="stable")][:budget_rows]
+        dense_of_term = np.full(p.n_terms, -1, dtype=np.int32)
+        rows = np.zeros((len(chosen), p.n_docs), dtype=np.float32)
+        weights = self.weights
+        for i, t in enumerate(chosen):
+            dense_of_term[t] = i
+            sl = slice(p.indptr[t], p.indptr[t + 1])
+            rows[i, p.doc_rows[sl]] = weights[sl]
+        return dense_of_term, rows
+
+    @cached_property
     def _absent(self) -> NDArray[np.float64]:
         st, c = self.stats, self.config
         return absent_scores(c.variant, self._df, st.n_docs, st.avg_doc_length, c.k1, c.b, c.delta)
@@ -102,7 +132,7 @@ class BM25Index:
     def _has_absent_scores(self) -> bool:
         return bool(np.any(self._absent))
 
-    def _encode(self, queries: Sequence[Sequence[str]]) -> _QueryBatch:
+    def encode(self, queries: Sequence[Sequence[str]]) -> QueryBatch:
         """Query terms → ids with multiplicities; out-of-vocabulary terms are dropped."""
         ptr = [0]
         ids: list[int] = []
@@ -129,7 +159,17 @@ class BM25Index:
             absent = self._absent[q_terms] * q_weights
             for q in range(len(queries)):
                 constants[q] = float(np.sum(absent[q_ptr[q] : q_ptr[q + 1]]))
-        return _QueryBatch(q_ptr, q_terms, q_weights, constants)
+        return QueryBatch(q_ptr, q_terms, q_weights, constants)
+
+    def _pool(self, n_threads: int) -> ThreadPoolExecutor:
+        """A thread pool kept for the index's lifetime (starting threads on every call costs
+        more than scoring a small batch)."""
+        pool = self._pools.get(n_threads)
+        if pool is None:
+            pool = self._pools[n_threads] = ThreadPoolExecutor(
+                max_workers=n_threads, thread_name_prefix="hybridir-bm25"
+            )
+        return pool
 
     def _scratch_for(
         self, n_threads: int
@@ -146,31 +186,70 @@ class BM25Index:
     def search_arrays(
         self, queries: Sequence[Sequence[str]], k: int, n_threads: int = 1
     ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.int64]]:
-        """Top-k rows, scores and hit counts per query, as arrays (row -1 pads)."""
+        """Top-k rows, scores and hit counts per analysed query, as arrays (row -1 pads)."""
+        return self.search_encoded(self.encode(queries), k, n_threads)
+
+    def search_encoded(
+        self, batch: QueryBatch, k: int, n_threads: int = 1
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.int64]]:
+        """Top-k rows, scores and hit counts for queries already :meth:`encode`-d.
+
+        Args:
+            batch: encoded queries.
+            k: hits per query (>= 1).
+            n_threads: parallel chunks of the batch (each thread scores whole queries).
+        """
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         if n_threads < 1:
             raise ConfigError(f"n_threads must be >= 1, got {n_threads}")
-        batch = self._encode(queries)
         p = self.postings
-        weights = self.weights
+        n_queries = batch.q_ptr.shape[0] - 1
+        k = min(k, max(p.n_docs, 1))
+        out_rows = np.full((n_queries, k), -1, dtype=np.int32)
+        out_scores = np.zeros((n_queries, k), dtype=np.float32)
+        counts = np.zeros(n_queries, dtype=np.int64)
+        fixed = (
+            p.indptr,
+            p.doc_rows,
+            self.weights,
+            *self.dense_rows,
+            self._live,
+            np.flatnonzero(~self._live).astype(np.int32),
+            p.tie_key,
+            batch.q_ptr,
+            batch.q_terms,
+            batch.q_weights,
+            k,
+        )
+        n_threads = max(1, min(n_threads, n_queries))
+        step = -(-n_queries // n_threads)
         with self._lock:
             scratch = self._scratch_for(n_threads)
             stamp = self._stamp
-            self._stamp += len(queries)
-            rows, scores, counts = search_batch(
-                p.indptr,
-                p.doc_rows,
-                weights,
-                self._live,
-                p.tie_key,
-                batch.q_ptr,
-                batch.q_terms,
-                batch.q_weights,
-                min(k, max(p.n_docs, 1)),
-                *scratch,
-                stamp,
-            )
+            self._stamp += n_queries
+
+            def chunk(c: int) -> None:
+                first, last = c * step, min(n_queries, (c + 1) * step)
+                score_queries(
+                    *fixed,
+                    first,
+                    last,
+                    scratch[0][c],
+                    scratch[1][c],
+                    scratch[2][c],
+                    stamp,
+                    out_rows,
+                    out_scores,
+                    counts,
+                )
+
+            if n_threads == 1:
+                chunk(0)
+            else:
+                # The kernel releases the GIL: plain threads run the chunks in parallel.
+                list(self._pool(n_threads).map(chunk, range(n_threads)))
+        rows, scores = out_rows, out_scores
         if np.any(batch.constants):
             scores = (scores + batch.constants[:, None]).astype(np.float32)
         return rows, scores, counts
@@ -188,7 +267,7 @@ class BM25Index:
 
     def score_all(self, terms: Sequence[str]) -> NDArray[np.float64]:
         """BM25 score of every row for one analysed query (for oracles and explanations)."""
-        batch = self._encode([terms])
+        batch = self.encode([terms])
         p = self.postings
         out = np.full(p.n_docs, batch.constants[0], dtype=np.float64)
         w = self.weights

@@ -1,0 +1,43 @@
+"""Evaluation: BEIR datasets, TREC run files, trec_eval-exact metrics and significance tests.
+
+Example:
+    >>> from hybridir.eval import evaluate, load_beir
+    >>> ds = load_beir("scifact")  # doctest: +SKIP
+    >>> evaluate(run, ds.qrels, ["ndcg@10", "recall@100"])  # doctest: +SKIP
+"""
+
+from hybridir.eval.datasets import (
+    BeirDataset,
+    available_splits,
+    cache_dir,
+    exclude_identical_ids,
+    load_beir,
+    read_corpus,
+    read_qrels,
+    read_queries,
+    resolve_dataset,
+)
+from hybridir.eval.metrics import evaluate, evaluate_per_query
+from hybridir.eval.significance import SignificanceResult, paired_t_test, randomization_test
+from hybridir.eval.trec import read_run, read_trec_qrels, write_qrels, write_run
+
+__all__ = [
+    "BeirDataset",
+    "SignificanceResult",
+    "available_splits",
+    "cache_dir",
+    "evaluate",
+    "evaluate_per_query",
+    "exclude_identical_ids",
+    "load_beir",
+    "paired_t_test",
+    "randomization_test",
+    "read_corpus",
+    "read_qrels",
+    "read_queries",
+    "read_run",
+    "read_trec_qrels",
+    "resolve_dataset",
+    "write_qrels",
+    "write_run",
+]

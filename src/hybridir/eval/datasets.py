@@ -1,0 +1,309 @@
+"""Readers for test collections in the BEIR layout, and where to find them.
+
+A BEIR dataset is a folder (Thakur et al., "BEIR: A Heterogeneous Benchmark for Zero-shot
+Evaluation of Information Retrieval Models", NeurIPS 2021 Datasets and Benchmarks)::
+
+    <name>/corpus.jsonl      {"_id", "title", "text", "metadata"?} per line
+    <name>/queries.jsonl     {"_id", "text"} per line
+    <name>/qrels/<split>.tsv query-id <TAB> corpus-id <TAB> score, with an optional header
+
+Every reader streams its file and reports a malformed line as
+:class:`~hybridir.errors.InvalidInputError` whose message starts with ``<file>:<line>:``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybridir.errors import InvalidInputError, NotFoundError
+from hybridir.eval._download import download_beir, is_official_beir
+from hybridir.eval._lines import iter_lines, line_error
+from hybridir.types import Document, Qrels, Run
+
+logger = logging.getLogger(__name__)
+
+DATA_ENV = "HYBRIDIR_DATA"
+"""Environment variable naming the folder that holds local datasets."""
+
+CACHE_ENV = "HYBRIDIR_CACHE"
+"""Environment variable naming the download cache (default ``~/.cache/hybridir/datasets``)."""
+
+_QRELS_HEADER = ["query-id", "corpus-id", "score"]
+
+
+def _iter_json_objects(path: Path) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Yield ``(lineno, _id, object)`` for each JSON line, rejecting duplicate or missing ids."""
+    seen: set[str] = set()
+    for lineno, line in iter_lines(path):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise line_error(path, lineno, f"malformed JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise line_error(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        raw_id = obj.get("_id")
+        # ints are accepted because some exporters drop the quotes; bool is an int subclass.
+        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+            raw_id = str(raw_id)
+        if not isinstance(raw_id, str) or not raw_id:
+            raise line_error(path, lineno, f"missing or invalid '_id' (got {raw_id!r})")
+        if raw_id in seen:
+            raise line_error(path, lineno, f"duplicate '_id' {raw_id!r}")
+        seen.add(raw_id)
+        yield lineno, raw_id, obj
+
+
+def _string_field(path: Path, lineno: int, obj: dict[str, Any], key: str) -> str:
+    """Return ``obj[key]`` as a string; absent means ``""``, any non-string value is an error."""
+    value = obj.get(key, "")
+    if not isinstance(value, str):
+        raise line_error(
+            path, lineno, f"field {key!r} must be a string, got {type(value).__name__}"
+        )
+    return value
+
+
+def read_corpus(path: str | os.PathLike[str]) -> Iterator[Document]:
+    """Stream the documents of a BEIR ``corpus.jsonl``.
+
+    Args:
+        path: the ``corpus.jsonl`` file.
+
+    Yields:
+        One :class:`~hybridir.types.Document` per non-blank line, in file order.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        InvalidInputError: malformed JSON, missing or duplicate ``_id``, a non-string
+            ``title`` or ``text``, a non-object ``metadata``, or non-UTF-8 bytes (the message
+            starts with ``<file>:<line>:``).
+
+    Example:
+        >>> docs = list(read_corpus("datasets/scifact/corpus.jsonl"))  # doctest: +SKIP
+    """
+    file = Path(path)
+    for lineno, doc_id, obj in _iter_json_objects(file):
+        metadata = obj.get("metadata", {})
+        if metadata is None:
+            metadata = {}
+        if not isinstance(metadata, dict):
+            raise line_error(file, lineno, "field 'metadata' must be a JSON object")
+        yield Document(
+            doc_id=doc_id,
+            text=_string_field(file, lineno, obj, "text"),
+            title=_string_field(file, lineno, obj, "title"),
+            metadata=metadata,
+        )
+
+
+def read_queries(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a BEIR ``queries.jsonl`` into ``{qid: text}``.
+
+    Args:
+        path: the ``queries.jsonl`` file.
+
+    Returns:
+        Query text per qid, in file order.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        InvalidInputError: malformed JSON, missing or duplicate ``_id``, non-string ``text``, or
+            non-UTF-8 bytes (message: ``<file>:<line>: ...``).
+    """
+    file = Path(path)
+    return {
+        qid: _string_field(file, lineno, obj, "text")
+        for lineno, qid, obj in _iter_json_objects(file)
+    }
+
+
+def read_qrels(path: str | os.PathLike[str]) -> Qrels:
+    """Read a BEIR qrels file (``query-id<TAB>corpus-id<TAB>score``; the header line is optional).
+
+    Args:
+        path: the ``qrels/<split>.tsv`` file.
+
+    Returns:
+        ``{qid: {doc_id: grade}}``. A repeated judgement with the same grade is kept once.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        InvalidInputError: a line without exactly three tab-separated columns, an empty id, a
+            non-integer score, a judgement repeated with another grade, or non-UTF-8 bytes
+            (message: ``<file>:<line>: ...``).
+    """
+    file = Path(path)
+    qrels: Qrels = {}
+    for lineno, line in iter_lines(file):
+        fields = line.split("\t")
+        if lineno == 1 and [f.strip() for f in fields] == _QRELS_HEADER:
+            continue
+        if len(fields) != 3:
+            raise line_error(file, lineno, f"expected 3 tab-separated columns, got {len(fields)}")
+        qid, doc_id, score_text = (f.strip() for f in fields)
+        if not qid or not doc_id:
+            raise line_error(file, lineno, "empty query-id or corpus-id")
+        try:
+            grade = int(score_text)
+        except ValueError as exc:
+            raise line_error(file, lineno, f"score {score_text!r} is not an integer") from exc
+        judged = qrels.setdefault(qid, {})
+        if judged.get(doc_id, grade) != grade:
+            raise line_error(file, lineno, f"conflicting grades for ({qid!r}, {doc_id!r})")
+        judged[doc_id] = grade
+    return qrels
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    """One split of a BEIR-layout test collection.
+
+    Args:
+        name: the dataset name (or folder name when loaded from a path).
+        path: the dataset folder.
+        split: the qrels split, e.g. ``"test"``.
+        queries: ``{qid: text}`` for the queries judged in this split only.
+        qrels: the split's judgements. Judged doc ids absent from the corpus are kept: they
+            count as relevant documents that no system can retrieve.
+    """
+
+    name: str
+    path: Path
+    split: str
+    queries: dict[str, str]
+    qrels: Qrels
+
+    def corpus(self) -> Iterator[Document]:
+        """Stream the collection's documents (see :func:`read_corpus`)."""
+        return read_corpus(self.path / "corpus.jsonl")
+
+
+def available_splits(path: str | os.PathLike[str]) -> list[str]:
+    """List the qrels splits of a dataset folder (the ``qrels/*.tsv`` stems), sorted."""
+    return sorted(p.stem for p in (Path(path) / "qrels").glob("*.tsv"))
+
+
+def load_beir(path_or_name: str | os.PathLike[str], split: str = "test") -> BeirDataset:
+    """Load the queries and judgements of one split of a BEIR dataset.
+
+    Args:
+        path_or_name: a dataset folder, or a name resolved by :func:`resolve_dataset`.
+        split: the qrels split to load.
+
+    Returns:
+        The dataset; its corpus is read lazily by :meth:`BeirDataset.corpus`.
+
+    Raises:
+        NotFoundError: the dataset or the split does not exist (the message lists the splits).
+        InvalidInputError: a file is malformed, or a judged query is missing from queries.jsonl.
+
+    Example:
+        >>> ds = load_beir("scifact")  # doctest: +SKIP
+        >>> len(ds.queries), ds.split  # doctest: +SKIP
+        (300, 'test')
+    """
+    root = resolve_dataset(path_or_name)
+    splits = available_splits(root)
+    if split not in splits:
+        raise NotFoundError(
+            f"split {split!r} not found in {root / 'qrels'}; available splits: {splits or 'none'}"
+        )
+    qrels = read_qrels(root / "qrels" / f"{split}.tsv")
+    all_queries = read_queries(root / "queries.jsonl")
+    missing = sorted(qid for qid in qrels if qid not in all_queries)
+    if missing:
+        raise InvalidInputError(
+            f"{len(missing)} judged queries of split {split!r} are missing from "
+            f"{root / 'queries.jsonl'}, e.g. {missing[:5]}"
+        )
+    queries = {qid: text for qid, text in all_queries.items() if qid in qrels}
+    name = str(path_or_name) if Path(path_or_name) != root else root.name
+    return BeirDataset(name=name, path=root, split=split, queries=queries, qrels=qrels)
+
+
+def exclude_identical_ids(run: Run) -> Run:
+    """Drop every hit whose doc id equals its qid (BEIR's rule for ArguAna and Quora).
+
+    In those collections a query is itself a document of the corpus; BEIR's
+    ``EvaluateRetrieval.evaluate(..., ignore_identical_ids=True)`` removes it before scoring.
+
+    Args:
+        run: ``{qid: {doc_id: score}}``; not modified.
+
+    Returns:
+        A new run without the self-matches (queries left with no hits keep an empty dict).
+    """
+    return {qid: {d: s for d, s in hits.items() if d != qid} for qid, hits in run.items()}
+
+
+def _search_roots() -> list[Path]:
+    """Folders searched for a dataset name: ``$HYBRIDIR_DATA`` alone when set, else the defaults."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return [Path(env)]
+    project_shared = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
+    return [Path.cwd().parent / "shared" / "datasets", project_shared]
+
+
+def cache_dir() -> Path:
+    """The download cache: ``$HYBRIDIR_CACHE`` or ``~/.cache/hybridir/datasets``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "hybridir" / "datasets"
+
+
+def _is_dataset(path: Path) -> bool:
+    return (path / "corpus.jsonl").is_file()
+
+
+def _local_names(roots: list[Path]) -> list[str]:
+    """Names of the datasets (folders holding corpus.jsonl, one level of nesting) under roots."""
+    names: set[str] = set()
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for corpus in [*root.glob("*/corpus.jsonl"), *root.glob("*/*/corpus.jsonl")]:
+            names.add(corpus.parent.relative_to(root).as_posix())
+    return sorted(names)
+
+
+def resolve_dataset(name_or_path: str | os.PathLike[str]) -> Path:
+    """Find a dataset folder from a path or a name, downloading official BEIR datasets if needed.
+
+    Order: an existing directory is used as is; otherwise the name (which may contain a slash,
+    e.g. ``"xquad-r/en"``) is looked up in ``$HYBRIDIR_DATA`` if set, else in
+    ``./../shared/datasets`` and in the ``shared/datasets`` folder next to the project checkout;
+    then in the download cache (:func:`cache_dir`); finally an official BEIR dataset is
+    downloaded from BEIR's server into the cache and checked against its published MD5.
+
+    Args:
+        name_or_path: a dataset folder or a dataset name.
+
+    Returns:
+        The dataset folder.
+
+    Raises:
+        NotFoundError: not found locally and not an official BEIR dataset (the message lists the
+            datasets available locally).
+        InvalidInputError: a download did not match its published checksum.
+    """
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    name = Path(name_or_path).as_posix()
+    roots = [*_search_roots(), cache_dir()]
+    if not path.is_absolute() and ".." not in path.parts:
+        for root in roots:
+            if _is_dataset(root / name):
+                return root / name
+        if is_official_beir(name):
+            return download_beir(name, cache_dir())
+    raise NotFoundError(
+        f"dataset {str(name_or_path)!r} not found; searched {[str(r) for r in roots]}; "
+        f"available locally: {_local_names(roots) or 'none'}"
+    )

@@ -1,0 +1,208 @@
+"""Retrieval metrics with ``trec_eval`` semantics, named ranx-style (``"ndcg@10"``, ``"mrr@10"``).
+
+The engine is ``trec_eval`` itself through pytrec_eval (Van Gysel and de Rijke, "Pytrec_eval: An
+Extremely Fast Python Interface to trec_eval", SIGIR 2018). Metric names are parsed by a
+registry, :data:`_FAMILIES`; each maps to a ``trec_eval`` measure:
+
+============================  ==========================  =================================
+name                          trec_eval measure           meaning
+============================  ==========================  =================================
+``ndcg@k`` / ``ndcg``         ``ndcg_cut.k`` / ``ndcg``   nDCG, gain = grade, log2 discount
+``recall@k``                  ``recall.k``                relevant in top k / all relevant
+``precision@k``, ``p@k``      ``P.k``                     relevant in top k / k
+``map@k`` / ``map``           ``map_cut.k`` / ``map``     average precision (/ all relevant)
+``mrr@k`` / ``mrr``           ``recip_rank``              1 / rank of the first relevant
+``hit_rate@k``, ``accuracy@k``  ``success.k``             1 if any relevant in the top k
+``r-precision``               ``Rprec``                   precision at rank R (= #relevant)
+============================  ==========================  =================================
+
+A document is relevant when its grade is >= 1 (``trec_eval``'s default relevance level).
+``trec_eval`` orders each query's hits by score descending and breaks ties by doc id
+*descending*; we pass runs unchanged so that every metric sees that same order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from hybridir.errors import ConfigError, InvalidInputError
+from hybridir.types import Qrels, Run
+
+
+class _Measure(NamedTuple):
+    """One parsed metric: what to ask pytrec_eval for and how to read the answer."""
+
+    request: str
+    """The measure passed to pytrec_eval, e.g. ``"ndcg_cut.10"``."""
+    key: str
+    """The key of the per-query result, e.g. ``"ndcg_cut_10"``."""
+    max_rank: int | None
+    """For ``mrr@k``: the reciprocal rank counts only if the first relevant rank is <= k."""
+
+
+@dataclass(frozen=True)
+class _Family:
+    """How a metric name maps to ``trec_eval`` measures, with and without a cutoff ``@k``."""
+
+    cut: str | None
+    """Measure taking a cutoff (``"ndcg_cut"`` -> ``ndcg_cut.k``); ``None``: no cutoff form."""
+    full: str | None
+    """Measure without a cutoff; ``None``: the cutoff is required."""
+    cut_by_rank: bool = False
+    """The cutoff is applied to the rank behind ``full`` (``recip_rank`` has no cutoff)."""
+
+    def measure(self, name: str, k: int | None) -> _Measure:
+        if k is None:
+            if self.full is None:
+                raise ConfigError(f"metric {name!r} needs a cutoff, e.g. {name + '@10'!r}")
+            return _Measure(self.full, self.full, None)
+        if self.cut_by_rank and self.full is not None:
+            return _Measure(self.full, self.full, k)
+        if self.cut is None:
+            raise ConfigError(f"metric {name!r} takes no cutoff; {_valid_forms()}")
+        return _Measure(f"{self.cut}.{k}", f"{self.cut}_{k}", None)
+
+
+_FAMILIES: dict[str, _Family] = {
+    "ndcg": _Family(cut="ndcg_cut", full="ndcg"),
+    "recall": _Family(cut="recall", full=None),
+    "precision": _Family(cut="P", full=None),
+    "map": _Family(cut="map_cut", full="map"),
+    "mrr": _Family(cut=None, full="recip_rank", cut_by_rank=True),
+    "hit_rate": _Family(cut="success", full=None),
+    "r-precision": _Family(cut=None, full="Rprec"),
+}
+
+_ALIASES: dict[str, str] = {"p": "precision", "accuracy": "hit_rate", "rprec": "r-precision"}
+
+
+def _valid_forms() -> str:
+    """The accepted metric names, generated from the registry for error messages."""
+    forms: list[str] = []
+    for base, family in _FAMILIES.items():
+        if family.cut is not None or family.cut_by_rank:
+            forms.append(f"{base}@k")
+        if family.full is not None:
+            forms.append(base)
+    aliases = ", ".join(f"{alias} = {target}" for alias, target in _ALIASES.items())
+    return f"valid metrics: {', '.join(forms)} (k a positive integer; aliases: {aliases})"
+
+
+def _parse_k(name: str, text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigError(f"metric {name!r}: cutoff {text!r} must be a positive integer")
+    return int(text)
+
+
+def _parse_metric(name: str) -> _Measure:
+    """Parse a ranx-style metric name into the ``trec_eval`` measure that computes it.
+
+    Args:
+        name: e.g. ``"ndcg@10"``, ``"P@5"``, ``"map"``, ``"mrr@10"`` (case-insensitive).
+
+    Returns:
+        The pytrec_eval request, result key and (for ``mrr@k``) rank cutoff.
+
+    Raises:
+        ConfigError: an unknown name, a missing, forbidden or invalid cutoff (the message lists
+            the valid forms).
+    """
+    base, has_cut, k_text = name.strip().lower().partition("@")
+    family = _FAMILIES.get(_ALIASES.get(base, base))
+    if family is None:
+        raise ConfigError(f"unknown metric {name!r}; {_valid_forms()}")
+    k = _parse_k(name, k_text) if has_cut else None
+    return family.measure(name, k)
+
+
+def _value(per_query: Mapping[str, float] | None, measure: _Measure) -> float:
+    """Read one query's value; an unevaluated query (absent from the run) scores 0."""
+    if per_query is None:
+        return 0.0
+    value = float(per_query[measure.key])
+    if measure.max_rank is not None and value > 0.0 and round(1.0 / value) > measure.max_rank:
+        return 0.0
+    return value
+
+
+def _clean_run(run: Run, judged: Mapping[str, object]) -> dict[str, dict[str, float]]:
+    """Restrict the run to judged queries with hits (pytrec_eval needs >= 1 hit) as floats."""
+    clean: dict[str, dict[str, float]] = {}
+    for qid, hits in run.items():
+        if qid not in judged or not hits:
+            continue
+        scores = {doc_id: float(score) for doc_id, score in hits.items()}
+        if any(math.isnan(score) for score in scores.values()):
+            raise InvalidInputError(f"run has a NaN score for query {qid!r}")
+        clean[qid] = scores
+    return clean
+
+
+def evaluate_per_query(
+    run: Run, qrels: Qrels, metrics: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Compute each metric for each query of ``qrels``, with ``trec_eval`` semantics.
+
+    Every query of ``qrels`` gets a value; a query absent from the run (or with no hits) scores
+    0, like ``trec_eval -c``. Run queries absent from ``qrels`` are ignored. ``mrr@k`` is
+    ``trec_eval``'s ``recip_rank`` kept only when the first relevant document is within the top
+    k, which equals ``recip_rank`` on the top k hits as ``trec_eval`` orders them (score desc,
+    doc id desc on ties).
+
+    Args:
+        run: ``{qid: {doc_id: score}}``; not modified.
+        qrels: ``{qid: {doc_id: grade}}``; grade >= 1 is relevant, and ``ndcg`` uses the grade
+            as gain.
+        metrics: ranx-style names (see the table in the module docstring).
+
+    Returns:
+        ``{metric: {qid: value}}``, keyed by the names as given.
+
+    Raises:
+        ConfigError: no metrics, or an invalid metric name.
+        InvalidInputError: a NaN score in the run.
+    """
+    import pytrec_eval  # imported here so that ``import hybridir.eval`` stays light
+
+    if not metrics:
+        raise ConfigError(f"no metrics requested; {_valid_forms()}")
+    parsed = {name: _parse_metric(name) for name in metrics}
+    judged = {qid: {d: int(g) for d, g in docs.items()} for qid, docs in qrels.items() if docs}
+    requests = {measure.request for measure in parsed.values()}
+    results = pytrec_eval.RelevanceEvaluator(judged, requests).evaluate(_clean_run(run, judged))
+    return {
+        name: {qid: _value(results.get(qid), measure) for qid in qrels}
+        for name, measure in parsed.items()
+    }
+
+
+def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str]) -> dict[str, float]:
+    """Compute the mean of each metric over the queries of ``qrels``, with ``trec_eval`` semantics.
+
+    The mean is over **all** queries in ``qrels``: a judged query missing from the run counts
+    as 0, as with ``trec_eval -c`` (plain ``trec_eval`` averages only over the
+    queries the run answers). See :func:`evaluate_per_query` for the per-query values.
+
+    Args:
+        run: ``{qid: {doc_id: score}}``.
+        qrels: ``{qid: {doc_id: grade}}``; grade >= 1 is relevant.
+        metrics: ranx-style names, e.g. ``["ndcg@10", "recall@100", "mrr@10"]``.
+
+    Returns:
+        ``{metric: mean value}``.
+
+    Raises:
+        ConfigError: no metrics, or an invalid metric name.
+        InvalidInputError: ``qrels`` is empty, or the run has a NaN score.
+
+    Example:
+        >>> evaluate({"q1": {"d1": 1.0, "d2": 0.5}}, {"q1": {"d2": 1}}, ["mrr@10", "p@1"])
+        {'mrr@10': 0.5, 'p@1': 0.0}
+    """
+    if not qrels:
+        raise InvalidInputError("qrels are empty: there is no query to average over")
+    per_query = evaluate_per_query(run, qrels, metrics)
+    return {name: math.fsum(values.values()) / len(qrels) for name, values in per_query.items()}
