@@ -18,7 +18,7 @@ from rich.table import Table
 
 from hybridir.collection import Collection
 from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig
-from hybridir.errors import HybridirError, InvalidInputError
+from hybridir.errors import ConfigError, HybridirError, InvalidInputError, NotFoundError
 from hybridir.search import RETRIEVERS, Searcher
 
 app = typer.Typer(
@@ -55,6 +55,8 @@ def _build(source: str, directory: Path, config: CollectionConfig, overwrite: bo
     from hybridir.eval.datasets import read_corpus, resolve_dataset
 
     path = Path(source)
+    if not path.exists() and (path.suffix == ".jsonl" or path.is_absolute()):
+        raise NotFoundError(f"{source}: no such file or directory")
     corpus = path if path.is_file() else resolve_dataset(source) / "corpus.jsonl"
     docs = list(read_corpus(corpus))
     if not docs:
@@ -144,11 +146,13 @@ def evaluate(
 ) -> None:
     """Index a BEIR dataset, retrieve for its queries and report trec_eval metrics."""
     from hybridir.eval.datasets import exclude_identical_ids, load_beir
+    from hybridir.eval.metrics import check_metrics
     from hybridir.eval.metrics import evaluate as score_run
     from hybridir.eval.trec import write_run
 
-    names = [m.strip() for m in metrics.split(",") if m.strip()]
-    score_run({}, {}, names)  # validate metric names before the slow part
+    names = check_metrics([m.strip() for m in metrics.split(",") if m.strip()])
+    if retriever not in RETRIEVERS:
+        raise ConfigError(f"unknown retriever {retriever!r}; valid: {sorted(RETRIEVERS)}")
     data = load_beir(dataset, split=split)
     config = _config(language, stemmer, k1, b, variant, title_weight)
     with tempfile.TemporaryDirectory(prefix="hybridir-eval-") as tmp:
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except (HybridirError, OSError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 1
     return 0
 

@@ -142,7 +142,9 @@ class Collection:
         path = Path(directory)
         if path.exists() and any(path.iterdir()):
             if not overwrite:
-                raise ConfigError(f"{path} exists and is not empty; pass overwrite=True")
+                raise ConfigError(
+                    f"{path} exists and is not empty; pass overwrite=True (CLI: --overwrite)"
+                )
             if not (path / MANIFEST).is_file():
                 raise ConfigError(f"refusing to overwrite {path}: it is not a hybridir collection")
             shutil.rmtree(path)

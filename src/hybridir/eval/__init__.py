@@ -17,7 +17,7 @@ from hybridir.eval.datasets import (
     read_queries,
     resolve_dataset,
 )
-from hybridir.eval.metrics import evaluate, evaluate_per_query
+from hybridir.eval.metrics import check_metrics, evaluate, evaluate_per_query
 from hybridir.eval.significance import SignificanceResult, paired_t_test, randomization_test
 from hybridir.eval.trec import read_run, read_trec_qrels, write_qrels, write_run
 
@@ -26,6 +26,7 @@ __all__ = [
     "SignificanceResult",
     "available_splits",
     "cache_dir",
+    "check_metrics",
     "evaluate",
     "evaluate_per_query",
     "exclude_identical_ids",

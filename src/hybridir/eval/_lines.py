@@ -60,25 +60,3 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
             line = line.rstrip("\r\n")
             if line.strip():
                 yield lineno, line
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` as UTF-8 to ``path`` atomically: temporary file, fsync, then ``os.replace``.
-
-    A reader never sees a half-written file, and a crash leaves the old file (if any) intact.
-
-    Args:
-        path: destination file; its parent directory must exist.
-        text: the whole content.
-    """
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise

@@ -206,3 +206,14 @@ def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str]) -> dict[str, float]
         raise InvalidInputError("qrels are empty: there is no query to average over")
     per_query = evaluate_per_query(run, qrels, metrics)
     return {name: math.fsum(values.values()) / len(qrels) for name, values in per_query.items()}
+
+
+def check_metrics(metrics: Sequence[str]) -> list[str]:
+    """Validate metric names before any work is done; returns them unchanged.
+
+    Raises:
+        ConfigError: a name is not a known metric form (the message lists the valid ones).
+    """
+    for name in metrics:
+        _parse_metric(name)
+    return list(metrics)

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from hybridir.errors import InvalidInputError
-from hybridir.eval._lines import atomic_write_text, iter_lines, line_error
+from hybridir._atomic import atomic_write_text
+from hybridir.eval._lines import iter_lines, line_error
 from hybridir.types import Qrels, Run
 
 
@@ -64,7 +65,7 @@ def write_run(run: Run, path: str | os.PathLike[str], tag: str = "hybridir") -> 
         for rank, (doc_id, score) in enumerate(_ranked(run[qid]), start=1):
             _check_token("doc_id", doc_id)
             lines.append(f"{qid} Q0 {doc_id} {rank} {_format_score(score)} {tag}\n")
-    atomic_write_text(path, "".join(lines))
+    atomic_write_text(Path(path), "".join(lines))
 
 
 def read_run(path: str | os.PathLike[str]) -> Run:
@@ -121,7 +122,7 @@ def write_qrels(qrels: Qrels, path: str | os.PathLike[str]) -> None:
         for doc_id in sorted(qrels[qid]):
             _check_token("doc_id", doc_id)
             lines.append(f"{qid} 0 {doc_id} {int(qrels[qid][doc_id])}\n")
-    atomic_write_text(path, "".join(lines))
+    atomic_write_text(Path(path), "".join(lines))
 
 
 def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:

@@ -1,0 +1,126 @@
+"""The CLI in-process through ``main(argv)``: outputs, JSON last lines and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hybridir.cli import main
+from hybridir.eval.trec import read_run
+
+PYSERINI_SCIFACT_NDCG10 = 0.6789  # Pyserini BM25 flat, k1=0.9, b=0.4 (BEIR regressions)
+
+
+def last_json(out: str) -> dict[str, object]:
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_index_then_search_json(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["index", str(data_dir / "adi"), str(tmp_path / "col")]) == 0
+    assert "indexed 82 documents" in capsys.readouterr().out
+    assert (
+        main(["search", str(tmp_path / "col"), "information retrieval", "-k", "3", "--json"]) == 0
+    )
+    result = last_json(capsys.readouterr().out)
+    hits = result["hits"]
+    assert isinstance(hits, list) and len(hits) == 3
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    assert hits[0]["lists"][0]["matched_terms"] == ["inform", "retriev"]
+    assert main(["search", str(tmp_path / "col"), "information retrieval"]) == 0
+    assert "matched terms" in capsys.readouterr().out
+
+
+def test_evaluate_scifact_matches_pyserini(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_file = tmp_path / "bm25.run"
+    code = main(
+        [
+            "evaluate",
+            str(data_dir / "scifact"),
+            "--retriever",
+            "bm25",
+            "--k1",
+            "0.9",
+            "--b",
+            "0.4",
+            "--metrics",
+            "ndcg@10,recall@100",
+            "--save-run",
+            str(run_file),
+            "--json",
+        ]
+    )
+    assert code == 0
+    scores = last_json(capsys.readouterr().out)
+    assert scores["queries"] == 300
+    assert abs(float(scores["ndcg@10"]) - PYSERINI_SCIFACT_NDCG10) <= 0.005  # type: ignore[arg-type]
+    assert float(scores["recall@100"]) > 0.9  # type: ignore[arg-type]
+    run = read_run(run_file)
+    assert len(run) == 300
+    assert max(len(hits) for hits in run.values()) == 1000
+
+
+def test_evaluate_by_dataset_name_and_identical_id_rule(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYBRIDIR_DATA", str(data_dir))
+    assert main(["evaluate", "adi", "--ignore-identical-ids", "--json"]) == 0
+    scores = last_json(capsys.readouterr().out)
+    assert scores["queries"] == 35
+    assert set(scores) == {"ndcg@10", "recall@100", "mrr@10", "map@100", "queries"}
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["index", "{tmp}/missing.jsonl", "{tmp}/c"], "missing.jsonl: no such file"),
+        (["index", "{tmp}/bad.jsonl", "{tmp}/c"], "bad.jsonl:2: malformed JSON"),
+        (["index", "{tmp}/empty.jsonl", "{tmp}/c"], "holds no documents"),
+        (
+            ["index", "{tmp}/good.jsonl", "{tmp}/c", "--language", "klingon"],
+            "unknown language 'klingon'",
+        ),
+        (["index", "{tmp}/good.jsonl", "{tmp}/c", "--k1", "-1"], "k1 must be >= 0"),
+        (["index", "{tmp}/good.jsonl", "{tmp}/c", "--variant", "okapi"], "unknown BM25 variant"),
+        (["search", "{tmp}/nowhere", "q"], "not a hybridir collection"),
+        (["evaluate", "{tmp}/nowhere-dataset"], "not found"),
+        (["evaluate", "{data}/adi", "--metrics", "ndcg@zero"], "ndcg@zero"),
+        (["evaluate", "{data}/adi", "--split", "dev"], "split 'dev' not found"),
+        (["evaluate", "{data}/adi", "--retriever", "magic"], "unknown retriever 'magic'"),
+    ],
+)
+def test_errors_are_one_line_and_nonzero(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(tmp_path / "bad.jsonl", '{"_id": "1", "text": "fine"}\n{"_id": 2, "text": oops}\n')
+    write(tmp_path / "empty.jsonl", "")
+    write(tmp_path / "good.jsonl", '{"_id": "1", "text": "fine"}\n')
+    args = [a.format(tmp=tmp_path, data=data_dir) for a in argv]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search"]) == 2
+    assert main(["index", "x", "y", "--k1", "abc"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
