@@ -27,7 +27,8 @@ def test_index_then_search_json(
     )
     result = last_json(capsys.readouterr().out)
     hits = result["hits"]
-    assert isinstance(hits, list) and len(hits) == 3
+    assert isinstance(hits, list)
+    assert len(hits) == 3
     assert [h["rank"] for h in hits] == [1, 2, 3]
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     assert hits[0]["lists"][0]["matched_terms"] == ["inform", "retriev"]

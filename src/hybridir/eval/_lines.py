@@ -7,7 +7,6 @@ with a 1-based line number, so a user can jump straight to the bad line in an ed
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 

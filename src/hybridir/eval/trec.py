@@ -12,8 +12,8 @@ import math
 import os
 from pathlib import Path
 
-from hybridir.errors import InvalidInputError
 from hybridir._atomic import atomic_write_text
+from hybridir.errors import InvalidInputError
 from hybridir.eval._lines import iter_lines, line_error
 from hybridir.types import Qrels, Run
 
