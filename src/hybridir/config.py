@@ -43,7 +43,8 @@ class AnalyzerConfig(_JsonConfig):
         stemmer: ``"default"`` (the language's registered stemmer), ``"none"``, or a stemmer name
             from the stemmer registry (``"porter"``, ``"stempel"``, ``"morfeusz"``,
             ``"snowball:<algorithm>"``).
-        stopwords: ``"default"`` (the language's list), or ``"none"``.
+        stopwords: ``"default"`` (the language's registered choice), ``"none"``, ``"iso"``
+            (stopwords-iso) or ``"lucene"`` (Lucene's list; English only).
         lowercase: lowercase tokens.
         fold_accents: strip diacritics after lowercasing (``"café"`` → ``"cafe"``).
         min_token_length: drop shorter tokens.
@@ -64,8 +65,11 @@ class AnalyzerConfig(_JsonConfig):
                 "need 1 <= min_token_length <= max_token_length, got "
                 f"{self.min_token_length} and {self.max_token_length}"
             )
-        if self.stopwords not in ("default", "none"):
-            raise ConfigError(f"stopwords must be 'default' or 'none', got {self.stopwords!r}")
+        from hybridir.text.languages import STOPWORD_SOURCES
+
+        valid = ["default", *STOPWORD_SOURCES]
+        if self.stopwords not in valid:
+            raise ConfigError(f"stopwords must be one of {valid}, got {self.stopwords!r}")
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,22 @@ def test_analysis_is_deterministic_and_memo_independent() -> None:
     first = a.analyze(text)
     assert a.analyze(text) == first
     assert Analyzer().analyze(text) == first
+
+
+def test_stopword_sources_are_selectable() -> None:
+    text = "Im Jahr 1990 war die Zeit"
+    # German keeps content words by default: stopwords-iso lists "jahr" and "zeit".
+    assert Analyzer(AnalyzerConfig(language="de", stemmer="none")).analyze(text) == [
+        "im",
+        "jahr",
+        "1990",
+        "war",
+        "die",
+        "zeit",
+    ]
+    iso = Analyzer(AnalyzerConfig(language="de", stemmer="none", stopwords="iso"))
+    assert iso.analyze(text) == ["1990"]
+    with pytest.raises(ConfigError, match="stopwords must be one of"):
+        AnalyzerConfig(stopwords="klingon")
+    with pytest.raises(ConfigError, match="no Lucene stopword list for language 'de'"):
+        Analyzer(AnalyzerConfig(language="de", stopwords="lucene"))

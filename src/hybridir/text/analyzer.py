@@ -43,11 +43,8 @@ class Analyzer:
         self.config = config or AnalyzerConfig()
         spec = language_spec(self.config.language)
         self._tokenize: Tokenizer = TOKENIZERS[spec.tokenizer]
-        self._stopwords = (
-            stopwords(self.config.language, spec.stopwords)
-            if self.config.stopwords == "default"
-            else frozenset()
-        )
+        source = spec.stopwords if self.config.stopwords == "default" else self.config.stopwords
+        self._stopwords = stopwords(self.config.language, source)
         stemmer_name = spec.stemmer if self.config.stemmer == "default" else self.config.stemmer
         self.stemmer_name = stemmer_name
         self._stem: Stemmer = get_stemmer(stemmer_name)

@@ -13,8 +13,8 @@ from hybridir.errors import ConfigError
 class LanguageSpec(NamedTuple):
     """How one language is analysed by default.
 
-    ``stopwords`` is ``"lucene"`` (the list shipped in ``text/data``), ``"iso"`` (the
-    stopwords-iso collection) or ``"none"``.
+    ``stopwords`` names a source of :data:`STOPWORD_SOURCES`: ``"lucene"`` (the list shipped
+    in ``text/data``, English only), ``"iso"`` (the stopwords-iso collection) or ``"none"``.
     """
 
     name: str
@@ -23,18 +23,21 @@ class LanguageSpec(NamedTuple):
     stopwords: str
 
 
-def _snowball(name: str) -> LanguageSpec:
-    return LanguageSpec(name, "word", f"snowball:{name}", "iso")
+def _snowball(name: str, stopwords: str = "none") -> LanguageSpec:
+    return LanguageSpec(name, "word", f"snowball:{name}", stopwords)
 
 
 LANGUAGES: dict[str, LanguageSpec] = {
     # English reproduces Lucene's EnglishAnalyzer as Pyserini uses it: possessive removal,
     # Lucene's 33 stopwords, original Porter stemmer.
     "en": LanguageSpec("english", "word", "porter", "lucene"),
-    # Polish: Snowball's Polish stemmer (PyStemmer 3) measured best on PoQuAD-PL
-    # (docs/benchmarks.md); "stempel" and "morfeusz" are the alternatives.
+    # Polish: Snowball's Polish stemmer (PyStemmer 3). On PoQuAD-PL it ties with Stempel
+    # (0.8540 vs 0.8558 nDCG@10, randomization p = 0.57) and Morfeusz (0.8532) at a fifth of
+    # their cost; see docs/benchmarks.md.
     "pl": LanguageSpec("polish", "word", "snowball:polish", "iso"),
-    "ar": _snowball("arabic"),
+    # Stopwords: the stopwords-iso lists hold content words ("jahr", "год", "zeit"), so they
+    # are off by default; only Arabic and Polish measured better with them (XQuAD-R, PoQuAD).
+    "ar": _snowball("arabic", "iso"),
     "hy": _snowball("armenian"),
     "eu": _snowball("basque"),
     "ca": _snowball("catalan"),
@@ -88,6 +91,8 @@ def language_spec(code: str) -> LanguageSpec:
 
 def _lucene_list(code: str) -> frozenset[str]:
     text = resources.files("hybridir.text").joinpath(f"data/stopwords_{code}_lucene.txt")
+    if not text.is_file():
+        raise ConfigError(f"no Lucene stopword list for language {code!r} (English only)")
     return frozenset(w for w in text.read_text(encoding="utf-8").split() if w)
 
 
@@ -97,7 +102,7 @@ def _iso_list(code: str) -> frozenset[str]:
     return frozenset(stopwordsiso.stopwords(code))
 
 
-_STOPWORD_SOURCES: dict[str, Callable[[str], frozenset[str]]] = {
+STOPWORD_SOURCES: dict[str, Callable[[str], frozenset[str]]] = {
     "none": lambda code: frozenset(),
     "lucene": _lucene_list,
     "iso": _iso_list,
@@ -108,9 +113,9 @@ _STOPWORD_SOURCES: dict[str, Callable[[str], frozenset[str]]] = {
 def stopwords(code: str, source: str) -> frozenset[str]:
     """The stopword set of a language from ``source`` (see :class:`LanguageSpec`)."""
     try:
-        loader = _STOPWORD_SOURCES[source]
+        loader = STOPWORD_SOURCES[source]
     except KeyError:
         raise ConfigError(
-            f"unknown stopword source {source!r}; valid: {sorted(_STOPWORD_SOURCES)}"
+            f"unknown stopword source {source!r}; valid: {sorted(STOPWORD_SOURCES)}"
         ) from None
     return loader(code)
