@@ -104,7 +104,7 @@ def test_top_k_equals_brute_force_with_ties(n_docs: int, threads: int) -> None:
     idx = BM25Index(build_from_terms(docs, ids), BM25Config(b=0.0))
     queries = [list(rng.choice(vocab, size=int(rng.integers(1, 5)))) for _ in range(40)]
     queries.append(["unknown-term"])
-    for k in (1, 3, 10, n_docs + 5):
+    for k in (1, 3, 10, 65, 100, n_docs + 5):
         results = idx.search(queries, k=k, n_threads=threads)
         for terms, hits in zip(queries, results, strict=True):
             scores = idx.score_all(terms).astype(np.float32)

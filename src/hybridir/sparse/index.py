@@ -19,6 +19,10 @@ from hybridir.sparse.kernels import score_queries
 from hybridir.sparse.postings import Postings
 
 
+_WEIGHT_CHUNK = 1 << 20
+"""Postings per chunk when deriving weights (bounds float64 temporaries to ~40 MiB)."""
+
+
 class SparseHits(NamedTuple):
     """Top-k of one query: doc ids and scores, best first (score desc, doc id asc)."""
 
@@ -85,22 +89,28 @@ class BM25Index:
 
     @cached_property
     def weights(self) -> NDArray[np.float32]:
-        """BM25 weight of every posting under the current statistics."""
+        """BM25 weight of every posting under the current statistics.
+
+        Computed in float64 (so scores match reference implementations to float32
+        rounding) over chunks of postings, which bounds the temporaries' memory.
+        """
         p, c, st = self.postings, self.config, self.stats
-        df_per_posting = np.repeat(self._df, np.diff(p.indptr))
-        lens = p.doc_lengths[p.doc_rows].astype(np.float64)
-        w = posting_weights(
-            c.variant,
-            p.tfs.astype(np.float64),
-            lens,
-            df_per_posting,
-            st.n_docs,
-            st.avg_doc_length,
-            c.k1,
-            c.b,
-            c.delta,
-        )
-        return w.astype(np.float32)
+        out = np.empty(st.n_postings, dtype=np.float32)
+        term_of = np.repeat(np.arange(p.n_terms, dtype=np.int32), np.diff(p.indptr))
+        for start in range(0, st.n_postings, _WEIGHT_CHUNK):
+            sl = slice(start, start + _WEIGHT_CHUNK)
+            out[sl] = posting_weights(
+                c.variant,
+                p.tfs[sl].astype(np.float64),
+                p.doc_lengths[p.doc_rows[sl]].astype(np.float64),
+                self._df[term_of[sl]],
+                st.n_docs,
+                st.avg_doc_length,
+                c.k1,
+                c.b,
+                c.delta,
+            )
+        return out
 
     @cached_property
     def dense_rows(self) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
@@ -127,6 +137,11 @@ class BM25Index:
     def _absent(self) -> NDArray[np.float64]:
         st, c = self.stats, self.config
         return absent_scores(c.variant, self._df, st.n_docs, st.avg_doc_length, c.k1, c.b, c.delta)
+
+    @cached_property
+    def _row_of_key(self) -> NDArray[np.int32]:
+        """Row of each tie key (the inverse permutation of ``postings.tie_key``)."""
+        return np.argsort(self.postings.tie_key, kind="stable").astype(np.int32)
 
     @cached_property
     def _has_absent_scores(self) -> bool:
@@ -217,6 +232,7 @@ class BM25Index:
             self._live,
             np.flatnonzero(~self._live).astype(np.int32),
             p.tie_key,
+            self._row_of_key,
             batch.q_ptr,
             batch.q_terms,
             batch.q_weights,

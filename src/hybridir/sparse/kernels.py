@@ -127,50 +127,106 @@ _BLOCK = 64
 
 
 @njit(cache=True)
-def _block_maxima(bits, maxima):  # type: ignore[no-untyped-def]
-    """Per 64-row block, the max of ``bits`` (int32 view of non-negative float32 scores).
+def _block_maxima(bits, block, maxima):  # type: ignore[no-untyped-def]
+    """Per block of ``block`` rows, the max of ``bits`` (int32 view of float32 scores >= 0).
 
     Non-negative IEEE floats order like their bit patterns, and an integer max reduction
-    vectorises where the float one (NaN semantics) does not: about 3x faster here.
+    vectorises where the float one (NaN semantics) does not. The common block size is a
+    compile-time constant so LLVM can unroll it.
     """
     n = bits.shape[0]
-    for blk in range(maxima.shape[0]):
+    n_full = n // block
+    if block == _BLOCK:
+        for blk in range(n_full):
+            best = np.int32(0)
+            for r in range(blk * _BLOCK, blk * _BLOCK + _BLOCK):
+                v = bits[r]
+                best = v if v > best else best
+            maxima[blk] = best
+    else:
+        for blk in range(n_full):
+            best = np.int32(0)
+            for r in range(blk * block, blk * block + block):
+                v = bits[r]
+                best = v if v > best else best
+            maxima[blk] = best
+    if n_full < maxima.shape[0]:
         best = np.int32(0)
-        for r in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
+        for r in range(n_full * block, n):
             v = bits[r]
             best = v if v > best else best
-        maxima[blk] = best
+        maxima[n_full] = best
 
 
 @njit(cache=True)
-def _top_k_dense(scores, live, tie_key, k, h_s, h_r, h_k, out_rows, out_scores):  # type: ignore[no-untyped-def]
-    """Exact top-k over every row with a positive score.
+def _dense_floor(bits, k, maxima_buffer):  # type: ignore[no-untyped-def]
+    """A safe threshold for a dense score array: the k-th largest block maximum.
 
-    The k-th largest block maximum is a safe threshold before any heap work (k rows, one
-    per block, reach it), so only the few blocks whose maximum reaches it are scanned.
-    Deleted rows must hold score 0 here (the caller zeroes them).
+    At least k rows (one per block) reach it, so no row below it can be in the top k.
+    Blocks are sized to give about 4k of them (64 rows at most); below 8 rows per block the
+    floor would cost as much as it saves, so every row is kept (one block per row is never
+    built). Returns ``(floor_bits, block, maxima)``; ``floor_bits`` is 0 without a floor.
     """
-    n = scores.shape[0]
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
-    maxima = np.empty(n_blocks, dtype=np.int32)
-    _block_maxima(scores.view(np.int32), maxima)
+    n = bits.shape[0]
+    block = min(_BLOCK, n // (4 * k))
+    if block < 8:
+        block = n if n > 0 else 1
+    n_blocks = (n + block - 1) // block
+    maxima = maxima_buffer[:n_blocks]
+    _block_maxima(bits, block, maxima)
     floor_bits = np.int32(0)
     if n_blocks > k:
         floor_bits = np.partition(maxima.copy(), n_blocks - k)[n_blocks - k]
-    floor = np.array([floor_bits], dtype=np.int32).view(np.float32)[0]
+    return floor_bits, block, maxima
+
+
+@njit(cache=True)
+def _top_k_dense(  # type: ignore[no-untyped-def]
+    scores,
+    live,
+    tie_key,
+    row_of_key,
+    k,
+    maxima_buffer,
+    cand,
+    h_s,
+    h_r,
+    h_k,
+    out_rows,
+    out_scores,
+):
+    """Exact top-k over every row with a positive score (deleted rows must hold 0).
+
+    Only blocks whose maximum reaches the :func:`_dense_floor` threshold are visited; their
+    rows at or above it go to the heap (small k) or to a partition and sort (large k).
+    """
+    n = scores.shape[0]
+    bits = scores.view(np.int32)
+    floor_bits, block, maxima = _dense_floor(bits, k, maxima_buffer)
+    floor_bits = max(floor_bits, np.int32(1))  # only positive scores are hits
+    if k > _HEAP_MAX_K:
+        m = 0
+        for blk in range(maxima.shape[0]):
+            if maxima[blk] >= floor_bits:
+                for r in range(blk * block, min(n, (blk + 1) * block)):
+                    if bits[r] >= floor_bits:
+                        cand[m] = r
+                        m += 1
+        return _top_k_by_sort(scores, cand, m, tie_key, row_of_key, k, out_rows, out_scores)
+    floor_value = np.array([floor_bits], dtype=np.int32).view(np.float32)[0]
     size = 0
-    root = floor
-    for blk in range(n_blocks):
+    root = floor_value
+    for blk in range(maxima.shape[0]):
         # Equal scores can still enter (smaller tie key), hence "<", not "<=".
-        if maxima[blk] <= 0 or maxima[blk] < floor_bits:
+        if maxima[blk] < floor_bits:
             continue
-        for r in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
+        for r in range(blk * block, min(n, (blk + 1) * block)):
             s = scores[r]
-            if s < root or s <= 0.0 or not live[r]:
+            if s < root or not live[r]:
                 continue
             size = _heap_offer(h_s, h_r, h_k, size, k, s, r, tie_key[r])
             if size == k:
-                root = max(h_s[0], floor)
+                root = max(h_s[0], floor_value)
     return _heap_drain(h_s, h_r, h_k, size, out_rows, out_scores)
 
 
@@ -190,6 +246,39 @@ def _top_k_sparse(scores, touched, n_touched, tie_key, k, h_s, h_r, h_k, out_row
     return _heap_drain(h_s, h_r, h_k, size, out_rows, out_scores)
 
 
+_HEAP_MAX_K = 64
+"""Up to this k a size-k heap selects the hits; above it, a partition then a sort."""
+
+
+@njit(cache=True)
+def _top_k_by_sort(scores, cand, n_cand, tie_key, row_of_key, k, out_rows, out_scores):  # type: ignore[no-untyped-def]
+    """Exact top-k of the candidate rows with a positive score, for large k.
+
+    Each candidate becomes one int64 key, (inverted score bits) << 32 | tie key: non-negative
+    float32 scores order like their bit patterns, so ascending keys are (score desc, doc id
+    asc) and every key is unique. A partition keeps the k smallest, a sort orders them:
+    O(candidates + k log k) instead of a heap's O(candidates · log k).
+    """
+    bits = scores.view(np.int32)
+    keys = np.empty(n_cand, dtype=np.int64)
+    m = 0
+    for j in range(n_cand):
+        r = cand[j]
+        b = bits[r]
+        if b > 0:
+            keys[m] = (np.int64(0x7FFFFFFF - b) << 32) | np.int64(tie_key[r])
+            m += 1
+    chosen = keys[:m]
+    if m > k:
+        chosen = np.partition(chosen, k - 1)[:k]
+    chosen = np.sort(chosen)
+    for i in range(chosen.shape[0]):
+        r = row_of_key[chosen[i] & 0xFFFFFFFF]
+        out_rows[i] = r
+        out_scores[i] = scores[r]
+    return chosen.shape[0]
+
+
 @njit(cache=True, nogil=True)
 def score_queries(  # type: ignore[no-untyped-def]
     indptr,
@@ -200,6 +289,7 @@ def score_queries(  # type: ignore[no-untyped-def]
     live,
     dead_rows,
     tie_key,
+    row_of_key,
     q_ptr,
     q_terms,
     q_weights,
@@ -222,6 +312,7 @@ def score_queries(  # type: ignore[no-untyped-def]
     (callers advance ``stamp_base``), the scratch buffers are never cleared.
     """
     n_docs = scores.shape[0]
+    maxima_buffer = np.empty(n_docs, dtype=np.int32)
     h_s = np.empty(k, dtype=np.float32)
     h_r = np.empty(k, dtype=np.int32)
     h_k = np.empty(k, dtype=np.int32)
@@ -254,7 +345,10 @@ def score_queries(  # type: ignore[no-untyped-def]
                 scores,
                 live,
                 tie_key,
+                row_of_key,
                 k,
+                maxima_buffer,
+                touched,
                 h_s,
                 h_r,
                 h_k,
@@ -278,6 +372,11 @@ def score_queries(  # type: ignore[no-untyped-def]
                     scores[r] = qw * weights[p]
                 else:
                     scores[r] += qw * weights[p]
-        out_counts[q] = _top_k_sparse(
-            scores, touched, n_touched, tie_key, k, h_s, h_r, h_k, out_rows[q], out_scores[q]
-        )
+        if k > _HEAP_MAX_K:
+            out_counts[q] = _top_k_by_sort(
+                scores, touched, n_touched, tie_key, row_of_key, k, out_rows[q], out_scores[q]
+            )
+        else:
+            out_counts[q] = _top_k_sparse(
+                scores, touched, n_touched, tie_key, k, h_s, h_r, h_k, out_rows[q], out_scores[q]
+            )
