@@ -18,7 +18,6 @@ from hybridir.sparse.bm25 import absent_scores, posting_weights
 from hybridir.sparse.kernels import score_queries
 from hybridir.sparse.postings import Postings
 
-
 _WEIGHT_CHUNK = 1 << 20
 """Postings per chunk when deriving weights (bounds float64 temporaries to ~40 MiB)."""
 
