@@ -17,9 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from hybridir.collection import Collection
-from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig
+from hybridir.config import (
+    AnalyzerConfig,
+    BM25Config,
+    CollectionConfig,
+    DenseConfig,
+    FusionConfig,
+)
 from hybridir.errors import ConfigError, HybridirError, InvalidInputError, NotFoundError
-from hybridir.search import RETRIEVERS, Searcher
+from hybridir.search import HYBRID, RETRIEVERS, Searcher
+from hybridir.types import ListContribution
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
@@ -40,15 +47,69 @@ VariantOpt = Annotated[
     str, typer.Option(help="BM25 variant: lucene, robertson, atire, bm25l, bm25+.")
 ]
 TitleOpt = Annotated[int, typer.Option(help="Times each title term counts (0 ignores titles).")]
+RetrieverOpt = Annotated[
+    str | None,
+    typer.Option(help=f"One of {sorted([*RETRIEVERS, HYBRID])} (default: the collection's)."),
+]
+BackendOpt = Annotated[str, typer.Option(help="Encoder backend: torch, onnx, onnx-int8.")]
+VectorIndexOpt = Annotated[str, typer.Option(help="FAISS factory string (Flat = exact).")]
+FusionOpt = Annotated[
+    str | None, typer.Option("--fusion", help="rrf, convex, combsum, combmnz, dbsf, tmm, …")
+]
+NormOpt = Annotated[str | None, typer.Option(help="minmax, zscore, l2, dbsf, tmm, arctan, rank.")]
+AlphaOpt = Annotated[float | None, typer.Option(help="Weight of the dense list (convex).")]
+RrfKOpt = Annotated[float | None, typer.Option("--rrf-k", help="RRF rank constant.")]
+MissingOpt = Annotated[str | None, typer.Option(help="Absent-document rule: zero, min, skip.")]
+SparseDepthOpt = Annotated[int | None, typer.Option(help="BM25 candidates fused.")]
+DenseDepthOpt = Annotated[int | None, typer.Option(help="Dense candidates fused.")]
 
 
 def _config(
-    language: str, stemmer: str, k1: float, b: float, variant: str, title_weight: int
+    language: str,
+    stemmer: str,
+    k1: float,
+    b: float,
+    variant: str,
+    title_weight: int,
+    dense: DenseConfig | None = None,
+    fusion: FusionConfig | None = None,
 ) -> CollectionConfig:
     return CollectionConfig(
         analyzer=AnalyzerConfig(language=language, stemmer=stemmer),
         bm25=BM25Config(variant=variant, k1=k1, b=b, title_weight=title_weight),
+        dense=dense,
+        fusion=fusion or FusionConfig(),
     )
+
+
+def _fusion(
+    base: FusionConfig,
+    method: str | None,
+    norm: str | None,
+    alpha: float | None,
+    rrf_k: float | None,
+    missing: str | None,
+    sparse_depth: int | None,
+    dense_depth: int | None,
+) -> FusionConfig:
+    """``base`` with the options that were given on the command line."""
+    changes: dict[str, object] = {
+        key: value
+        for key, value in (
+            ("method", method),
+            ("norm", norm),
+            ("alpha", alpha),
+            ("rrf_k", rrf_k),
+            ("missing", missing),
+        )
+        if value is not None
+    }
+    depths = dict(base.depths)
+    for name, depth in (("bm25", sparse_depth), ("dense", dense_depth)):
+        if depth is not None:
+            depths[name] = depth
+    merged = base.to_dict() | changes | {"depths": depths}
+    return FusionConfig.from_dict(merged)
 
 
 def _build(source: str, directory: Path, config: CollectionConfig, overwrite: bool) -> Collection:
@@ -78,15 +139,36 @@ def index(
     b: BOpt = 0.4,
     variant: VariantOpt = "lucene",
     title_weight: TitleOpt = 1,
+    dense: Annotated[
+        str | None, typer.Option(help="Also embed with this sentence-transformers model.")
+    ] = None,
+    dense_backend: BackendOpt = "torch",
+    vector_index: VectorIndexOpt = "Flat",
+    fusion: FusionOpt = None,
+    norm: NormOpt = None,
+    alpha: AlphaOpt = None,
+    rrf_k: RrfKOpt = None,
+    missing: MissingOpt = None,
+    sparse_depth: SparseDepthOpt = None,
+    dense_depth: DenseDepthOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing collection.")] = False,
 ) -> None:
-    """Index a corpus into a new collection."""
-    config = _config(language, stemmer, k1, b, variant, title_weight)
+    """Index a corpus into a new collection (BM25, plus dense vectors with --dense)."""
+    dense_config = (
+        None
+        if dense is None
+        else DenseConfig(model=dense, backend=dense_backend, index=vector_index)
+    )
+    fusion_config = _fusion(
+        FusionConfig(), fusion, norm, alpha, rrf_k, missing, sparse_depth, dense_depth
+    )
+    config = _config(language, stemmer, k1, b, variant, title_weight, dense_config, fusion_config)
     collection = _build(source, collection_dir, config, overwrite)
     st = collection.bm25.stats
+    vectors = f", {len(collection.vectors)} vectors" if collection.has_dense else ""
     out.print(
-        f"indexed {st.n_docs} documents, {st.n_terms} terms, {st.n_postings} postings "
-        f"into {collection_dir}"
+        f"indexed {st.n_docs} documents, {st.n_terms} terms, {st.n_postings} postings"
+        f"{vectors} into {collection_dir}"
     )
 
 
@@ -95,38 +177,72 @@ def search(
     collection_dir: Annotated[Path, typer.Argument(help="Collection directory.")],
     query: Annotated[str, typer.Argument(help="Query text.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
-    retriever: Annotated[str, typer.Option(help=f"One of {sorted(RETRIEVERS)}.")] = "bm25",
+    retriever: RetrieverOpt = None,
+    fusion: FusionOpt = None,
+    norm: NormOpt = None,
+    alpha: AlphaOpt = None,
+    rrf_k: RrfKOpt = None,
+    missing: MissingOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
-    """Search a collection and show the hits with their explanations."""
+    """Search a collection and show the hits with each list's explanation."""
     collection = Collection.open(collection_dir)
-    result = Searcher(collection).search(query, k, retriever=retriever)
+    fusion_config = _fusion(
+        collection.config.fusion, fusion, norm, alpha, rrf_k, missing, None, None
+    )
+    result = Searcher(collection, retriever, fusion_config).search(query, k)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return
+    lists = [c.retriever for c in result.hits[0].contributions] if result.hits else []
     table = Table(title=f"{query!r}: {len(result.hits)} hits")
-    for column in ("rank", "doc_id", "score", "bm25 rank", "matched terms", "title / text"):
+    for column in ("rank", "doc_id", "score"):
         table.add_column(column)
+    for name in lists:
+        table.add_column(f"{name} rank / raw / norm")
+    table.add_column("matched terms")
+    table.add_column("title / text")
     for hit in result.hits:
         doc = collection.get(hit.doc_id)
-        c = hit.contributions[0]
-        snippet = (doc.title or doc.text)[:70]
+        cells = [_contribution_cell(c) for c in hit.contributions]
+        matched = next((c.matched_terms for c in hit.contributions if c.matched_terms), ())
         table.add_row(
             str(hit.rank),
             hit.doc_id,
             f"{hit.score:.4f}",
-            str(c.rank),
-            " ".join(c.matched_terms),
-            snippet,
+            *cells,
+            " ".join(matched),
+            (doc.title or doc.text)[:60],
         )
     out.print(table)
+
+
+def _contribution_cell(c: ListContribution) -> str:
+    if c.rank is None:
+        return "absent"
+    norm = "" if c.normalized_score is None else f" / {c.normalized_score:.3f}"
+    return f"{c.rank} / {c.raw_score:.3f}{norm}"
 
 
 @app.command()
 def evaluate(
     dataset: Annotated[str, typer.Argument(help="BEIR dataset folder or name.")],
     split: Annotated[str, typer.Option(help="Qrels split.")] = "test",
-    retriever: Annotated[str, typer.Option(help=f"One of {sorted(RETRIEVERS)}.")] = "bm25",
+    retriever: Annotated[
+        str, typer.Option(help=f"One of {sorted([*RETRIEVERS, HYBRID])}.")
+    ] = "bm25",
+    dense_model: Annotated[
+        str, typer.Option(help="Encoder for the dense and hybrid retrievers.")
+    ] = "sentence-transformers/all-MiniLM-L6-v2",
+    dense_backend: BackendOpt = "torch",
+    vector_index: VectorIndexOpt = "Flat",
+    fusion: FusionOpt = None,
+    norm: NormOpt = None,
+    alpha: AlphaOpt = None,
+    rrf_k: RrfKOpt = None,
+    missing: MissingOpt = None,
+    sparse_depth: SparseDepthOpt = None,
+    dense_depth: DenseDepthOpt = None,
     language: LanguageOpt = "en",
     stemmer: StemmerOpt = "default",
     k1: K1Opt = 0.9,
@@ -151,10 +267,19 @@ def evaluate(
     from hybridir.eval.trec import write_run
 
     names = check_metrics([m.strip() for m in metrics.split(",") if m.strip()])
-    if retriever not in RETRIEVERS:
-        raise ConfigError(f"unknown retriever {retriever!r}; valid: {sorted(RETRIEVERS)}")
+    valid = sorted([*RETRIEVERS, HYBRID])
+    if retriever not in valid:
+        raise ConfigError(f"unknown retriever {retriever!r}; valid: {valid}")
+    dense_config = (
+        DenseConfig(model=dense_model, backend=dense_backend, index=vector_index)
+        if retriever != "bm25"
+        else None
+    )
+    fusion_config = _fusion(
+        FusionConfig(), fusion, norm, alpha, rrf_k, missing, sparse_depth, dense_depth
+    )
     data = load_beir(dataset, split=split)
-    config = _config(language, stemmer, k1, b, variant, title_weight)
+    config = _config(language, stemmer, k1, b, variant, title_weight, dense_config, fusion_config)
     with tempfile.TemporaryDirectory(prefix="hybridir-eval-") as tmp:
         collection = _build(str(data.path), Path(tmp) / "collection", config, False)
         run = Searcher(collection).run(data.queries, depth, retriever=retriever, n_threads=threads)

@@ -22,10 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from hybridir._atomic import atomic_write_text, fsync_tree
-from hybridir.config import CollectionConfig
+from hybridir.config import CollectionConfig, DenseConfig
 from hybridir.docstore import DocStore
 from hybridir.errors import ConfigError, HybridirError, IndexFormatError, InvalidInputError
 from hybridir.sparse.index import BM25Index
@@ -39,6 +42,10 @@ from hybridir.sparse.postings import (
 )
 from hybridir.text.analyzer import Analyzer
 from hybridir.types import Document
+
+if TYPE_CHECKING:
+    from hybridir.dense.encoders import Encoder
+    from hybridir.dense.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +192,44 @@ class Collection:
     def bm25(self) -> BM25Index:
         return BM25Index(self.postings, self.config.bm25)
 
+    @property
+    def has_dense(self) -> bool:
+        return self.config.dense is not None
+
+    @cached_property
+    def encoder(self) -> Encoder:
+        """The dense encoder (loaded on first use)."""
+        dense = self._dense_config()
+        from hybridir.dense.encoders import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(
+            dense.model,
+            backend=dense.backend,
+            batch_size=dense.batch_size,
+            normalize=dense.normalize,
+            query_prompt=dense.query_prompt,
+            document_prompt=dense.document_prompt,
+        )
+
+    @cached_property
+    def vectors(self) -> VectorIndex:
+        """The dense vector index, rows aligned with the BM25 rows."""
+        from hybridir.dense.vectors import VectorIndex
+
+        dense = self._dense_config()
+        name = self.manifest.components.get("dense")
+        if name is None:
+            return VectorIndex(np.zeros((0, self.encoder.dim), dtype=np.float32), dense.index)
+        return VectorIndex.load(self.directory / name, dense.index)
+
+    def _dense_config(self) -> DenseConfig:
+        if self.config.dense is None:
+            raise ConfigError(
+                f"collection {self.directory} has no dense index; "
+                "create it with CollectionConfig(dense=DenseConfig(...)) or `index --dense MODEL`"
+            )
+        return self.config.dense
+
     def get(self, doc_id: str) -> Document:
         """The stored document ``doc_id``."""
         return self.docs.get(doc_id)
@@ -234,30 +279,50 @@ class Collection:
             terms = [self.index_terms(d) for d in _progress(batch, show_progress, "Analyzing")]
             extra = build_from_terms(terms, [d.doc_id for d in batch])
             postings = append_postings(self.postings, extra) if len(self) else extra
-            self._publish(postings, batch)
+            vectors = self._encode_batch(batch, show_progress) if self.has_dense else None
+            self._publish(postings, vectors, batch)
         return len(batch)
 
-    def _publish(self, postings: Postings, batch: Sequence[Document]) -> None:
+    def _encode_batch(self, batch: Sequence[Document], show_progress: bool) -> NDArray[np.float32]:
+        """Old vectors followed by the batch's (title + text, through the embedding cache)."""
+        from hybridir.dense.cache import encode_documents_cached
+
+        texts = [f"{d.title} {d.text}".strip() for d in batch]
+        fresh = encode_documents_cached(self.encoder, texts, show_progress=show_progress)
+        old = self.vectors.vectors
+        return np.concatenate([old, fresh]) if len(old) else fresh
+
+    def _publish(
+        self, postings: Postings, vectors: NDArray[np.float32] | None, batch: Sequence[Document]
+    ) -> None:
         generation = self.manifest.generation + 1
-        name = f"bm25-{generation:06d}"
-        target = self.directory / name
-        if target.exists():  # left by a writer that died before publishing
-            shutil.rmtree(target)
-        save_postings(postings, target)
-        fsync_tree(target)
+        components = {"bm25": f"bm25-{generation:06d}"}
+        if vectors is not None:
+            components["dense"] = f"dense-{generation:06d}"
+        for name in components.values():
+            if (self.directory / name).exists():  # left by a writer that died before publishing
+                shutil.rmtree(self.directory / name)
+        save_postings(postings, self.directory / components["bm25"])
+        if vectors is not None:
+            from hybridir.dense.vectors import VectorIndex
+
+            dense = self._dense_config()
+            VectorIndex(vectors, dense.index).save(self.directory / components["dense"])
+        for name in components.values():
+            fsync_tree(self.directory / name)
         self.docs.stage(batch, first_row=len(self), generation=generation)
-        manifest = Manifest(generation, self.config, {"bm25": name}, postings.n_docs)
+        manifest = Manifest(generation, self.config, components, postings.n_docs)
         atomic_write_text(self.directory / MANIFEST, manifest.to_json())
-        old = self.manifest.components.get("bm25")
+        old = self.manifest.components
         self._reload(manifest)
-        if old:
+        for name in old.values():
             # Readers that opened the old generation keep their memory maps alive on POSIX.
-            shutil.rmtree(self.directory / old, ignore_errors=True)
+            shutil.rmtree(self.directory / name, ignore_errors=True)
 
     def _reload(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self.docs.publish(manifest.generation)
-        for attr in ("postings", "bm25"):
+        for attr in ("postings", "bm25", "vectors"):
             self.__dict__.pop(attr, None)
 
 

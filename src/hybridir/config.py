@@ -7,6 +7,7 @@ collection manifest can rebuild every component with ``cls(**config.to_dict())``
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -108,19 +109,112 @@ class BM25Config(_JsonConfig):
 
 
 @dataclass(frozen=True)
+class FusionConfig(_JsonConfig):
+    """How lists are fused.
+
+    Args:
+        method: a :data:`hybridir.fusion.METHODS` name.
+        norm: a :data:`hybridir.fusion.NORMALIZERS` name, or ``"default"`` for the method's.
+        alpha: for ``convex`` (and any 2-list method without ``weights``): weight of the
+            second (dense) list; the first (lexical) list gets ``1 - alpha``.
+        weights: per-list weights by retriever name; overrides ``alpha``.
+        rrf_k: RRF's rank constant.
+        missing: one of :data:`hybridir.fusion.MISSING`.
+        depths: candidates taken from each list, by retriever name (default 1000).
+    """
+
+    method: str = "rrf"
+    norm: str = "default"
+    alpha: float = 0.5
+    weights: Mapping[str, float] = field(default_factory=dict)
+    rrf_k: float = 60.0
+    missing: str = "zero"
+    depths: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from hybridir.fusion import METHODS, MISSING, NORMALIZERS
+
+        _check("fusion method", self.method, METHODS)
+        if self.norm != "default":
+            _check("normalization", self.norm, NORMALIZERS)
+        _check("missing-score rule", self.missing, dict.fromkeys(MISSING))
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.rrf_k < 0:
+            raise ConfigError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        for name, depth in self.depths.items():
+            if depth < 1:
+                raise ConfigError(f"depth of {name!r} must be >= 1, got {depth}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["weights"] = dict(self.weights)
+        data["depths"] = dict(self.depths)
+        return data
+
+    def depth(self, retriever: str, default: int = 1000) -> int:
+        """Candidates to take from ``retriever``."""
+        return int(self.depths.get(retriever, default))
+
+
+def _check(kind: str, name: str, registry: Mapping[str, object]) -> None:
+    if name not in registry:
+        raise ConfigError(f"unknown {kind} {name!r}; valid: {sorted(registry)}")
+
+
+@dataclass(frozen=True)
+class DenseConfig(_JsonConfig):
+    """Dense retrieval: which encoder, and which FAISS index.
+
+    Args:
+        model: sentence-transformers model name or path (offline copies resolve first).
+        backend: ``"torch"``, ``"onnx"`` or ``"onnx-int8"``.
+        batch_size: texts per encoder forward pass.
+        normalize: unit-length vectors (cosine similarity).
+        index: FAISS factory string (``"Flat"`` exact; ``"HNSW32"``; ``"IVF256,PQ16"``).
+        query_prompt / document_prompt: prompt names or prefixes for models that need them.
+    """
+
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    backend: str = "torch"
+    batch_size: int = 32
+    normalize: bool = True
+    index: str = "Flat"
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
 class CollectionConfig(_JsonConfig):
     """Everything a collection needs to rebuild its components."""
 
     analyzer: AnalyzerConfig = field(default_factory=AnalyzerConfig)
     bm25: BM25Config = field(default_factory=BM25Config)
+    dense: DenseConfig | None = None
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analyzer": self.analyzer.to_dict(),
+            "bm25": self.bm25.to_dict(),
+            "dense": None if self.dense is None else self.dense.to_dict(),
+            "fusion": self.fusion.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectionConfig:
         """Rebuild from :meth:`to_dict` output."""
-        unknown = sorted(set(data) - {"analyzer", "bm25"})
+        unknown = sorted(set(data) - {"analyzer", "bm25", "dense", "fusion"})
         if unknown:
             raise ConfigError(f"unknown CollectionConfig field(s) {unknown}")
+        dense = data.get("dense")
         return cls(
             analyzer=AnalyzerConfig.from_dict(dict(data.get("analyzer", {}))),
             bm25=BM25Config.from_dict(dict(data.get("bm25", {}))),
+            dense=None if dense is None else DenseConfig.from_dict(dict(dense)),
+            fusion=FusionConfig.from_dict(dict(data.get("fusion", {}))),
         )

