@@ -104,7 +104,10 @@ class SentenceTransformerEncoder:
         self.document_prompt = document_prompt
         self._model: Any = _BACKENDS[backend](resolve_model(model))
         # sentence-transformers 5.x renamed the dimension getter; support both.
-        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        model = self._model
+        getter = getattr(model, "get_embedding_dimension", None)
+        if getter is None:
+            getter = model.get_sentence_embedding_dimension
         self.dim = int(getter())
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = query_cache_size
