@@ -126,3 +126,40 @@ def test_appending_postings_equals_building_at_once() -> None:
     assert a.stats == b.stats
     for term in vocab[:20]:
         assert a.score_all([term]) == pytest.approx(b.score_all([term]), rel=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pruned_top_k_equals_brute_force(threads: int) -> None:
+    # Zipf-like vocabulary: queries mixing rare (high-impact) and very common terms are the
+    # ones where max-score pruning skips the common terms' long lists.
+    rng = np.random.default_rng(42)
+    n_docs = 3000
+    vocab = np.array([f"t{i}" for i in range(3000)])
+    probs = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    probs /= probs.sum()
+    docs = [list(rng.choice(vocab, size=int(rng.integers(5, 60)), p=probs)) for _ in range(n_docs)]
+    ids = [f"d{int(x):05d}" for x in rng.permutation(n_docs)]
+    idx = BM25Index(build_from_terms(docs, ids), BM25Config())
+    df = dict(zip(idx.postings.terms, idx.postings.document_frequencies(), strict=True))
+    rare = [t for t, n in df.items() if 5 <= n <= 40]
+    common = sorted(df, key=lambda t: -df[t])[:30]
+    queries = [
+        [
+            *rng.choice(rare, size=int(rng.integers(1, 3))),
+            *rng.choice(common, size=int(rng.integers(1, 5))),
+        ]
+        for _ in range(80)
+    ]
+    for k in (1, 5, 10, 100):
+        results = idx.search(queries, k=k, n_threads=threads)
+        for terms, hits in zip(queries, results, strict=True):
+            exact = idx.score_all(terms)  # float64: may order float32 near-ties differently
+            expected = brute_force_top_k(exact, ids, k)
+            assert hits.scores == pytest.approx([s for _, s in expected], rel=1e-5)
+            score_of = dict(zip(ids, exact.tolist(), strict=True))
+            for got, (want, want_score) in zip(hits.doc_ids, expected, strict=True):
+                assert got == want or score_of[got] == pytest.approx(want_score, rel=1e-6)
+            # Nothing clearly above the k-th score is missing.
+            kth = expected[-1][1]
+            must = {d for d, sc in score_of.items() if sc > kth * (1 + 1e-5)}
+            assert must <= set(hits.doc_ids)

@@ -104,10 +104,10 @@ class SentenceTransformerEncoder:
         self.document_prompt = document_prompt
         self._model: Any = _BACKENDS[backend](resolve_model(model))
         # sentence-transformers 5.x renamed the dimension getter; support both.
-        model = self._model
-        getter = getattr(model, "get_embedding_dimension", None)
+        loaded = self._model
+        getter = getattr(loaded, "get_embedding_dimension", None)
         if getter is None:
-            getter = model.get_sentence_embedding_dimension
+            getter = loaded.get_sentence_embedding_dimension
         self.dim = int(getter())
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = query_cache_size

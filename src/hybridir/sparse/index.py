@@ -112,6 +112,17 @@ class BM25Index:
         return out
 
     @cached_property
+    def term_max(self) -> NDArray[np.float64]:
+        """Largest posting weight of each term: its upper bound for pruning."""
+        p = self.postings
+        out = np.zeros(p.n_terms, dtype=np.float64)
+        nonempty = np.flatnonzero(np.diff(p.indptr) > 0)
+        if len(nonempty):
+            maxima = np.maximum.reduceat(self.weights, p.indptr[nonempty])
+            out[nonempty] = maxima
+        return out
+
+    @cached_property
     def dense_rows(self) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
         """Dense weight rows of the most frequent terms: ``(row of each term or -1, rows)``.
 
@@ -228,6 +239,7 @@ class BM25Index:
             p.doc_rows,
             self.weights,
             *self.dense_rows,
+            self.term_max,
             self._live,
             np.flatnonzero(~self._live).astype(np.int32),
             p.tie_key,

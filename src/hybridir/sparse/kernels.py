@@ -279,6 +279,92 @@ def _top_k_by_sort(scores, cand, n_cand, tie_key, row_of_key, k, out_rows, out_s
     return chosen.shape[0]
 
 
+_PRUNE_MARGIN = 1e-5
+"""Relative slack on upper bounds, so float32 rounding never makes pruning inexact."""
+
+
+@njit(cache=True)
+def _kth_largest(scores, touched, n_touched, k, buffer):  # type: ignore[no-untyped-def]
+    """The k-th largest of ``scores[touched[:n_touched]]`` (requires ``n_touched >= k``)."""
+    for x in range(n_touched):
+        buffer[x] = scores[touched[x]]
+    return np.partition(buffer[:n_touched], n_touched - k)[n_touched - k]
+
+
+@njit(cache=True)
+def _finish_by_lookup(  # type: ignore[no-untyped-def]
+    indptr,
+    doc_rows,
+    weights,
+    q_terms,
+    q_weights,
+    order,
+    lo,
+    start,
+    scores,
+    touched,
+    n_cand,
+):
+    """Add the remaining terms' weights to the candidates only, by binary search.
+
+    Posting lists are sorted by row, so each (candidate, term) pair costs O(log df)
+    instead of a scan of the whole list.
+    """
+    for i in range(start, order.shape[0]):
+        j = lo + order[i]
+        t = q_terms[j]
+        qw = q_weights[j]
+        begin = indptr[t]
+        rows = doc_rows[begin : indptr[t + 1]]
+        for x in range(n_cand):
+            r = touched[x]
+            pos = np.searchsorted(rows, r)
+            if pos < rows.shape[0] and rows[pos] == r:
+                scores[r] += qw * weights[begin + pos]
+
+
+@njit(cache=True)
+def _to_dense(scores, touched, n_touched, buffer):  # type: ignore[no-untyped-def]
+    """Turn sparse accumulators (valid only at touched rows) into a dense score array."""
+    for x in range(n_touched):
+        buffer[x] = scores[touched[x]]
+    scores[:] = 0.0
+    for x in range(n_touched):
+        scores[touched[x]] = buffer[x]
+
+
+@njit(cache=True, inline="always")
+def _accumulate_dense(t, qw, indptr, doc_rows, weights, dense_of_term, dense_weights, scores):  # type: ignore[no-untyped-def]
+    d = dense_of_term[t]
+    if d >= 0:
+        # Frequent terms also have a dense weight row: a contiguous, vectorised add beats
+        # scattering their long posting lists.
+        row = dense_weights[d]
+        for r in range(scores.shape[0]):
+            scores[r] += qw * row[r]
+    else:
+        for p in range(indptr[t], indptr[t + 1]):
+            scores[doc_rows[p]] += qw * weights[p]
+
+
+@njit(cache=True, inline="always")
+def _accumulate_sparse(  # type: ignore[no-untyped-def]
+    t, qw, indptr, doc_rows, weights, live, scores, seen, stamp, touched, n_touched
+):
+    for p in range(indptr[t], indptr[t + 1]):
+        r = doc_rows[p]
+        if seen[r] != stamp:
+            if not live[r]:
+                continue
+            seen[r] = stamp
+            touched[n_touched] = r
+            n_touched += 1
+            scores[r] = qw * weights[p]
+        else:
+            scores[r] += qw * weights[p]
+    return n_touched
+
+
 @njit(cache=True, nogil=True)
 def score_queries(  # type: ignore[no-untyped-def]
     indptr,
@@ -286,6 +372,7 @@ def score_queries(  # type: ignore[no-untyped-def]
     weights,
     dense_of_term,
     dense_weights,
+    term_max,
     live,
     dead_rows,
     tie_key,
@@ -306,39 +393,100 @@ def score_queries(  # type: ignore[no-untyped-def]
 ):
     """Exact top-k of queries ``first..last-1``, term at a time, into ``out_*[q]``.
 
-    A query whose postings cover a quarter of the collection takes the dense path (reset,
-    accumulate, block-threshold scan); others the sparse path, which visits only touched
-    rows: ``seen[r] == stamp`` marks them, and since stamps never repeat across calls
-    (callers advance ``stamp_base``), the scratch buffers are never cleared.
+    Terms are taken by decreasing upper bound (``qw · term_max``). Accumulators start
+    sparse: only touched rows are visited, marked by ``seen[r] == stamp`` (stamps never
+    repeat across calls, as callers advance ``stamp_base``, so buffers are never cleared).
+
+    Pruning (exact; Turtle & Flood's max-score idea, term at a time): after a term, when the
+    remaining terms' upper bounds sum below the current k-th accumulator, no untouched row
+    can enter the top k; the rows that still can are finished by binary search in the
+    remaining posting lists instead of scanning them.
+
+    When the touched rows would exceed a quarter of the collection, the accumulators turn
+    dense (reset, contiguous adds for frequent terms, block-threshold selection).
     """
     n_docs = scores.shape[0]
     maxima_buffer = np.empty(n_docs, dtype=np.int32)
+    buffer = np.empty(n_docs, dtype=np.float32)
     h_s = np.empty(k, dtype=np.float32)
     h_r = np.empty(k, dtype=np.int32)
     h_k = np.empty(k, dtype=np.int32)
     for q in range(first, last):
-        n_postings = 0
-        for j in range(q_ptr[q], q_ptr[q + 1]):
+        lo = q_ptr[q]
+        n_terms = q_ptr[q + 1] - lo
+        ub = np.empty(n_terms, dtype=np.float64)
+        rest_ub = 0.0
+        rest_postings = 0
+        for x in range(n_terms):
+            t = q_terms[lo + x]
+            ub[x] = q_weights[lo + x] * term_max[t]
+            rest_ub += ub[x]
+            rest_postings += indptr[t + 1] - indptr[t]
+        # Highest-impact (rarest) terms first: they decide the top k early, which lets
+        # the long lists of frequent terms be skipped (see the docstring).
+        order = np.argsort(-ub, kind="mergesort")
+        dense = False
+        n_touched = 0
+        stamp = stamp_base + q + 1
+        for i in range(n_terms):
+            j = lo + order[i]
             t = q_terms[j]
             df = indptr[t + 1] - indptr[t]
-            n_postings += df
-        if 4 * n_postings >= n_docs:
-            # Dense path: the query touches a good part of the collection, so a full reset
-            # and a block-skipping scan beat bookkeeping per touched row.
-            scores[:] = 0.0
-            for j in range(q_ptr[q], q_ptr[q + 1]):
-                t = q_terms[j]
-                qw = q_weights[j]
-                d = dense_of_term[t]
-                if d >= 0:
-                    # Frequent terms also have a dense weight row: a contiguous,
-                    # vectorised add beats scattering their long posting lists.
-                    row = dense_weights[d]
-                    for r in range(n_docs):
-                        scores[r] += qw * row[r]
-                else:
-                    for p in range(indptr[t], indptr[t + 1]):
-                        scores[doc_rows[p]] += qw * weights[p]
+            rest_ub -= ub[order[i]]
+            rest_postings -= df
+            if not dense and 4 * (n_touched + df) > n_docs:
+                _to_dense(scores, touched, n_touched, buffer)
+                dense = True
+            if dense:
+                _accumulate_dense(
+                    t, q_weights[j], indptr, doc_rows, weights, dense_of_term, dense_weights, scores
+                )
+                continue
+            n_touched = _accumulate_sparse(
+                t,
+                q_weights[j],
+                indptr,
+                doc_rows,
+                weights,
+                live,
+                scores,
+                seen,
+                stamp,
+                touched,
+                n_touched,
+            )
+            if i + 1 < n_terms and k <= n_touched <= rest_postings:
+                theta = _kth_largest(scores, touched, n_touched, k, buffer)
+                bound = rest_ub * (1.0 + _PRUNE_MARGIN)
+                if bound < theta:
+                    # No untouched row can reach the k-th score any more: keep the rows
+                    # that still can, and finish them by lookup.
+                    n_cand = 0
+                    for x in range(n_touched):
+                        if scores[touched[x]] + bound >= theta:
+                            n_cand += 1
+                    if 16 * n_cand < rest_postings:
+                        n_cand = 0
+                        for x in range(n_touched):
+                            if scores[touched[x]] + bound >= theta:
+                                touched[n_cand] = touched[x]
+                                n_cand += 1
+                        _finish_by_lookup(
+                            indptr,
+                            doc_rows,
+                            weights,
+                            q_terms,
+                            q_weights,
+                            order,
+                            lo,
+                            i + 1,
+                            scores,
+                            touched,
+                            n_cand,
+                        )
+                        n_touched = n_cand
+                        break
+        if dense:
             for r in dead_rows:
                 scores[r] = 0.0
             out_counts[q] = _top_k_dense(
@@ -356,22 +504,6 @@ def score_queries(  # type: ignore[no-untyped-def]
                 out_scores[q],
             )
             continue
-        n_touched = 0
-        stamp = stamp_base + q + 1
-        for j in range(q_ptr[q], q_ptr[q + 1]):
-            t = q_terms[j]
-            qw = q_weights[j]
-            for p in range(indptr[t], indptr[t + 1]):
-                r = doc_rows[p]
-                if seen[r] != stamp:
-                    if not live[r]:
-                        continue
-                    seen[r] = stamp
-                    touched[n_touched] = r
-                    n_touched += 1
-                    scores[r] = qw * weights[p]
-                else:
-                    scores[r] += qw * weights[p]
         if k > _HEAP_MAX_K:
             out_counts[q] = _top_k_by_sort(
                 scores, touched, n_touched, tie_key, row_of_key, k, out_rows[q], out_scores[q]
