@@ -40,6 +40,8 @@ def test_normalizers_by_hand() -> None:
     assert norm_l2(s, 0) == pytest.approx(s / math.sqrt(36 + 16 + 4))
     lo, hi = 4 - 3 * std, 4 + 3 * std
     assert norm_dbsf(s, 0) == pytest.approx((s - lo) / (hi - lo))
+    outlier = np.array([100.0] + [1.0] * 20)  # beyond mean + 3σ: kept above 1, not clipped
+    assert norm_dbsf(outlier, 0)[0] > 1.0
     assert norm_tmm(s, 0.0) == pytest.approx([1.0, 4 / 6, 2 / 6])
     assert norm_tmm(np.array([0.8, 0.2]), -1.0) == pytest.approx([1.0, 1.2 / 1.8])
     assert norm_arctan(s, 0.0) == pytest.approx(2 / math.pi * np.arctan(s))
