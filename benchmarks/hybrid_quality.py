@@ -38,15 +38,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--k1", type=float, default=0.9)
     parser.add_argument("--b", type=float, default=0.4)
     parser.add_argument("--depth", type=int, default=1000, help="candidates per list")
+    parser.add_argument(
+        "--alphas", default="", help="extra convex rows, e.g. 0.3,0.6,0.7 (weight of dense)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     return parser.parse_args(argv)
 
 
-def systems() -> dict[str, FusionConfig | None]:
-    """Single lists (None) and every fusion method with its default parameters."""
+def systems(alphas: str) -> dict[str, FusionConfig | None]:
+    """Single lists (None), every fusion method with its defaults, and extra convex alphas."""
     out: dict[str, FusionConfig | None] = {"bm25": None, "dense": None}
     for name in METHODS:
         out[name] = FusionConfig(method=name)
+    for alpha in (float(a) for a in alphas.split(",") if a.strip()):
+        out[f"convex α={alpha:g}"] = FusionConfig(method="convex", alpha=alpha)
     return out
 
 
@@ -65,7 +70,7 @@ def run_dataset(name: str, args: argparse.Namespace, err: Console) -> dict[str, 
         depths = FusionConfig(depths={"bm25": args.depth, "dense": args.depth})
         lists = searcher.retrieve_lists(data.queries, args.depth, "hybrid", depths)
         results: dict[str, dict[str, float]] = {}
-        for system, fusion in systems().items():
+        for system, fusion in systems(args.alphas).items():
             if fusion is None:
                 run = {
                     q: dict(zip(r.doc_ids, r.scores, strict=True)) for q, r in lists[system].items()

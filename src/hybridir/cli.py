@@ -135,8 +135,8 @@ def index(
     collection_dir: Annotated[Path, typer.Argument(help="Directory of the collection to create.")],
     language: LanguageOpt = "en",
     stemmer: StemmerOpt = "default",
-    k1: K1Opt = 0.9,
-    b: BOpt = 0.4,
+    k1: K1Opt = 1.2,
+    b: BOpt = 0.75,
     variant: VariantOpt = "lucene",
     title_weight: TitleOpt = 1,
     dense: Annotated[
@@ -245,8 +245,8 @@ def evaluate(
     dense_depth: DenseDepthOpt = None,
     language: LanguageOpt = "en",
     stemmer: StemmerOpt = "default",
-    k1: K1Opt = 0.9,
-    b: BOpt = 0.4,
+    k1: K1Opt = 1.2,
+    b: BOpt = 0.75,
     variant: VariantOpt = "lucene",
     title_weight: TitleOpt = 1,
     metrics: Annotated[

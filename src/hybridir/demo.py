@@ -28,7 +28,7 @@ def run_demo(dataset: str, out: Console, err: Console) -> None:
     out.print(
         f"[bold]{data.name}[/]: {len(docs)} documents, {len(data.qrels)} test queries ({data.path})"
     )
-    config = CollectionConfig(bm25=BM25Config(k1=0.9, b=0.4), dense=DenseConfig())
+    config = CollectionConfig(bm25=BM25Config(), dense=DenseConfig())
     with tempfile.TemporaryDirectory(prefix="hybridir-demo-") as tmp:
         start = time.perf_counter()
         collection = Collection.create(Path(tmp) / "col", config)
