@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -188,7 +187,7 @@ class Searcher:
         for hit, row in zip(hits, rows, strict=True):
             matched = index.matched_terms(row, terms)
             parts = tuple(
-                replace_contribution(c, matched) if RETRIEVERS[c.retriever].lexical else c
+                c._replace(matched_terms=matched) if RETRIEVERS[c.retriever].lexical else c
                 for c in hit.contributions
             )
             out.append(hit._replace(contributions=parts))
@@ -258,12 +257,3 @@ class Searcher:
             fused = fuse(scored, fusion, k)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
-
-    def with_fusion(self, **changes: object) -> Searcher:
-        """A searcher over the same collection with some fusion settings changed."""
-        return Searcher(self.collection, self.retriever, replace(self.fusion, **changes))  # type: ignore[arg-type]
-
-
-def replace_contribution(c: ListContribution, matched: tuple[str, ...]) -> ListContribution:
-    """``c`` with its matched query terms set."""
-    return c._replace(matched_terms=matched)
