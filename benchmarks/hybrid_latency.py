@@ -23,10 +23,12 @@ Four measurements in one run; ``--json`` makes the last stdout line one JSON obj
    backend encodes the same documents. Target: ONNX >= 2x torch with nDCG@10 loss <= 0.005.
 
 Method:
-    * Latencies are wall time (``perf_counter``). Each query runs untimed first (warm-up),
-      then ``--repeats`` times; its median counts, and p50 / p95 / mean are over queries.
+    * Latencies are wall time (``perf_counter``). The first 10 queries run untimed
+      (warm-up), then each query runs ``--repeats`` times; its median counts, and p50 / p95 /
+      mean are over queries. The four modes alternate query by query.
     * The encoder's query cache is cleared before every dense and hybrid query, so each one
-      pays for its query encoding.
+      pays for its query encoding. Other memos (the analyzer's, the stemmer's) stay warm
+      across repeats of a query, as they would for a repeated query in a server.
     * Search-time thread counts (torch, FAISS) are set to ``--threads`` for the latency
       measurements and restored afterwards; index builds and document encoding use the
       libraries' defaults (ONNX Runtime picks its own intra-op pool, one thread per core).
@@ -84,6 +86,13 @@ NDCG_LOSS_TARGET = 0.005
 DIM = 384
 K = 10
 WARMUP_QUERIES = 10
+MODES = {
+    "bm25": ("bm25", False),
+    "dense": ("dense", False),
+    "hybrid": ("hybrid", False),
+    "hybrid_explain": ("hybrid", True),
+}
+"""Timed query modes: report key → (``Searcher.search`` retriever, explain)."""
 Vectors = NDArray[np.float32]
 
 
@@ -117,7 +126,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def per_item_median(items: Sequence[Any], run: Callable[[Any], float], repeats: int) -> list[float]:
-    """Median over ``repeats`` of ``run(item)`` for each item, after one untimed call each."""
+    """Median over ``repeats`` of ``run(item)`` per item, after untimed runs of the first few."""
     for item in items[:WARMUP_QUERIES]:
         run(item)
     return [statistics.median(run(item) for _ in range(repeats)) for item in items]
@@ -203,21 +212,32 @@ def build_collection(directory: Path, docs: Sequence[Document], err: Console) ->
     return time.perf_counter() - start
 
 
-def mode_latency(
-    searcher: Searcher, queries: Sequence[str], mode: str, explain: bool, repeats: int
-) -> Latency:
-    """Per-query latency of ``Searcher.search`` in one mode (query cache cleared each time)."""
+def search_seconds(
+    searcher: Searcher, query: str, mode: str, explain: bool, fusion: FusionConfig
+) -> float:
+    """Wall seconds of one ``Searcher.search``, the query cache cleared first."""
+    if mode != "bm25":
+        clear_query_cache(searcher.collection.encoder)
+    return timed(
+        partial(searcher.search, query, k=K, retriever=mode, fusion=fusion, explain=explain)
+    )
+
+
+def mode_latencies(searcher: Searcher, queries: Sequence[str], repeats: int) -> dict[str, Latency]:
+    """Per-query latency of ``Searcher.search`` in every mode of :data:`MODES`.
+
+    Modes alternate query by query, so a change in machine load hits each of them alike.
+    """
     fusion = FusionConfig(depths=DEPTHS)
-    encoder = searcher.collection.encoder if mode != "bm25" else None
-
-    def run(query: str) -> float:
-        if encoder is not None:
-            clear_query_cache(encoder)
-        return timed(
-            lambda: searcher.search(query, k=K, retriever=mode, fusion=fusion, explain=explain)
-        )
-
-    return summarize(per_item_median(queries, run, repeats))
+    for query in queries[:WARMUP_QUERIES]:
+        for mode, explain in MODES.values():
+            search_seconds(searcher, query, mode, explain, fusion)
+    samples: dict[str, list[float]] = {key: [] for key in MODES}
+    for query in queries:
+        for key, (mode, explain) in MODES.items():
+            runs = [search_seconds(searcher, query, mode, explain, fusion) for _ in range(repeats)]
+            samples[key].append(statistics.median(runs))
+    return {key: summarize(values) for key, values in samples.items()}
 
 
 def hybrid_parts_once(collection: Collection, query: str, fusion: FusionConfig) -> list[float]:
@@ -259,20 +279,13 @@ def bench_latency(
 ) -> dict[str, Any]:
     """Section 1: per-query latency of every mode and the hybrid component split."""
     searcher = Searcher(collection)
-    modes = {
-        "bm25": ("bm25", False),
-        "dense": ("dense", False),
-        "hybrid": ("hybrid", False),
-        "hybrid_explain": ("hybrid", True),
-    }
-    out: dict[str, Any] = {}
     with search_threads(args.threads):
-        for key, (mode, explain) in modes.items():
-            err.print(f"… latency: {key} ({len(queries)} queries × {args.repeats})")
-            gc.collect()
-            out[key] = mode_latency(searcher, queries, mode, explain, args.repeats).to_json()
+        err.print(f"… latency: {', '.join(MODES)} ({len(queries)} queries × {args.repeats})")
+        gc.collect()
+        latencies = mode_latencies(searcher, queries, args.repeats)
         err.print("… latency: hybrid components")
         parts = hybrid_components(collection, queries, args.repeats)
+    out: dict[str, Any] = {key: lat.to_json() for key, lat in latencies.items()}
     components: dict[str, Any] = {f"{name}_ms": lat.p50_ms for name, lat in parts.items()}
     components["detail"] = {name: lat.to_json() for name, lat in parts.items()}
     components["other_mean_ms"] = out["hybrid"]["mean_ms"] - sum(p.mean_ms for p in parts.values())
@@ -444,11 +457,33 @@ def dense_ndcg(encoder: Encoder, docs: Sequence[Document], dataset: BeirDataset)
     return evaluate(run, dataset.qrels, ["ndcg@10"])["ndcg@10"]
 
 
+def load_encoders(
+    backends: Sequence[str], batch_size: int, err: Console
+) -> tuple[dict[str, Encoder], dict[str, float], dict[str, str]]:
+    """Encoders and load seconds by backend, and the error of each ONNX backend that failed."""
+    encoders: dict[str, Encoder] = {}
+    load_s: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for name in backends:
+        err.print(f"… encoding: loading {name} (the first ONNX load exports the model)")
+        try:
+            encoders[name], load_s[name] = load_encoder(name, batch_size)
+        except Exception as exc:  # report a broken backend, still measure the others
+            if name == "torch":
+                raise
+            errors[name] = f"{type(exc).__name__}: {exc}"[:500]
+            err.print(f"[red]… encoding: {name} failed to load: {errors[name][:200]}[/red]")
+    return encoders, load_s, errors
+
+
 def compare_backends(
-    rates: Mapping[str, float], ndcg: Mapping[str, float], load_s: Mapping[str, float]
+    rates: Mapping[str, float],
+    ndcg: Mapping[str, float],
+    load_s: Mapping[str, float],
+    errors: Mapping[str, str],
 ) -> dict[str, Any]:
     """Per-backend numbers, ratios against torch and the pass/fail of each ONNX variant."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {name: {"error": message} for name, message in errors.items()}
     for name, rate in rates.items():
         row: dict[str, Any] = {
             "passages_per_s": rate,
@@ -463,10 +498,11 @@ def compare_backends(
                 and row["ndcg_loss_vs_torch"] <= NDCG_LOSS_TARGET
             )
         out[name] = row
-    onnx = [name for name in ONNX_BACKENDS if name in out]
-    out["onnx_speedup"] = out["onnx"]["speedup_vs_torch"] if "onnx" in out else None
-    out["onnx_int8_speedup"] = out["onnx-int8"]["speedup_vs_torch"] if "onnx-int8" in out else None
+    onnx = [name for name in ONNX_BACKENDS if name in rates]
+    out["onnx_speedup"] = out.get("onnx", {}).get("speedup_vs_torch")
+    out["onnx_int8_speedup"] = out.get("onnx-int8", {}).get("speedup_vs_torch")
     out["passing_backends"] = [name for name in onnx if out[name]["pass"]]
+    out["failed_backends"] = sorted(errors)
     out["pass"] = bool(out["passing_backends"]) if onnx else None
     return out
 
@@ -474,11 +510,7 @@ def compare_backends(
 def bench_encoding(dataset: BeirDataset, args: argparse.Namespace, err: Console) -> dict[str, Any]:
     """Section 4: torch vs ONNX vs ONNX int8 throughput and subset nDCG@10."""
     backends = ["torch"] if args.skip_onnx else ["torch", *ONNX_BACKENDS]
-    encoders: dict[str, Encoder] = {}
-    load_s: dict[str, float] = {}
-    for name in backends:
-        err.print(f"… encoding: loading {name} (the first ONNX load exports the model)")
-        encoders[name], load_s[name] = load_encoder(name, args.batch_size)
+    encoders, load_s, errors = load_encoders(backends, args.batch_size, err)
     texts = [doc_text(d) for d in first_docs(dataset, args.encode_docs)]
     err.print(f"… encoding: {len(texts)} passages × {args.encode_repeats} per backend")
     rates = throughput(encoders, texts, args.encode_repeats, args.batch_size)
@@ -488,7 +520,7 @@ def bench_encoding(dataset: BeirDataset, args: argparse.Namespace, err: Console)
     for name, encoder in encoders.items():
         err.print(f"… encoding: nDCG@10 with {name} on {len(subset)} docs")
         ndcg[name] = dense_ndcg(encoder, subset, judged)
-    out = compare_backends(rates, ndcg, load_s)
+    out = compare_backends(rates, ndcg, load_s, errors)
     out["n_passages"] = len(texts)
     out["batch_size"] = args.batch_size
     out["ndcg_subset"] = {
@@ -582,6 +614,9 @@ def render_encoding(console: Console, report: Mapping[str, Any]) -> None:
         if name not in report:
             continue
         row = report[name]
+        if "error" in row:
+            table.add_row(name, "failed to load", "", "", "", "FAIL")
+            continue
         table.add_row(
             name,
             f"{row['passages_per_s']:.1f}",
@@ -591,8 +626,9 @@ def render_encoding(console: Console, report: Mapping[str, Any]) -> None:
             verdict(row["pass"]) if "pass" in row else "",
         )
     table.caption = (
-        f"{report['ndcg_subset']['description']}. Target: >= {SPEEDUP_TARGET}x torch with "
-        f"nDCG@10 loss <= {NDCG_LOSS_TARGET}: {verdict(report['pass'])}"
+        f"{report['ndcg_subset']['description']}. Target: some ONNX backend >= "
+        f"{SPEEDUP_TARGET}x torch with nDCG@10 loss <= {NDCG_LOSS_TARGET}: "
+        f"{verdict(report['pass'])}"
     )
     console.print(table)
 

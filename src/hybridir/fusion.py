@@ -14,6 +14,7 @@ arithmetic / geometric / harmonic means (OpenSearch normalization processor).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -256,17 +257,17 @@ def fuse(lists: Sequence[ScoredList], config: FusionConfig, k: int) -> Fused:
     """
     method = METHODS[config.method]
     norm = NORMALIZERS[method.default_norm if config.norm == "default" else config.norm]
-    union: dict[str, int] = {}
-    for sl in lists:
-        for d in sl.doc_ids:
-            union.setdefault(d, len(union))
-    n = len(union)
+    ids = list(dict.fromkeys(itertools.chain.from_iterable(sl.doc_ids for sl in lists)))
+    column = dict(zip(ids, range(len(ids)), strict=True))
+    n = len(ids)
     matrix = np.full((len(lists), n), np.nan)
     ranks = np.zeros((len(lists), n), dtype=np.int64)
     for i, sl in enumerate(lists):
         if len(sl.doc_ids) == 0:
             continue
-        cols = np.fromiter((union[d] for d in sl.doc_ids), dtype=np.int64, count=len(sl.doc_ids))
+        cols = np.fromiter(
+            map(column.__getitem__, sl.doc_ids), dtype=np.int64, count=len(sl.doc_ids)
+        )
         if method.rank_transform is not None:
             values = method.rank_transform(len(cols), config.rrf_k)
         else:
@@ -276,10 +277,21 @@ def fuse(lists: Sequence[ScoredList], config: FusionConfig, k: int) -> Fused:
     filled = _fill_missing(matrix, config.missing if method.rank_transform is None else "skip")
     present = ~np.isnan(matrix)
     fused = COMBINERS[method.combiner](filled, present, list_weights(lists, config))
-    ids = list(union)
-    order = sorted(range(n), key=lambda j: (-fused[j], ids[j]))[:k]
-    idx = np.asarray(order, dtype=np.int64)
-    return Fused([ids[j] for j in order], fused[idx], matrix[:, idx], ranks[:, idx])
+    idx = _top_k_order(fused, ids, k)
+    return Fused([ids[int(j)] for j in idx], fused[idx], matrix[:, idx], ranks[:, idx])
+
+
+def _top_k_order(fused: Array, ids: Sequence[str], k: int) -> NDArray[np.int64]:
+    """Indices of the k best by (score desc, doc id asc), sorting only what can make the cut."""
+    n = fused.shape[0]
+    if n > k:
+        kth = np.partition(-fused, k - 1)[k - 1]
+        pool = np.flatnonzero(-fused <= kth)  # everything at least as good as the k-th
+    else:
+        pool = np.arange(n)
+    keys = np.asarray([ids[int(j)] for j in pool])
+    order = np.lexsort((keys, -fused[pool]))
+    return np.asarray(pool[order][:k], dtype=np.int64)
 
 
 def _fill_zero(matrix: Array) -> Array:

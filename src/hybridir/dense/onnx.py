@@ -15,7 +15,8 @@ from pathlib import Path
 from hybridir._cache import cache_root
 
 ONNX_FILE = "onnx/model.onnx"
-INT8_FILE = "onnx/model_qint8_avx2.onnx"
+INT8_SUFFIX = "qint8_avx2"
+INT8_FILE = f"onnx/model_{INT8_SUFFIX}.onnx"
 
 
 def _slug(path: str) -> str:
@@ -34,6 +35,7 @@ def onnx_model_dir(path: str, *, quantize: bool) -> tuple[Path, str]:
     if not (target / ONNX_FILE).is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
         try:
             SentenceTransformer(path, device="cpu", backend="onnx").save_pretrained(str(tmp))
             if target.exists():
@@ -47,5 +49,6 @@ def onnx_model_dir(path: str, *, quantize: bool) -> tuple[Path, str]:
         model = SentenceTransformer(
             str(target), device="cpu", backend="onnx", model_kwargs={"file_name": ONNX_FILE}
         )
-        export_dynamic_quantized_onnx_model(model, "avx2", str(target))
+        # The suffix is explicit: the default name differs across sentence-transformers versions.
+        export_dynamic_quantized_onnx_model(model, "avx2", str(target), file_suffix=INT8_SUFFIX)
     return target, INT8_FILE if quantize else ONNX_FILE

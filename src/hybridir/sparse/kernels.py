@@ -64,16 +64,47 @@ def build_postings(term_ids, doc_ptr, n_terms):  # type: ignore[no-untyped-def]
     return indptr, doc_rows, tfs
 
 
+_MAX_CHECKS = 2
+"""Pruning checks per query at most (each costs a pass over the touched rows)."""
+
 _PRUNE_MARGIN = 1e-5
 """Relative slack on upper bounds, so float32 rounding never makes pruning inexact."""
 
 
 @njit(cache=True)
-def _kth_largest(scores, touched, n_touched, k, buffer):  # type: ignore[no-untyped-def]
-    """The k-th largest of ``scores[touched[:n_touched]]`` (requires ``n_touched >= k``)."""
-    for x in range(n_touched):
-        buffer[x] = scores[touched[x]]
-    return np.partition(buffer[:n_touched], n_touched - k)[n_touched - k]
+def _kth_largest(scores, touched, n_touched, k, heap):  # type: ignore[no-untyped-def]
+    """The k-th largest of ``scores[touched[:n_touched]]`` (requires ``n_touched >= k``).
+
+    A size-k min-heap of scores with a root reject: one comparison for most rows (numba's
+    ``np.partition`` copies and was several times slower here).
+    """
+    for x in range(k):
+        heap[x] = scores[touched[x]]
+    # heapify
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_scores(heap, k, start)
+    for x in range(k, n_touched):
+        s = scores[touched[x]]
+        if s > heap[0]:
+            heap[0] = s
+            _sift_scores(heap, k, 0)
+    return heap[0]
+
+
+@njit(cache=True, inline="always")
+def _sift_scores(heap, size, i):  # type: ignore[no-untyped-def]
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            return
+        child = left
+        if left + 1 < size and heap[left + 1] < heap[left]:
+            child = left + 1
+        if heap[child] < heap[i]:
+            heap[i], heap[child] = heap[child], heap[i]
+            i = child
+        else:
+            return
 
 
 @njit(cache=True)
@@ -213,11 +244,14 @@ def score_queries(  # type: ignore[no-untyped-def]
         dense = False
         n_touched = 0
         stamp = stamp_base + q + 1
+        done_ub = 0.0  # no accumulator can exceed the bounds of the terms already scored
+        checks = 0
         for i in range(n_terms):
             j = lo + order[i]
             t = q_terms[j]
             df = indptr[t + 1] - indptr[t]
             rest_ub -= ub[order[i]]
+            done_ub += ub[order[i]]
             rest_postings -= df
             if not dense and 4 * (n_touched + df) > n_docs:
                 _to_dense(scores, touched, n_touched, buffer)
@@ -240,7 +274,17 @@ def score_queries(  # type: ignore[no-untyped-def]
                 touched,
                 n_touched,
             )
-            if i + 1 < n_terms and k <= n_touched <= rest_postings:
+            # The k-th accumulator costs O(touched) to find: look for it only when it is
+            # likely to beat the remaining bounds (under half of what was scored so far),
+            # when the lists it would skip are much longer, and twice per query at most.
+            if (
+                i + 1 < n_terms
+                and checks < _MAX_CHECKS
+                and 2 * rest_ub < done_ub
+                and k <= n_touched
+                and 16 * n_touched <= rest_postings
+            ):
+                checks += 1
                 theta = _kth_largest(scores, touched, n_touched, k, buffer)
                 bound = rest_ub * (1.0 + _PRUNE_MARGIN)
                 if bound < theta:
