@@ -241,7 +241,11 @@ def score_queries(  # type: ignore[no-untyped-def]
         # Highest-impact (rarest) terms first: they decide the top k early, which lets
         # the long lists of frequent terms be skipped (see the docstring).
         order = np.argsort(-ub, kind="mergesort")
-        dense = False
+        # A query whose lists cover a quarter of the collection goes dense from the start:
+        # a reset plus contiguous adds beat per-row bookkeeping, and pruning rarely pays.
+        dense = 4 * rest_postings >= n_docs
+        if dense:
+            scores[:] = 0.0
         n_touched = 0
         stamp = stamp_base + q + 1
         done_ub = 0.0  # no accumulator can exceed the bounds of the terms already scored
