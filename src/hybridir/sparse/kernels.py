@@ -218,8 +218,9 @@ def score_queries(  # type: ignore[no-untyped-def]
     can enter the top k; the rows that still can are finished by binary search in the
     remaining posting lists instead of scanning them.
 
-    When the touched rows would exceed a quarter of the collection, the accumulators turn
-    dense (reset, contiguous adds for frequent terms, block-threshold selection).
+    A query whose lists cover a quarter of the collection is dense from the start (reset,
+    contiguous adds for frequent terms, block-threshold selection); a sparse one turns dense
+    if its touched rows would exceed that share.
     """
     n_docs = scores.shape[0]
     maxima_buffer = np.empty(n_docs, dtype=np.int32)
