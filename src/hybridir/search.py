@@ -153,12 +153,7 @@ class Searcher:
     def _fused_hits(
         self, lists: Mapping[str, RankedList], config: FusionConfig, k: int
     ) -> list[Hit]:
-        scored = [
-            ScoredList(
-                n, r.doc_ids, np.asarray(r.scores, dtype=np.float64), RETRIEVERS[n].theoretical_min
-            )
-            for n, r in lists.items()
-        ]
+        scored = [_scored(n, r, config.depth(n)) for n, r in lists.items()]
         fused: Fused = fuse(scored, config, k)
         raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
         hits = []
@@ -242,18 +237,17 @@ class Searcher:
         out: Run = {}
         first = next(iter(lists.values()), {})
         for qid in first:
-            scored = []
-            for name, per_query in lists.items():
-                r = per_query[qid]
-                depth = fusion.depth(name)
-                scored.append(
-                    ScoredList(
-                        name,
-                        r.doc_ids[:depth],
-                        np.asarray(r.scores[:depth], dtype=np.float64),
-                        RETRIEVERS[name].theoretical_min,
-                    )
-                )
+            scored = [_scored(n, per_query[qid], fusion.depth(n)) for n, per_query in lists.items()]
             fused = fuse(scored, fusion, k)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
+
+
+def _scored(name: str, ranked: RankedList, depth: int) -> ScoredList:
+    """One retriever's list cut to its fusion depth, in the form :func:`fuse` takes."""
+    return ScoredList(
+        name,
+        ranked.doc_ids[:depth],
+        np.asarray(ranked.scores[:depth], dtype=np.float64),
+        RETRIEVERS[name].theoretical_min,
+    )
