@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analyzer_quality.py"
 EN_SETTINGS = {"default", "no-stem", "no-stem-no-stop", "xx", "snowball:english"}
 ROW_KEYS = {
     "dataset",
@@ -30,14 +28,8 @@ ROW_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("analyzer_quality", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def script(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("analyzer_quality")
 
 
 def test_english_subset(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +17,6 @@ pytest.importorskip("faiss")
 # ~30-60 s: a fresh embedding cache, so the test encodes ~350 SciFact passages with MiniLM.
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "hybrid_latency.py"
 SMALL = [
     "--scifact-limit",
     "300",
@@ -46,14 +44,8 @@ LATENCY_KEYS = ("p50_ms", "p95_ms", "mean_ms")
 
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hybrid_latency", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark: Callable[[str], ModuleType]) -> ModuleType:
+    return load_benchmark("hybrid_latency")
 
 
 def _positive_finite(section: dict[str, Any], keys: tuple[str, ...]) -> None:
