@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,6 +29,10 @@ from hybridir.config import (
 from hybridir.errors import ConfigError, HybridirError, InvalidInputError, NotFoundError
 from hybridir.search import HYBRID, RETRIEVERS, Searcher
 from hybridir.types import ListContribution
+
+if TYPE_CHECKING:
+    from hybridir.learn.cv import CVReport
+    from hybridir.learn.data import TrainingSet
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
@@ -62,6 +68,15 @@ RrfKOpt = Annotated[float | None, typer.Option("--rrf-k", help="RRF rank constan
 MissingOpt = Annotated[str | None, typer.Option(help="Absent-document rule: zero, min, skip.")]
 SparseDepthOpt = Annotated[int | None, typer.Option(help="BM25 candidates fused.")]
 DenseDepthOpt = Annotated[int | None, typer.Option(help="Dense candidates fused.")]
+RerankOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Reranker: cross-encoder:MODEL, bi-encoder[:MODEL] or collaborative:NAME "
+        "(default: the collection's)."
+    ),
+]
+NoRerankOpt = Annotated[bool, typer.Option(help="Skip the collection's default reranker.")]
+SplitOpt = Annotated[str, typer.Option(help="Qrels split.")]
 
 
 def _config(
@@ -183,6 +198,8 @@ def search(
     alpha: AlphaOpt = None,
     rrf_k: RrfKOpt = None,
     missing: MissingOpt = None,
+    rerank: RerankOpt = None,
+    no_rerank: NoRerankOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
     """Search a collection and show the hits with each list's explanation."""
@@ -190,7 +207,8 @@ def search(
     fusion_config = _fusion(
         collection.config.fusion, fusion, norm, alpha, rrf_k, missing, None, None
     )
-    result = Searcher(collection, retriever, fusion_config).search(query, k)
+    searcher = _searcher(collection, retriever, fusion_config, rerank)
+    result = searcher.search(query, k, rerank=False if no_rerank else None)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return
@@ -215,6 +233,19 @@ def search(
             (doc.title or doc.text)[:60],
         )
     out.print(table)
+    timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in result.timings.items())
+    err.print(f"[dim]{timings}[/dim]")
+
+
+def _searcher(
+    collection: Collection, retriever: str | None, fusion: FusionConfig, rerank: str | None
+) -> Searcher:
+    reranker = None
+    if rerank is not None:
+        from hybridir.rerank import reranker_from_spec
+
+        reranker = reranker_from_spec(collection, rerank)
+    return Searcher(collection, retriever, fusion, reranker)
 
 
 def _contribution_cell(c: ListContribution) -> str:
@@ -229,8 +260,12 @@ def evaluate(
     dataset: Annotated[str, typer.Argument(help="BEIR dataset folder or name.")],
     split: Annotated[str, typer.Option(help="Qrels split.")] = "test",
     retriever: Annotated[
-        str, typer.Option(help=f"One of {sorted([*RETRIEVERS, HYBRID])}.")
-    ] = "bm25",
+        str | None,
+        typer.Option(
+            help=f"One of {sorted([*RETRIEVERS, HYBRID])} (default: bm25, or the "
+            "collection's with --collection)."
+        ),
+    ] = None,
     dense_model: Annotated[
         str, typer.Option(help="Encoder for the dense and hybrid retrievers.")
     ] = "sentence-transformers/all-MiniLM-L6-v2",
@@ -258,9 +293,23 @@ def evaluate(
     ] = False,
     save_run: Annotated[Path | None, typer.Option(help="Write the TREC run here.")] = None,
     threads: Annotated[int, typer.Option(help="Retrieval threads.")] = 1,
+    collection_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--collection",
+            help="Search this existing collection (its analyzer, fusion and reranker) "
+            "instead of indexing the dataset.",
+        ),
+    ] = None,
+    rerank: RerankOpt = None,
+    no_rerank: NoRerankOpt = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
-    """Index a BEIR dataset, retrieve for its queries and report trec_eval metrics."""
+    """Retrieve for a BEIR dataset's queries and report trec_eval metrics.
+
+    Indexes the dataset into a temporary collection, or, with --collection, searches an
+    existing one with its own configuration (for instance after `hybridir tune`).
+    """
     from hybridir.eval.datasets import exclude_identical_ids, load_beir
     from hybridir.eval.metrics import check_metrics
     from hybridir.eval.metrics import evaluate as score_run
@@ -268,7 +317,9 @@ def evaluate(
 
     names = check_metrics([m.strip() for m in metrics.split(",") if m.strip()])
     valid = sorted([*RETRIEVERS, HYBRID])
-    if retriever not in valid:
+    if retriever is None and collection_dir is None:
+        retriever = "bm25"
+    if retriever is not None and retriever not in valid:
         raise ConfigError(f"unknown retriever {retriever!r}; valid: {valid}")
     dense_config = (
         DenseConfig(model=dense_model, backend=dense_backend, index=vector_index)
@@ -279,11 +330,25 @@ def evaluate(
         FusionConfig(), fusion, norm, alpha, rrf_k, missing, sparse_depth, dense_depth
     )
     data = load_beir(dataset, split=split)
-    config = _config(language, stemmer, k1, b, variant, title_weight, dense_config, fusion_config)
-    with tempfile.TemporaryDirectory(prefix="hybridir-eval-") as tmp:
-        collection = _build(str(data.path), Path(tmp) / "collection", config, False)
-        run = Searcher(collection).run(data.queries, depth, retriever=retriever, n_threads=threads)
+    rerank_flag = False if no_rerank else None
+    if collection_dir is not None:
+        collection = Collection.open(collection_dir)
+        overrides = _fusion(
+            collection.config.fusion, fusion, norm, alpha, rrf_k, missing, sparse_depth, dense_depth
+        )
+        searcher = _searcher(collection, retriever, overrides, rerank)
+        run = searcher.run(data.queries, depth, rerank=rerank_flag, n_threads=threads)
+        retriever = searcher.retriever
         collection.close()
+    else:
+        config = _config(
+            language, stemmer, k1, b, variant, title_weight, dense_config, fusion_config
+        )
+        with tempfile.TemporaryDirectory(prefix="hybridir-eval-") as tmp:
+            collection = _build(str(data.path), Path(tmp) / "collection", config, False)
+            searcher = _searcher(collection, retriever, fusion_config, rerank)
+            run = searcher.run(data.queries, depth, rerank=rerank_flag, n_threads=threads)
+            collection.close()
     if ignore_identical_ids:
         run = exclude_identical_ids(run)
     if save_run is not None:
@@ -299,6 +364,187 @@ def evaluate(
     for name in names:
         table.add_row(name, f"{results[name]:.4f}")
     out.print(table)
+
+
+def _training(collection: Collection, dataset: str, split: str, depth: int) -> TrainingSet:
+    from hybridir.eval.datasets import load_beir
+    from hybridir.learn.data import collect
+
+    data = load_beir(dataset, split=split)
+    searcher = Searcher(collection, HYBRID if collection.has_dense else "bm25")
+    depths = dict.fromkeys(searcher.lists(), depth)
+    with err.status(f"retrieving candidates for {len(data.queries)} {split} queries"):
+        return collect(searcher, data.queries, data.qrels, depths)
+
+
+def _refuse_test_split(split: str, allow: bool) -> None:
+    if split == "test" and not allow:
+        raise ConfigError(
+            "refusing to learn from the test split (results on it would be optimistic); "
+            "use --split train or dev, or --allow-test if no other judgments exist"
+        )
+
+
+def _print_cv(title: str, report: CVReport, as_json: bool, extra: dict[str, object]) -> None:
+    if as_json:
+        print(json.dumps({"cv": report._asdict(), **extra}))
+        return
+    table = Table(title=title)
+    table.add_column("")
+    table.add_column(report.metric, justify="right")
+    table.add_row("baseline (current fusion)", f"{report.baseline:.4f}")
+    table.add_row("learned, out of fold", f"{report.learned:.4f}")
+    interval = f"[{report.ci_low:+.4f}, {report.ci_high:+.4f}]"
+    table.add_row("gain [95% CI]", f"{report.gain:+.4f} {interval}")
+    table.add_row("randomization p", f"{report.p_value:.3g}")
+    out.print(table)
+    for key, value in extra.items():
+        out.print(f"{key}: {value}")
+
+
+@app.command()
+def tune(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to tune.")],
+    dataset: Annotated[str, typer.Argument(help="BEIR dataset (folder or name) with qrels.")],
+    split: SplitOpt = "train",
+    metric: Annotated[str, typer.Option(help="Metric to maximise.")] = "ndcg@10",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    depth: Annotated[int, typer.Option(help="Deepest candidate depth per list.")] = 1000,
+    dry_run: Annotated[bool, typer.Option(help="Report only; keep the current fusion.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Save the winner even if it does not beat the current fusion.")
+    ] = False,
+    allow_test: Annotated[bool, typer.Option(help="Allow tuning on a 'test' split.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Grid-search fusion (method × normalization × weights × rrf_k × depths) on judged
+    queries with cross-validation, and make the winner the collection's fusion when it
+    beats the current one out of fold."""
+    from hybridir.eval.metrics import check_metrics
+    from hybridir.learn.tune import default_grid, simplify
+    from hybridir.learn.tune import tune as run_tune
+
+    _refuse_test_split(split, allow_test)
+    (metric,) = check_metrics([metric])
+    collection = Collection.open(collection_dir)
+    training = _training(collection, dataset, split, depth)
+    depth_options = sorted({min(100, depth), depth})
+    grid = default_grid(training.names, depth_options)
+    with _progress_bar("tuning fusion", len(grid) + 1) as advance:
+        result = run_tune(
+            training,
+            collection.config.fusion,
+            metric=metric,
+            n_folds=folds,
+            grid=grid,
+            progress=advance,
+        )
+    best = simplify(result.best, training.names)
+    # A winner that loses on held-out folds is noise: keep the current fusion unless forced.
+    save = not dry_run and (result.cv.gain > 0 or force)
+    if save:
+        collection.set_fusion(best)
+    elif not dry_run:
+        err.print("kept the current fusion: the tuned setting did not beat it out of fold")
+    extra = {"best": best.to_dict(), "settings": result.n_settings, "saved": save}
+    _print_cv(f"tuned on {len(training.qids)} {split} queries", result.cv, as_json, extra)
+
+
+@app.command()
+def train(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to train for.")],
+    dataset: Annotated[str, typer.Argument(help="BEIR dataset (folder or name) with qrels.")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="rescore (learned rescoring), adaptive (per-query α) or collaborative (reranker)."
+        ),
+    ] = "rescore",
+    split: SplitOpt = "train",
+    metric: Annotated[
+        str, typer.Option(help="Metric reported (and for adaptive, targeted).")
+    ] = "ndcg@10",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (0 skips it).")] = 5,
+    activate: Annotated[
+        bool, typer.Option(help="Make the model the collection's fusion (or reranker).")
+    ] = True,
+    allow_test: Annotated[bool, typer.Option(help="Allow training on a 'test' split.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Train a learned fusion model or reranker on judged queries and store it in the
+    collection; reports its cross-validated gain over the current fusion first."""
+    from hybridir.eval.metrics import check_metrics
+    from hybridir.learn.store import save_model
+    from hybridir.learn.train import TRAINERS, cross_validate, fit
+
+    _refuse_test_split(split, allow_test)
+    (metric,) = check_metrics([metric])
+    kinds = [*TRAINERS, "collaborative"]
+    if model not in kinds:
+        raise ConfigError(f"unknown model {model!r}; valid: {kinds}")
+    collection = Collection.open(collection_dir)
+    training = _training(collection, dataset, split, 1000)
+    base = collection.config.fusion
+    if model == "collaborative":
+        from hybridir.rerank import train_collaborative
+
+        with err.status("training the collaborative reranker"):
+            reranker = train_collaborative(Searcher(collection), training)
+        name = save_model(collection.models_dir, reranker)
+        if activate:
+            collection.set_rerank(f"collaborative:{name}")
+        out.print(f"stored collaborative reranker {name}" + (" (active)" if activate else ""))
+        if as_json:
+            print(json.dumps({"model": name, "active": activate}))
+        return
+    report = None
+    if folds:
+        with err.status(f"cross-validating {model} ({folds} folds)"):
+            report = cross_validate(model, collection, training, base, metric=metric, n_folds=folds)
+    with err.status(f"training {model} on {len(training.qids)} queries"):
+        trained = fit(model, collection, training, base)
+    name = save_model(collection.models_dir, trained)
+    config = FusionConfig(method=model, depths=trained.depths, model=name)
+    if activate:
+        collection.set_fusion(config)
+    extra = {"model": name, "fusion": config.to_dict(), "active": activate}
+    if report is None:
+        out.print(json.dumps(extra) if as_json else f"stored {model} model {name}")
+        return
+    _print_cv(f"{model} on {len(training.qids)} {split} queries", report, as_json, extra)
+
+
+@app.command("copy-model")
+def copy_model(
+    source_dir: Annotated[Path, typer.Argument(help="Collection holding the model.")],
+    name: Annotated[str, typer.Argument(help="Stored model name (see models/).")],
+    target_dir: Annotated[Path, typer.Argument(help="Collection to use it in.")],
+    activate: Annotated[bool, typer.Option(help="Make it the target's fusion/reranker.")] = True,
+) -> None:
+    """Use a model trained on one collection in another (e.g. SciFact-trained fusion on
+    your own corpus)."""
+    from hybridir.learn.store import load_model, save_model
+
+    source = Collection.open(source_dir)
+    target = Collection.open(target_dir)
+    model = load_model(source.models_dir, name)
+    stored = save_model(target.models_dir, model)
+    if activate:
+        if model.kind == "collaborative":
+            target.set_rerank(f"collaborative:{stored}")
+        else:
+            depths = getattr(model, "depths", {})
+            target.set_fusion(FusionConfig(method=model.kind, depths=depths, model=stored))
+    out.print(f"copied {name} to {target_dir}" + (" (active)" if activate else ""))
+
+
+@contextmanager
+def _progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)
 
 
 @app.command()

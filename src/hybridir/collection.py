@@ -5,6 +5,8 @@ Layout of a collection directory::
     manifest.json      format_version, generation, configs, component directories
     docs.sqlite        documents (see :mod:`hybridir.docstore`)
     bm25-<generation>/ postings arrays of that generation (:mod:`hybridir.sparse.postings`)
+    dense-<generation>/ FAISS index of that generation (:mod:`hybridir.dense.vectors`)
+    models/<name>/     trained fusion models and rerankers (:mod:`hybridir.learn`), immutable
 
 Every write builds the next generation's files beside the current ones, then publishes it by
 atomically replacing ``manifest.json``; a crash at any point leaves the previous generation
@@ -19,7 +21,7 @@ import logging
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir._atomic import atomic_write_text, fsync_tree
-from hybridir.config import CollectionConfig, DenseConfig
+from hybridir.config import CollectionConfig, DenseConfig, FusionConfig
 from hybridir.docstore import DocStore
 from hybridir.errors import ConfigError, HybridirError, IndexFormatError, InvalidInputError
 from hybridir.sparse.index import BM25Index
@@ -283,6 +285,37 @@ class Collection:
             self._publish(postings, vectors, batch)
         return len(batch)
 
+    def set_fusion(self, fusion: FusionConfig) -> None:
+        """Make ``fusion`` the collection's default, published as a new generation.
+
+        ``search``, ``evaluate`` and ``serve`` use it from then on. A learned method's model
+        must already be stored (see :func:`hybridir.learn.store.save_model`).
+        """
+        if fusion.model is not None and not (self.models_dir / fusion.model).is_dir():
+            raise ConfigError(f"no trained model {fusion.model!r} in {self.models_dir}")
+        self._set_config(fusion=fusion)
+
+    def set_rerank(self, spec: str | None) -> None:
+        """Make ``spec`` (or no reranking, with ``None``) the collection's default reranker."""
+        self._set_config(rerank=spec)
+
+    def _set_config(self, **changes: Any) -> None:
+        with self._writer_lock():
+            current = Manifest.read(self.directory)
+            if current.generation != self.manifest.generation:
+                self._reload(current)
+            m = self.manifest
+            manifest = Manifest(
+                m.generation + 1, replace(m.config, **changes), dict(m.components), m.n_docs
+            )
+            atomic_write_text(self.directory / MANIFEST, manifest.to_json())
+            self._reload(manifest)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where trained models of this collection live (one folder per model)."""
+        return self.directory / "models"
+
     def _encode_batch(self, batch: Sequence[Document], show_progress: bool) -> NDArray[np.float32]:
         """Old vectors followed by the batch's (title + text, through the embedding cache)."""
         from hybridir.dense.cache import encode_documents_cached
@@ -313,17 +346,19 @@ class Collection:
         self.docs.stage(batch, first_row=len(self), generation=generation)
         manifest = Manifest(generation, self.config, components, postings.n_docs)
         atomic_write_text(self.directory / MANIFEST, manifest.to_json())
-        old = self.manifest.components
+        old = set(self.manifest.components.values()) - set(components.values())
         self._reload(manifest)
-        for name in old.values():
+        for name in old:
             # Readers that opened the old generation keep their memory maps alive on POSIX.
             shutil.rmtree(self.directory / name, ignore_errors=True)
 
     def _reload(self, manifest: Manifest) -> None:
+        changed = manifest.components != self.manifest.components
         self.manifest = manifest
         self.docs.publish(manifest.generation)
-        for attr in ("postings", "bm25", "vectors"):
-            self.__dict__.pop(attr, None)
+        if changed:
+            for attr in ("postings", "bm25", "vectors"):
+                self.__dict__.pop(attr, None)
 
 
 def _progress(items: Sequence[Document], show: bool, label: str) -> Iterable[Document]:

@@ -123,6 +123,8 @@ class FusionConfig(_JsonConfig):
         rrf_k: RRF's rank constant.
         missing: one of :data:`hybridir.fusion.MISSING`.
         depths: candidates taken from each list, by retriever name (default 1000).
+        model: for the learned methods (:data:`hybridir.learn.LEARNED_METHODS`), the name of
+            the trained model stored in the collection's ``models/`` folder.
     """
 
     # DBSF had the best mean nDCG@10 of all methods over six collections with BM25 + MiniLM
@@ -134,11 +136,18 @@ class FusionConfig(_JsonConfig):
     rrf_k: float = 60.0
     missing: str = "zero"
     depths: Mapping[str, int] = field(default_factory=dict)
+    model: str | None = None
 
     def __post_init__(self) -> None:
         from hybridir.fusion import METHODS, MISSING, NORMALIZERS
+        from hybridir.learn import LEARNED_METHODS
 
-        _check("fusion method", self.method, METHODS)
+        _check("fusion method", self.method, {**METHODS, **dict.fromkeys(LEARNED_METHODS)})
+        if self.method in LEARNED_METHODS and not self.model:
+            raise ConfigError(
+                f"fusion method {self.method!r} needs the name of a trained model "
+                "(train one with `hybridir train`)"
+            )
         if self.norm != "default":
             _check("normalization", self.norm, NORMALIZERS)
         _check("missing-score rule", self.missing, dict.fromkeys(MISSING))
@@ -194,12 +203,17 @@ class DenseConfig(_JsonConfig):
 
 @dataclass(frozen=True)
 class CollectionConfig(_JsonConfig):
-    """Everything a collection needs to rebuild its components."""
+    """Everything a collection needs to rebuild its components.
+
+    ``rerank`` is the default reranker spec (see :func:`hybridir.rerank.reranker_from_spec`),
+    e.g. ``"collaborative:<model>"`` after ``hybridir train --model collaborative``.
+    """
 
     analyzer: AnalyzerConfig = field(default_factory=AnalyzerConfig)
     bm25: BM25Config = field(default_factory=BM25Config)
     dense: DenseConfig | None = None
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    rerank: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,12 +221,13 @@ class CollectionConfig(_JsonConfig):
             "bm25": self.bm25.to_dict(),
             "dense": None if self.dense is None else self.dense.to_dict(),
             "fusion": self.fusion.to_dict(),
+            "rerank": self.rerank,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectionConfig:
         """Rebuild from :meth:`to_dict` output."""
-        unknown = sorted(set(data) - {"analyzer", "bm25", "dense", "fusion"})
+        unknown = sorted(set(data) - {"analyzer", "bm25", "dense", "fusion", "rerank"})
         if unknown:
             raise ConfigError(f"unknown CollectionConfig field(s) {unknown}")
         dense = data.get("dense")
@@ -221,4 +236,5 @@ class CollectionConfig(_JsonConfig):
             bm25=BM25Config.from_dict(dict(data.get("bm25", {}))),
             dense=None if dense is None else DenseConfig.from_dict(dict(dense)),
             fusion=FusionConfig.from_dict(dict(data.get("fusion", {}))),
+            rerank=data.get("rerank"),
         )

@@ -246,6 +246,47 @@ def list_weights(lists: Sequence[ScoredList], config: FusionConfig) -> Array:
     return np.ones(len(lists))
 
 
+class Prepared(NamedTuple):
+    """Lists of one query laid out for fusion: the union of their doc ids (first-seen order)
+    and, per list, the columns of its documents. Reusable across fusion settings."""
+
+    lists: tuple[ScoredList, ...]
+    ids: list[str]
+    columns: tuple[NDArray[np.int64], ...]
+
+
+def prepare(lists: Sequence[ScoredList]) -> Prepared:
+    """Union the doc ids of ``lists`` and map each list onto it (the config-free half of
+    :func:`fuse`; tuning prepares once and fuses under many configs)."""
+    ids = list(dict.fromkeys(itertools.chain.from_iterable(sl.doc_ids for sl in lists)))
+    column = dict(zip(ids, range(len(ids)), strict=True))
+    columns = tuple(
+        np.fromiter(map(column.__getitem__, sl.doc_ids), dtype=np.int64, count=len(sl.doc_ids))
+        for sl in lists
+    )
+    return Prepared(tuple(lists), ids, columns)
+
+
+def fused_scores(prepared: Prepared, config: FusionConfig) -> tuple[Array, Array]:
+    """Fused score of every document of ``prepared`` and the (lists × docs) matrix of
+    normalized (or rank-transformed) scores, NaN where a list lacks the document."""
+    method = METHODS[config.method]
+    norm = NORMALIZERS[method.default_norm if config.norm == "default" else config.norm]
+    lists = prepared.lists
+    matrix = np.full((len(lists), len(prepared.ids)), np.nan)
+    for i, (sl, cols) in enumerate(zip(lists, prepared.columns, strict=True)):
+        if len(cols) == 0:
+            continue
+        if method.rank_transform is not None:
+            values = method.rank_transform(len(cols), config.rrf_k)
+        else:
+            values = norm(np.asarray(sl.scores, dtype=np.float64), sl.theoretical_min)
+        matrix[i, cols] = values
+    filled = _fill_missing(matrix, config.missing if method.rank_transform is None else "skip")
+    present = ~np.isnan(matrix)
+    return COMBINERS[method.combiner](filled, present, list_weights(lists, config)), matrix
+
+
 def fuse(lists: Sequence[ScoredList], config: FusionConfig, k: int) -> Fused:
     """Fuse ``lists`` (each best first) into the top ``k`` by ``config``.
 
@@ -255,33 +296,27 @@ def fuse(lists: Sequence[ScoredList], config: FusionConfig, k: int) -> Fused:
         >>> fuse([a, b], FusionConfig(method="rrf"), k=3).doc_ids
         ['d2', 'd1', 'd3']
     """
-    method = METHODS[config.method]
-    norm = NORMALIZERS[method.default_norm if config.norm == "default" else config.norm]
-    ids = list(dict.fromkeys(itertools.chain.from_iterable(sl.doc_ids for sl in lists)))
-    column = dict(zip(ids, range(len(ids)), strict=True))
-    n = len(ids)
-    matrix = np.full((len(lists), n), np.nan)
-    ranks = np.zeros((len(lists), n), dtype=np.int64)
-    for i, sl in enumerate(lists):
-        if len(sl.doc_ids) == 0:
-            continue
-        cols = np.fromiter(
-            map(column.__getitem__, sl.doc_ids), dtype=np.int64, count=len(sl.doc_ids)
-        )
-        if method.rank_transform is not None:
-            values = method.rank_transform(len(cols), config.rrf_k)
-        else:
-            values = norm(np.asarray(sl.scores, dtype=np.float64), sl.theoretical_min)
-        matrix[i, cols] = values
+    prepared = prepare(lists)
+    fused, matrix = fused_scores(prepared, config)
+    return select(prepared, fused, matrix, k)
+
+
+def rank_matrix(prepared: Prepared) -> NDArray[np.int64]:
+    """(lists × docs) 1-based rank of each document in each list, 0 where absent."""
+    ranks = np.zeros((len(prepared.lists), len(prepared.ids)), dtype=np.int64)
+    for i, cols in enumerate(prepared.columns):
         ranks[i, cols] = np.arange(1, len(cols) + 1)
-    filled = _fill_missing(matrix, config.missing if method.rank_transform is None else "skip")
-    present = ~np.isnan(matrix)
-    fused = COMBINERS[method.combiner](filled, present, list_weights(lists, config))
-    idx = _top_k_order(fused, ids, k)
-    return Fused([ids[int(j)] for j in idx], fused[idx], matrix[:, idx], ranks[:, idx])
+    return ranks
 
 
-def _top_k_order(fused: Array, ids: Sequence[str], k: int) -> NDArray[np.int64]:
+def select(prepared: Prepared, fused: Array, matrix: Array, k: int) -> Fused:
+    """The top ``k`` of ``prepared`` by ``fused`` (ties by doc id) with their columns."""
+    idx = top_k_order(fused, prepared.ids, k)
+    ranks = rank_matrix(prepared)
+    return Fused([prepared.ids[int(j)] for j in idx], fused[idx], matrix[:, idx], ranks[:, idx])
+
+
+def top_k_order(fused: Array, ids: Sequence[str], k: int) -> NDArray[np.int64]:
     """Indices of the k best by (score desc, doc id asc), sorting only what can make the cut."""
     n = fused.shape[0]
     if n > k:

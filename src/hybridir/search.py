@@ -1,24 +1,32 @@
-"""Searcher: the one query path (analyze → retrieve each list → fuse → explain).
+"""Searcher: the one query path (analyze → retrieve each list → fuse → rerank → explain).
 
 Every front end (library, CLI, evaluation, server) asks a :class:`Searcher`, so a query gets
 the same hits wherever it is asked. Retrievers come from :data:`RETRIEVERS`; each turns a
 batch of query strings into ranked lists of (doc id, score). ``"hybrid"`` retrieves every
-list of the collection to its configured depth and fuses them with :func:`hybridir.fusion.fuse`.
+list of the collection to its configured depth and fuses them: with
+:func:`hybridir.fusion.fuse` for the fixed methods, or with the collection's trained model
+for the learned ones (:mod:`hybridir.learn`). An optional :mod:`reranker <hybridir.rerank>`
+then reorders the top hits.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 
 from hybridir.collection import Collection
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
-from hybridir.fusion import Fused, ScoredList, fuse
+from hybridir.fusion import Fused, ScoredList, fuse, prepare
+from hybridir.learn import LEARNED_METHODS
 from hybridir.types import Hit, ListContribution, Run, SearchResult
+
+if TYPE_CHECKING:
+    from hybridir.rerank import Reranker
 
 HYBRID = "hybrid"
 
@@ -73,6 +81,8 @@ class Searcher:
         retriever: default mode: a :data:`RETRIEVERS` name or ``"hybrid"``; by default
             ``"hybrid"`` when the collection has a dense index, else ``"bm25"``.
         fusion: default fusion, else the collection's configured one.
+        reranker: applied to the top hits of every query unless a call says ``rerank=False``;
+            by default the collection's configured one (``CollectionConfig.rerank``), if any.
 
     Example:
         >>> searcher = Searcher(Collection.open("scifact-col"))  # doctest: +SKIP
@@ -85,11 +95,33 @@ class Searcher:
         collection: Collection,
         retriever: str | None = None,
         fusion: FusionConfig | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.collection = collection
         default = HYBRID if collection.has_dense else "bm25"
         self.retriever = self._check_mode(retriever or default)
-        self.fusion = fusion or collection.config.fusion
+        self._fusion = fusion
+        self._given_reranker = reranker
+        self._built: dict[str, Reranker] = {}
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The default reranker: the one given, else the collection's configured one."""
+        if self._given_reranker is not None:
+            return self._given_reranker
+        spec = self.collection.config.rerank
+        if spec is None:
+            return None
+        if spec not in self._built:  # models load once per Searcher
+            from hybridir.rerank import reranker_from_spec
+
+            self._built[spec] = reranker_from_spec(self.collection, spec)
+        return self._built[spec]
+
+    @property
+    def fusion(self) -> FusionConfig:
+        """The default fusion: the one given, else the collection's current one."""
+        return self._fusion or self.collection.config.fusion
 
     def lists(self) -> list[str]:
         """The retrievers a hybrid query fuses for this collection."""
@@ -105,6 +137,11 @@ class Searcher:
                 "(index it with --dense MODEL)"
             )
         return name
+
+    def _reranker(self, rerank: bool | None) -> Reranker | None:
+        if rerank and self.reranker is None:
+            raise ConfigError("rerank=True but this Searcher has no reranker")
+        return None if rerank is False else self.reranker
 
     def _retrieve(
         self, queries: Sequence[str], k: int, mode: str, fusion: FusionConfig, n_threads: int
@@ -132,29 +169,49 @@ class Searcher:
         *,
         retriever: str | None = None,
         fusion: FusionConfig | None = None,
+        rerank: bool | None = None,
         explain: bool = True,
     ) -> SearchResult:
-        """Top-``k`` hits for ``query``, each with its per-list explanation."""
+        """Top-``k`` hits for ``query``, each with its per-list explanation.
+
+        ``rerank`` forces the Searcher's reranker on (``True``) or off (``False``); by
+        default it runs when the Searcher has one.
+        """
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
-        lists = self._retrieve([query], k, mode, config, 1)
+        reranker = self._reranker(rerank)
+        depth = max(k, reranker.depth) if reranker is not None else k
+        clock = time.perf_counter()
+        lists = self._retrieve([query], depth, mode, config, 1)
+        timings = {"retrieve": _ms(clock)}
+        clock = time.perf_counter()
+        hits = self._hits(query, {n: v[0] for n, v in lists.items()}, mode, config, depth)
+        timings["fuse"] = _ms(clock)
+        if reranker is not None:
+            from hybridir.rerank import rerank as apply
+
+            hits, seconds = apply(reranker, self.collection, query, hits)
+            timings["rerank"] = seconds * 1e3
+        hits = hits[:k]
+        if explain:
+            hits = self._with_matched_terms(query, hits)
+        return SearchResult(query, tuple(hits), timings)
+
+    def _hits(
+        self,
+        query: str,
+        lists: Mapping[str, RankedList],
+        mode: str,
+        config: FusionConfig,
+        k: int,
+    ) -> list[Hit]:
         if mode != HYBRID:
-            ranked = lists[mode][0]
-            hits = [
+            ranked = lists[mode]
+            return [
                 Hit(d, s, rank, (ListContribution(mode, s, s, rank),))
                 for rank, (d, s) in enumerate(zip(ranked.doc_ids, ranked.scores, strict=True), 1)
             ]
-        else:
-            hits = self._fused_hits({n: v[0] for n, v in lists.items()}, config, k)
-        if explain:
-            hits = self._with_matched_terms(query, hits)
-        return SearchResult(query, tuple(hits))
-
-    def _fused_hits(
-        self, lists: Mapping[str, RankedList], config: FusionConfig, k: int
-    ) -> list[Hit]:
-        scored = [_scored(n, r, config.depth(n)) for n, r in lists.items()]
-        fused: Fused = fuse(scored, config, k)
+        fused = self.fuse_lists(query, lists, config, k)
         raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
         hits = []
         for j, (doc_id, score) in enumerate(zip(fused.doc_ids, fused.scores, strict=True)):
@@ -173,6 +230,27 @@ class Searcher:
             hits.append(Hit(doc_id, float(score), j + 1, tuple(parts)))
         return hits
 
+    def fuse_lists(
+        self, query: str, lists: Mapping[str, RankedList], config: FusionConfig, k: int
+    ) -> Fused:
+        """Fuse one query's lists (each cut to its ``config.depth``) into the top ``k``:
+        a fixed method through :func:`hybridir.fusion.fuse`, a learned one through the
+        collection's stored model."""
+        scored = [scored_list(n, r, config.depth(n)) for n, r in lists.items()]
+        if config.method not in LEARNED_METHODS:
+            return fuse(scored, config, k)
+        from hybridir.learn.features import QueryContext
+        from hybridir.learn.store import load_model
+        from hybridir.learn.train import FusionModel
+
+        model = cast(FusionModel, load_model(self.collection.models_dir, str(config.model)))
+        if model.kind != config.method:
+            raise ConfigError(
+                f"model {config.model!r} is a {model.kind} model, not {config.method}"
+            )
+        context = QueryContext(query, tuple(self.collection.analyzer.analyze(query)))
+        return model.fuse(self.collection, context, prepare(scored), k)
+
     def _with_matched_terms(self, query: str, hits: list[Hit]) -> list[Hit]:
         """Fill ``matched_terms`` of lexical contributions (looked up for these hits only)."""
         terms = self.collection.analyzer.analyze(query)
@@ -182,7 +260,9 @@ class Searcher:
         for hit, row in zip(hits, rows, strict=True):
             matched = index.matched_terms(row, terms)
             parts = tuple(
-                c._replace(matched_terms=matched) if RETRIEVERS[c.retriever].lexical else c
+                c._replace(matched_terms=matched)
+                if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical
+                else c
                 for c in hit.contributions
             )
             out.append(hit._replace(contributions=parts))
@@ -195,17 +275,30 @@ class Searcher:
         *,
         retriever: str | None = None,
         fusion: FusionConfig | None = None,
+        rerank: bool | None = None,
         n_threads: int = 1,
     ) -> Run:
         """Batch retrieval for evaluation: ``{qid: {doc_id: score}}``."""
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
-        lists = self.retrieve_lists(queries, k, mode, config, n_threads)
+        reranker = self._reranker(rerank)
+        depth = max(k, reranker.depth) if reranker is not None else k
+        lists = self.retrieve_lists(queries, depth, mode, config, n_threads)
+        if reranker is not None:
+            from hybridir.rerank import rerank as apply
+
+            out: Run = {}
+            for qid, text in queries.items():
+                one = {name: per_query[qid] for name, per_query in lists.items()}
+                fused = self._hits(text, one, mode, config, depth)
+                hits, _ = apply(reranker, self.collection, text, fused)
+                out[qid] = {h.doc_id: h.score for h in hits[:k]}
+            return out
         if mode != HYBRID:
             return {
                 qid: dict(zip(r.doc_ids, r.scores, strict=True)) for qid, r in lists[mode].items()
             }
-        return self.fuse_run(lists, config, k)
+        return self.fuse_run(lists, config, k, queries)
 
     def retrieve_lists(
         self,
@@ -227,23 +320,33 @@ class Searcher:
         return {name: dict(zip(qids, ranked, strict=True)) for name, ranked in lists.items()}
 
     def fuse_run(
-        self, lists: Mapping[str, Mapping[str, RankedList]], fusion: FusionConfig, k: int
+        self,
+        lists: Mapping[str, Mapping[str, RankedList]],
+        fusion: FusionConfig,
+        k: int,
+        queries: Mapping[str, str] | None = None,
     ) -> Run:
         """Fuse :meth:`retrieve_lists` output per query into a run of depth ``k``.
 
         Each list is cut to its ``fusion.depth`` first, so one deep retrieval can serve
-        many fusion settings.
+        many fusion settings. Learned methods need the query texts (``queries``).
         """
+        if fusion.method in LEARNED_METHODS and queries is None:
+            raise ConfigError(f"fusion method {fusion.method!r} needs the query texts")
         out: Run = {}
         first = next(iter(lists.values()), {})
         for qid in first:
-            scored = [_scored(n, per_query[qid], fusion.depth(n)) for n, per_query in lists.items()]
-            fused = fuse(scored, fusion, k)
+            one = {name: per_query[qid] for name, per_query in lists.items()}
+            fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
 
 
-def _scored(name: str, ranked: RankedList, depth: int) -> ScoredList:
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1e3
+
+
+def scored_list(name: str, ranked: RankedList, depth: int) -> ScoredList:
     """One retriever's list cut to its fusion depth, in the form :func:`fuse` takes."""
     return ScoredList(
         name,

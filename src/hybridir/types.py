@@ -67,15 +67,21 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits of one query, best first (score desc, doc_id asc)."""
+    """Hits of one query, best first (score desc, doc_id asc).
+
+    ``timings`` holds the milliseconds each stage took (``retrieve``, ``fuse``, ``rerank``).
+    """
 
     query: str
     hits: tuple[Hit, ...]
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"query", "hits": [{"doc_id", "score", "rank", "lists"}]}``."""
+        """JSON-ready form: ``{"query", "timings", "hits": [{"doc_id", "score", "rank",
+        "lists"}]}``."""
         return {
             "query": self.query,
+            "timings": dict(self.timings),
             "hits": [
                 {
                     "doc_id": h.doc_id,

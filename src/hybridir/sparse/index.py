@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -142,6 +142,20 @@ class BM25Index:
             sl = slice(p.indptr[t], p.indptr[t + 1])
             rows[i, p.doc_rows[sl]] = weights[sl]
         return dense_of_term, rows
+
+    @cached_property
+    def doc_vectors(self) -> Any:
+        """Documents as unit-length vectors of their BM25 term weights (scipy CSR, rows ×
+        terms): the sparse space in which collaborative reranking compares documents."""
+        from scipy import sparse
+
+        p = self.postings
+        by_term = sparse.csr_matrix(
+            (self.weights.astype(np.float64), p.doc_rows, p.indptr), shape=(p.n_terms, p.n_docs)
+        )
+        by_doc = by_term.T.tocsr()
+        norms = np.sqrt(np.asarray(by_doc.multiply(by_doc).sum(axis=1)).ravel())
+        return sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ by_doc
 
     @cached_property
     def _absent(self) -> NDArray[np.float64]:

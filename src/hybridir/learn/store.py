@@ -1,0 +1,92 @@
+"""Trained models kept inside a collection: ``models/<kind>-<digest>/`` with ``meta.json``.
+
+A model folder is written under a temporary name, synced, then renamed, and never changed
+afterwards, so a reader never sees half a model; the name carries a digest of the content,
+so retraining writes a new folder and the collection's config picks which one is live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from hybridir._atomic import fsync_tree
+from hybridir.errors import IndexFormatError, NotFoundError
+
+META = "meta.json"
+
+KINDS: dict[str, str] = {
+    "rescore": "hybridir.learn.rescore:Rescorer",
+    "adaptive": "hybridir.learn.adaptive:AdaptiveAlpha",
+    "collaborative": "hybridir.rerank:CollaborativeReranker",
+}
+"""Stored model kinds → ``module:class`` (imported only when a model of the kind loads)."""
+
+
+class StoredModel(Protocol):
+    """What a storable model provides."""
+
+    kind: ClassVar[str]
+
+    def meta(self) -> dict[str, Any]:
+        """JSON-ready description (features, parameters, training summary)."""
+        ...
+
+    def write(self, directory: Path) -> None:
+        """Write the model's own files (``meta.json`` is written by :func:`save_model`)."""
+        ...
+
+    @classmethod
+    def read(cls, directory: Path, meta: dict[str, Any]) -> StoredModel: ...
+
+
+def save_model(models_dir: Path, model: StoredModel) -> str:
+    """Store ``model`` under ``models_dir`` and return its name."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".tmp-"))
+    try:
+        model.write(tmp)
+        meta = {"kind": model.kind, **model.meta()}
+        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        digest = hashlib.sha256()
+        for path in sorted(tmp.iterdir()):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        name = f"{model.kind}-{digest.hexdigest()[:12]}"
+        target = models_dir / name
+        fsync_tree(tmp)
+        if target.exists():  # identical content already stored
+            return name
+        tmp.chmod(0o755)
+        os.replace(tmp, target)
+        return name
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_LOADED: dict[tuple[str, str], StoredModel] = {}
+
+
+def load_model(models_dir: Path, name: str) -> StoredModel:
+    """The stored model ``name`` (loaded once per process; stored models never change)."""
+    key = (str(models_dir.resolve()), name)
+    if key in _LOADED:
+        return _LOADED[key]
+    directory = models_dir / name
+    if not (directory / META).is_file():
+        raise NotFoundError(f"no trained model {name!r} in {models_dir}")
+    try:
+        meta: dict[str, Any] = json.loads((directory / META).read_text(encoding="utf-8"))
+        module, _, cls_name = KINDS[meta["kind"]].partition(":")
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexFormatError(f"model {directory} is unreadable: {exc}") from exc
+    cls = getattr(importlib.import_module(module), cls_name)
+    model: StoredModel = cls.read(directory, meta)
+    _LOADED[key] = model
+    return model
