@@ -168,6 +168,9 @@ def latencies(
     rescore: Any = load_model(collection.models_dir, names["rescore"])
     configs = {
         "dbsf fusion (1000+1000)": FusionConfig(),
+        "rescore (50+50)": FusionConfig(
+            method="rescore", depths={"bm25": 50, "dense": 50}, model=names["rescore"]
+        ),
         "rescore (100+100)": FusionConfig(
             method="rescore", depths=rescore.depths, model=names["rescore"]
         ),
@@ -259,11 +262,17 @@ def main(argv: list[str] | None = None) -> int:
             )
     for dataset, rows in report["results"].items():
         render(console, f"{dataset} (test); trained on {report['train']}", rows)
-    lat = Table(title="added latency per query (ms)")
-    for column in ("step", "p50", "p95"):
+    lat = Table(title="fuse / rerank step per query (ms), lists retrieved beforehand")
+    for column in ("step", "median candidates", "p50", "p95"):
         lat.add_column(column)
     for label, value in report["latency"].items():
-        lat.add_row(label, f"{value['p50_ms']:.3f}", f"{value['p95_ms']:.3f}")
+        count = value.get("candidates")
+        lat.add_row(
+            label,
+            "" if count is None else f"{count:.0f}",
+            f"{value['p50_ms']:.3f}",
+            f"{value['p95_ms']:.3f}",
+        )
     console.print(lat)
     console.print(f"tuned: {json.dumps(trained.notes['tuned'])}")
     if args.json:

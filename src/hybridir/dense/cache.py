@@ -63,9 +63,12 @@ class EmbeddingCache:
 
 
 def encoder_key(encoder: Encoder) -> str:
-    """What identifies an encoder's document vectors (model, backend, normalization…)."""
+    """What identifies an encoder's document vectors (model, backend, normalization…);
+    ``all-MiniLM-L6-v2`` and ``sentence-transformers/all-MiniLM-L6-v2`` share vectors."""
+    from hybridir.dense.encoders import hub_name
+
     parts = [
-        encoder.name,
+        hub_name(encoder.name),
         str(getattr(encoder, "backend", "")),
         str(getattr(encoder, "normalize", "")),
         str(getattr(encoder, "document_prompt", "")),

@@ -35,6 +35,15 @@ def canonical_name(model: str) -> str:
     return key if "/" in key else f"sentence-transformers/{key}"
 
 
+def hub_name(model: str) -> str:
+    """``all-MiniLM-L6-v2`` → ``sentence-transformers/all-MiniLM-L6-v2``; a local folder →
+    its absolute path (what identifies the model's vectors, e.g. in the embedding cache)."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    return model if "/" in model else f"sentence-transformers/{model}"
+
+
 def resolve_model(model: str) -> str:
     """Where to load ``model`` from: a shipped offline copy, a local path, or the hub name."""
     path = Path(model).expanduser()
@@ -52,7 +61,7 @@ def resolve_model(model: str) -> str:
             model,
             shipped[0].replace("_", "-"),
         )
-    return model if "/" in model else f"sentence-transformers/{model}"
+    return hub_name(model)
 
 
 @runtime_checkable

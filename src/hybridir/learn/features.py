@@ -42,7 +42,7 @@ def idf(index: BM25Index, terms: Sequence[str]) -> Array:
     the term is not in the vocabulary."""
     n = index.stats.n_docs
     out = np.full(len(terms), np.nan)
-    df = index.postings.document_frequencies()
+    df = index.document_frequencies
     for i, term in enumerate(terms):
         t = index.vocabulary.get(term)
         if t is not None:
@@ -74,24 +74,25 @@ def candidate_features(prepared: Prepared, query: Array, doc_lengths: Array) -> 
     gets NaN raw and normalized scores (trees route missing values on their own) and rank
     ``len(list) + 1``.
     """
-    n = len(prepared.ids)
-    columns: list[Array] = []
-    for sl, cols in zip(prepared.lists, prepared.columns, strict=True):
-        raw = np.full(n, np.nan)
-        norm = np.full(n, np.nan)
-        rank = np.full(n, float(len(cols) + 1))
-        present = np.zeros(n)
+    n, width = len(prepared.ids), len(LIST_FEATURES)
+    out = np.empty((n, width * len(prepared.lists) + len(query) + 1))
+    for i, (sl, cols) in enumerate(zip(prepared.lists, prepared.columns, strict=True)):
+        block = out[:, i * width : (i + 1) * width]
         scores = np.asarray(sl.scores, dtype=np.float64)
         hi = float(scores.max()) if len(scores) else 0.0
         lo = float(scores.min()) if len(scores) else 0.0
-        if len(cols):
-            raw[cols] = scores
-            norm[cols] = (scores - lo) / max(hi - lo, 1e-9)
-            rank[cols] = np.arange(1, len(cols) + 1)
-            present[cols] = 1.0
-        columns += [raw, norm, rank, present, np.full(n, hi), np.full(n, lo)]
-    query_block = np.broadcast_to(query, (n, len(query)))
-    return np.column_stack([*columns, query_block, doc_lengths])
+        block[:, 0:2] = np.nan
+        block[:, 2] = len(cols) + 1
+        block[:, 3] = 0.0
+        block[:, 4] = hi
+        block[:, 5] = lo
+        block[cols, 0] = scores
+        block[cols, 1] = (scores - lo) / max(hi - lo, 1e-9)
+        block[cols, 2] = np.arange(1, len(cols) + 1)
+        block[cols, 3] = 1.0
+    out[:, -len(query) - 1 : -1] = query
+    out[:, -1] = doc_lengths
+    return out
 
 
 def candidate_feature_names(lists: Sequence[str]) -> list[str]:

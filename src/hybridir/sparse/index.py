@@ -83,7 +83,8 @@ class BM25Index:
         return BM25Stats(p.n_docs, p.n_terms, int(p.indptr[-1]), total / max(p.n_docs, 1))
 
     @cached_property
-    def _df(self) -> NDArray[np.float64]:
+    def document_frequencies(self) -> NDArray[np.float64]:
+        """Documents containing each term id (cached)."""
         return self.postings.document_frequencies().astype(np.float64)
 
     @cached_property
@@ -102,7 +103,7 @@ class BM25Index:
                 c.variant,
                 p.tfs[sl].astype(np.float64),
                 p.doc_lengths[p.doc_rows[sl]].astype(np.float64),
-                self._df[term_of[sl]],
+                self.document_frequencies[term_of[sl]],
                 st.n_docs,
                 st.avg_doc_length,
                 c.k1,
@@ -160,7 +161,8 @@ class BM25Index:
     @cached_property
     def _absent(self) -> NDArray[np.float64]:
         st, c = self.stats, self.config
-        return absent_scores(c.variant, self._df, st.n_docs, st.avg_doc_length, c.k1, c.b, c.delta)
+        df = self.document_frequencies
+        return absent_scores(c.variant, df, st.n_docs, st.avg_doc_length, c.k1, c.b, c.delta)
 
     @cached_property
     def _row_of_key(self) -> NDArray[np.int32]:
