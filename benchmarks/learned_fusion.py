@@ -181,6 +181,10 @@ def latencies(
         out[label] = _timed(
             queries, lists, lambda q, one, c=config: searcher.fuse_lists(queries[q], one, c, 10)
         )
+        out[label]["candidates"] = statistics.median(
+            len({d for name, r in lists.items() for d in r[q].doc_ids[: config.depth(name)]})
+            for q in queries
+        )
     collab: Any = load_model(collection.models_dir, names["collaborative"])
     reranking = Searcher(collection, reranker=collab)
     times = []
