@@ -250,7 +250,7 @@ def hybrid_parts_once(collection: Collection, query: str, fusion: FusionConfig) 
     t2 = time.perf_counter()
     rows, scores = collection.vectors.search(vector, fusion.depth("dense"))
     t3 = time.perf_counter()
-    ids = collection.postings.doc_ids
+    ids = collection.bm25.doc_ids
     dense = RankedList([ids[r] for r in rows[0]], scores[0].astype(float).tolist())
     lists = scored_lists({"bm25": sparse, "dense": dense}, fusion)
     t4 = time.perf_counter()

@@ -366,6 +366,66 @@ def evaluate(
     out.print(table)
 
 
+@app.command()
+def add(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to write to.")],
+    source: Annotated[Path, typer.Argument(help="Documents as BEIR-style JSON lines.")],
+    upsert: Annotated[
+        bool, typer.Option(help="Replace documents whose ids are already stored.")
+    ] = False,
+) -> None:
+    """Add documents from a JSON-lines file in one transaction (all or nothing)."""
+    from hybridir.eval.datasets import read_corpus
+
+    docs = list(read_corpus(source))  # a malformed line fails here, before any write
+    collection = Collection.open(collection_dir)
+    if upsert:
+        n = collection.upsert(docs, show_progress=err.is_terminal)
+    else:
+        n = collection.add(docs, show_progress=err.is_terminal)
+    verb = "upserted" if upsert else "added"
+    out.print(f"{verb} {n} documents; {len(collection)} in {collection_dir}")
+
+
+@app.command()
+def delete(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to delete from.")],
+    doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to delete.")],
+    missing_ok: Annotated[bool, typer.Option(help="Ignore ids that are not stored.")] = False,
+) -> None:
+    """Delete documents by id in one transaction."""
+    collection = Collection.open(collection_dir)
+    n = collection.delete(doc_ids, missing_ok=missing_ok)
+    out.print(f"deleted {n} documents; {len(collection)} in {collection_dir}")
+
+
+@app.command()
+def check(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to check.")],
+) -> None:
+    """Check that the manifest, the document store and every index agree."""
+    collection = Collection.open(collection_dir)
+    problems = collection.check()
+    for problem in problems:
+        err.print(f"problem: {problem}", markup=False, highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    m = collection.manifest
+    out.print(
+        f"ok: generation {m.generation}, {m.n_docs} documents in {len(m.segments)} segment(s)"
+    )
+
+
+@app.command()
+def optimize(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to compact.")],
+) -> None:
+    """Merge all segments into one and drop deleted documents (fastest queries)."""
+    collection = Collection.open(collection_dir)
+    collection.optimize()
+    out.print(f"{len(collection)} documents in {len(collection.manifest.segments)} segment(s)")
+
+
 def _training(collection: Collection, dataset: str, split: str, depth: int) -> TrainingSet:
     from hybridir.eval.datasets import load_beir
     from hybridir.learn.data import collect

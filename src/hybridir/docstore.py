@@ -1,14 +1,18 @@
-"""Document store: SQLite table of id, title, text and JSON metadata, one row per index row.
+"""Document store: SQLite table of documents, one row per stored version of a document.
 
-Rows carry the generation that added them; rows of a generation the manifest never
-published (a writer died between the store commit and the manifest rename) are invisible
-and removed by the next writer.
+A version carries the generation that added it and, once replaced or deleted, the
+generation that removed it; at generation ``g`` the visible version of a document is the
+one with ``added <= g`` and (``removed`` unset or ``removed > g``). A writer stages its
+versions and removals under the next generation before publishing the manifest, so readers
+of the current generation never see them; if the writer dies first, the next writer
+discards them (:meth:`DocStore.discard_unpublished`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,88 +21,117 @@ from hybridir.types import Document
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
-    row INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL,
     title TEXT NOT NULL,
     text TEXT NOT NULL,
     metadata TEXT NOT NULL,
-    generation INTEGER NOT NULL
+    added INTEGER NOT NULL,
+    removed INTEGER,
+    PRIMARY KEY (doc_id, added)
 )
 """
+_VISIBLE = "added <= ? AND (removed IS NULL OR removed > ?)"
+_CHUNK = 500
 
 
 class DocStore:
-    """Documents of a collection, addressed by row (index order) or doc id."""
+    """Document versions of a collection; every read names the generation it reads as of."""
 
-    def __init__(self, path: Path, generation: int) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.generation = generation
+        self._lock = threading.Lock()  # one connection, shared by the threads of a process
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
+            # WAL: readers in other processes keep reading while a writer commits.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
+            self._db.commit()
         except sqlite3.DatabaseError as exc:
             raise IndexFormatError(f"document store {path} is unreadable: {exc}") from exc
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
-    def __len__(self) -> int:
-        (n,) = self._db.execute(
-            "SELECT COUNT(*) FROM docs WHERE generation <= ?", (self.generation,)
-        ).fetchone()
-        return int(n)
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
 
-    def discard_unpublished(self) -> None:
-        """Delete rows written for a generation that was never published."""
-        with self._db:
-            self._db.execute("DELETE FROM docs WHERE generation > ?", (self.generation,))
+    def count(self, generation: int) -> int:
+        """Documents visible at ``generation``."""
+        ((n,),) = self._query(f"SELECT COUNT(*) FROM docs WHERE {_VISIBLE}", _at(generation))
+        return int(str(n))
 
-    def existing_ids(self, doc_ids: Sequence[str]) -> list[str]:
-        """Which of ``doc_ids`` are already stored."""
+    def discard_unpublished(self, generation: int) -> None:
+        """Undo what a writer staged after the published ``generation`` (it never published)."""
+        g = generation
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM docs WHERE added > ?", (g,))
+            self._db.execute("UPDATE docs SET removed = NULL WHERE removed > ?", (g,))
+
+    def existing_ids(self, doc_ids: Sequence[str], generation: int) -> list[str]:
+        """Which of ``doc_ids`` are visible at ``generation``."""
         found: list[str] = []
-        for start in range(0, len(doc_ids), 500):
-            chunk = doc_ids[start : start + 500]
+        for start in range(0, len(doc_ids), _CHUNK):
+            chunk = doc_ids[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             found += [
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT doc_id FROM docs WHERE generation <= ? AND doc_id IN ({marks})",
-                    (self.generation, *chunk),
+                str(r[0])
+                for r in self._query(
+                    f"SELECT doc_id FROM docs WHERE {_VISIBLE} AND doc_id IN ({marks})",
+                    (*_at(generation), *chunk),
                 )
             ]
         return found
 
-    def stage(self, docs: Sequence[Document], first_row: int, generation: int) -> None:
-        """Insert ``docs`` at rows ``first_row…`` tagged with the unpublished ``generation``."""
-        rows = (
-            (first_row + i, d.doc_id, d.title, d.text, json.dumps(dict(d.metadata)), generation)
-            for i, d in enumerate(docs)
+    def stage(self, docs: Sequence[Document], removed: Sequence[str], generation: int) -> None:
+        """In one transaction: add ``docs`` and remove the versions of ``removed`` visible
+        at ``generation - 1``, both under the unpublished ``generation``."""
+        rows = ((d.doc_id, d.title, d.text, json.dumps(dict(d.metadata)), generation) for d in docs)
+        with self._lock, self._db:
+            for start in range(0, len(removed), _CHUNK):
+                chunk = removed[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                self._db.execute(
+                    f"UPDATE docs SET removed = ? WHERE {_VISIBLE} AND doc_id IN ({marks})",
+                    (generation, *_at(generation - 1), *chunk),
+                )
+            self._db.executemany(
+                "INSERT INTO docs (doc_id, title, text, metadata, added) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def get(self, doc_id: str, generation: int) -> Document:
+        """The document called ``doc_id`` at ``generation``; :class:`NotFoundError` when absent."""
+        rows = self._query(
+            f"SELECT doc_id, title, text, metadata FROM docs WHERE doc_id = ? AND {_VISIBLE}",
+            (doc_id, *_at(generation)),
         )
-        with self._db:
-            self._db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
-
-    def publish(self, generation: int) -> None:
-        """Make rows up to ``generation`` visible to this handle."""
-        self.generation = generation
-
-    def get(self, doc_id: str) -> Document:
-        """The document called ``doc_id``; :class:`NotFoundError` when absent."""
-        row = self._db.execute(
-            "SELECT doc_id, title, text, metadata FROM docs WHERE doc_id = ? AND generation <= ?",
-            (doc_id, self.generation),
-        ).fetchone()
-        if row is None:
+        if not rows:
             raise NotFoundError(f"no document with id {doc_id!r}")
-        return Document(doc_id=row[0], title=row[1], text=row[2], metadata=json.loads(row[3]))
+        return _document(rows[0])
 
-    def get_many(self, doc_ids: Sequence[str]) -> list[Document]:
+    def get_many(self, doc_ids: Sequence[str], generation: int) -> list[Document]:
         """Documents in the order of ``doc_ids`` (each must exist)."""
-        return [self.get(d) for d in doc_ids]
+        return [self.get(d, generation) for d in doc_ids]
 
-    def __iter__(self) -> Iterator[Document]:
-        cursor = self._db.execute(
-            "SELECT doc_id, title, text, metadata FROM docs WHERE generation <= ? ORDER BY row",
-            (self.generation,),
+    def iterate(self, generation: int) -> Iterator[Document]:
+        """Documents visible at ``generation`` in the order they were added."""
+        rows = self._query(
+            f"SELECT doc_id, title, text, metadata FROM docs WHERE {_VISIBLE} ORDER BY rowid",
+            _at(generation),
         )
-        for doc_id, title, text, meta in cursor:
-            yield Document(doc_id=doc_id, title=title, text=text, metadata=json.loads(meta))
+        for row in rows:
+            yield _document(row)
+
+
+def _at(generation: int) -> tuple[int, int]:
+    return generation, generation
+
+
+def _document(row: tuple[object, ...]) -> Document:
+    doc_id, title, text, meta = row
+    return Document(
+        doc_id=str(doc_id), title=str(title), text=str(text), metadata=json.loads(str(meta))
+    )

@@ -29,7 +29,7 @@ from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.types import Hit, ListContribution
 
 if TYPE_CHECKING:
-    from hybridir.collection import Collection
+    from hybridir.collection import CollectionView
     from hybridir.learn.data import TrainingSet
     from hybridir.search import Searcher
 
@@ -43,11 +43,11 @@ class Reranker(Protocol):
     name: str
     depth: int
 
-    def scores(self, collection: Collection, query: str, hits: Sequence[Hit]) -> Array: ...
+    def scores(self, collection: CollectionView, query: str, hits: Sequence[Hit]) -> Array: ...
 
 
 def rerank(
-    reranker: Reranker, collection: Collection, query: str, hits: Sequence[Hit]
+    reranker: Reranker, collection: CollectionView, query: str, hits: Sequence[Hit]
 ) -> tuple[list[Hit], float]:
     """Reorder the first ``reranker.depth`` of ``hits``; returns the hits and the seconds
     the reranker took. Hits past the depth follow, in order, with scores below the last
@@ -74,7 +74,7 @@ def rerank(
     return out, seconds
 
 
-def passage_texts(collection: Collection, doc_ids: Sequence[str]) -> list[str]:
+def passage_texts(collection: CollectionView, doc_ids: Sequence[str]) -> list[str]:
     """``title text`` of each document, as the encoders index them."""
     return [f"{d.title} {d.text}".strip() for d in collection.docs.get_many(doc_ids)]
 
@@ -111,7 +111,7 @@ class CrossEncoderReranker:
         self.batch_size = batch_size
         self.model: Any = CrossEncoder(model, device="cpu", max_length=max_length)
 
-    def scores(self, collection: Collection, query: str, hits: Sequence[Hit]) -> Array:
+    def scores(self, collection: CollectionView, query: str, hits: Sequence[Hit]) -> Array:
         texts = passage_texts(collection, [h.doc_id for h in hits])
         out = np.asarray(
             self.model.predict(
@@ -139,7 +139,7 @@ class BiEncoderReranker:
         self.depth = depth
         self.encoder = SentenceTransformerEncoder(model, batch_size=batch_size)
 
-    def scores(self, collection: Collection, query: str, hits: Sequence[Hit]) -> Array:
+    def scores(self, collection: CollectionView, query: str, hits: Sequence[Hit]) -> Array:
         from hybridir.dense.cache import encode_documents_cached
 
         texts = passage_texts(collection, [h.doc_id for h in hits])
@@ -177,7 +177,7 @@ def _space_features(sims: Array) -> Array:
 
 
 def collaborative_features(
-    collection: Collection, doc_ids: Sequence[str], scores: Array, ranks: Array
+    collection: CollectionView, doc_ids: Sequence[str], scores: Array, ranks: Array
 ) -> Array:
     """Feature rows of a query's candidates (fused order): fused score, its gap to the top,
     fused rank, each list's rank (NaN when absent), and :func:`_space_features` in the
@@ -193,7 +193,7 @@ def collaborative_features(
         _space_features(sparse_sims),
     ]
     if collection.has_dense:
-        dense = collection.vectors.vectors[rows].astype(np.float64)
+        dense = collection.vectors.vectors_of(rows).astype(np.float64)
         blocks.append(_space_features(_similarities(dense)))
     return np.column_stack(blocks)
 
@@ -208,7 +208,7 @@ class CollaborativeReranker:
     info: dict[str, Any]
     name: str = "collaborative"
 
-    def scores(self, collection: Collection, query: str, hits: Sequence[Hit]) -> Array:
+    def scores(self, collection: CollectionView, query: str, hits: Sequence[Hit]) -> Array:
         ranks = np.asarray(
             [[c.rank or 0 for c in h.contributions if c.retriever != RERANK] for h in hits],
             dtype=np.float64,
@@ -264,7 +264,7 @@ def train_collaborative(
     return CollaborativeReranker(model.booster_, depth, info)
 
 
-def _stored(collection: Collection, name: str) -> Reranker:
+def _stored(collection: CollectionView, name: str) -> Reranker:
     from hybridir.learn.store import load_model
 
     if not name:
@@ -275,7 +275,7 @@ def _stored(collection: Collection, name: str) -> Reranker:
     return model
 
 
-RERANKERS: Mapping[str, Callable[[Collection, str, int | None], Reranker]] = {
+RERANKERS: Mapping[str, Callable[[CollectionView, str, int | None], Reranker]] = {
     "cross-encoder": lambda col, arg, depth: CrossEncoderReranker(arg, depth=depth or 100),
     "bi-encoder": lambda col, arg, depth: BiEncoderReranker(
         arg or "all-MiniLM-L6-v2", depth=depth or 100
@@ -285,7 +285,7 @@ RERANKERS: Mapping[str, Callable[[Collection, str, int | None], Reranker]] = {
 """Reranker kinds for ``kind:argument`` specs (model name or path; stored model name)."""
 
 
-def reranker_from_spec(collection: Collection, spec: str, depth: int | None = None) -> Reranker:
+def reranker_from_spec(collection: CollectionView, spec: str, depth: int | None = None) -> Reranker:
     """Build a reranker from ``"cross-encoder:MODEL"``, ``"bi-encoder[:MODEL]"`` or
     ``"collaborative:NAME"``."""
     kind, _, arg = spec.partition(":")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 
-from hybridir.collection import Collection
+from hybridir.collection import CollectionView
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.fusion import Fused, ScoredList, fuse, prepare
@@ -41,13 +41,13 @@ class RankedList(NamedTuple):
 class RetrieverSpec(NamedTuple):
     """A retriever: its batch function and the lowest score it can give (for fusion)."""
 
-    retrieve: Callable[[Collection, Sequence[str], int, int], list[RankedList]]
+    retrieve: Callable[[CollectionView, Sequence[str], int, int], list[RankedList]]
     theoretical_min: float
     lexical: bool
 
 
 def bm25_retriever(
-    collection: Collection, queries: Sequence[str], k: int, n_threads: int
+    collection: CollectionView, queries: Sequence[str], k: int, n_threads: int
 ) -> list[RankedList]:
     """BM25 over the collection's postings with its analyzer."""
     analyzed = [collection.analyzer.analyze(q) for q in queries]
@@ -55,11 +55,11 @@ def bm25_retriever(
 
 
 def dense_retriever(
-    collection: Collection, queries: Sequence[str], k: int, n_threads: int
+    collection: CollectionView, queries: Sequence[str], k: int, n_threads: int
 ) -> list[RankedList]:
     """Inner product between the encoded queries and the collection's vectors."""
     rows, scores = collection.vectors.search(collection.encoder.encode_queries(queries), k)
-    ids = collection.postings.doc_ids
+    ids = collection.bm25.doc_ids
     return [
         RankedList([ids[r] for r in row], score.astype(float).tolist())
         for row, score in zip(rows, scores, strict=True)
@@ -92,7 +92,7 @@ class Searcher:
 
     def __init__(
         self,
-        collection: Collection,
+        collection: CollectionView,
         retriever: str | None = None,
         fusion: FusionConfig | None = None,
         reranker: Reranker | None = None,
@@ -144,7 +144,13 @@ class Searcher:
         return None if rerank is False else self.reranker
 
     def _retrieve(
-        self, queries: Sequence[str], k: int, mode: str, fusion: FusionConfig, n_threads: int
+        self,
+        view: CollectionView,
+        queries: Sequence[str],
+        k: int,
+        mode: str,
+        fusion: FusionConfig,
+        n_threads: int,
     ) -> dict[str, list[RankedList]]:
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
@@ -154,7 +160,7 @@ class Searcher:
         names = self.lists() if mode == HYBRID else [mode]
         return {
             name: RETRIEVERS[name].retrieve(
-                self.collection,
+                view,
                 queries,
                 fusion.depth(name) if mode == HYBRID else k,
                 n_threads,
@@ -181,24 +187,27 @@ class Searcher:
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
         depth = max(k, reranker.depth) if reranker is not None else k
+        view = self.collection.snapshot()  # one generation for the whole query
         clock = time.perf_counter()
-        lists = self._retrieve([query], depth, mode, config, 1)
+        lists = self._retrieve(view, [query], depth, mode, config, 1)
         timings = {"retrieve": _ms(clock)}
         clock = time.perf_counter()
-        hits = self._hits(query, {n: v[0] for n, v in lists.items()}, mode, config, depth)
+        one = {n: v[0] for n, v in lists.items()}
+        hits = self._hits(view, query, one, mode, config, depth)
         timings["fuse"] = _ms(clock)
         if reranker is not None:
             from hybridir.rerank import rerank as apply
 
-            hits, seconds = apply(reranker, self.collection, query, hits)
+            hits, seconds = apply(reranker, view, query, hits)
             timings["rerank"] = seconds * 1e3
         hits = hits[:k]
         if explain:
-            hits = self._with_matched_terms(query, hits)
+            hits = self._with_matched_terms(view, query, hits)
         return SearchResult(query, tuple(hits), timings)
 
     def _hits(
         self,
+        view: CollectionView,
         query: str,
         lists: Mapping[str, RankedList],
         mode: str,
@@ -211,7 +220,7 @@ class Searcher:
                 Hit(d, s, rank, (ListContribution(mode, s, s, rank),))
                 for rank, (d, s) in enumerate(zip(ranked.doc_ids, ranked.scores, strict=True), 1)
             ]
-        fused = self.fuse_lists(query, lists, config, k)
+        fused = self.fuse_lists(query, lists, config, k, view)
         raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
         hits = []
         for j, (doc_id, score) in enumerate(zip(fused.doc_ids, fused.scores, strict=True)):
@@ -231,7 +240,12 @@ class Searcher:
         return hits
 
     def fuse_lists(
-        self, query: str, lists: Mapping[str, RankedList], config: FusionConfig, k: int
+        self,
+        query: str,
+        lists: Mapping[str, RankedList],
+        config: FusionConfig,
+        k: int,
+        view: CollectionView | None = None,
     ) -> Fused:
         """Fuse one query's lists (each cut to its ``config.depth``) into the top ``k``:
         a fixed method through :func:`hybridir.fusion.fuse`, a learned one through the
@@ -243,18 +257,19 @@ class Searcher:
         from hybridir.learn.store import load_model
         from hybridir.learn.train import FusionModel
 
-        model = cast(FusionModel, load_model(self.collection.models_dir, str(config.model)))
+        view = view or self.collection.snapshot()
+        model = cast(FusionModel, load_model(view.models_dir, str(config.model)))
         if model.kind != config.method:
             raise ConfigError(
                 f"model {config.model!r} is a {model.kind} model, not {config.method}"
             )
-        context = QueryContext(query, tuple(self.collection.analyzer.analyze(query)))
-        return model.fuse(self.collection, context, prepare(scored), k)
+        context = QueryContext(query, tuple(view.analyzer.analyze(query)))
+        return model.fuse(view, context, prepare(scored), k)
 
-    def _with_matched_terms(self, query: str, hits: list[Hit]) -> list[Hit]:
+    def _with_matched_terms(self, view: CollectionView, query: str, hits: list[Hit]) -> list[Hit]:
         """Fill ``matched_terms`` of lexical contributions (looked up for these hits only)."""
-        terms = self.collection.analyzer.analyze(query)
-        index = self.collection.bm25
+        terms = view.analyzer.analyze(query)
+        index = view.bm25
         rows = index.rows_of([h.doc_id for h in hits])
         out = []
         for hit, row in zip(hits, rows, strict=True):
@@ -283,22 +298,23 @@ class Searcher:
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
         depth = max(k, reranker.depth) if reranker is not None else k
-        lists = self.retrieve_lists(queries, depth, mode, config, n_threads)
+        view = self.collection.snapshot()
+        lists = self.retrieve_lists(queries, depth, mode, config, n_threads, view)
         if reranker is not None:
             from hybridir.rerank import rerank as apply
 
             out: Run = {}
             for qid, text in queries.items():
                 one = {name: per_query[qid] for name, per_query in lists.items()}
-                fused = self._hits(text, one, mode, config, depth)
-                hits, _ = apply(reranker, self.collection, text, fused)
+                fused = self._hits(view, text, one, mode, config, depth)
+                hits, _ = apply(reranker, view, text, fused)
                 out[qid] = {h.doc_id: h.score for h in hits[:k]}
             return out
         if mode != HYBRID:
             return {
                 qid: dict(zip(r.doc_ids, r.scores, strict=True)) for qid, r in lists[mode].items()
             }
-        return self.fuse_run(lists, config, k, queries)
+        return self.fuse_run(lists, config, k, queries, view)
 
     def retrieve_lists(
         self,
@@ -307,6 +323,7 @@ class Searcher:
         mode: str,
         fusion: FusionConfig,
         n_threads: int = 1,
+        view: CollectionView | None = None,
     ) -> dict[str, dict[str, RankedList]]:
         """Each list's candidates per query: ``{retriever: {qid: RankedList}}``.
 
@@ -316,7 +333,8 @@ class Searcher:
         """
         mode = self._check_mode(mode)
         qids = list(queries)
-        lists = self._retrieve([queries[q] for q in qids], k, mode, fusion, n_threads)
+        view = view or self.collection.snapshot()
+        lists = self._retrieve(view, [queries[q] for q in qids], k, mode, fusion, n_threads)
         return {name: dict(zip(qids, ranked, strict=True)) for name, ranked in lists.items()}
 
     def fuse_run(
@@ -325,6 +343,7 @@ class Searcher:
         fusion: FusionConfig,
         k: int,
         queries: Mapping[str, str] | None = None,
+        view: CollectionView | None = None,
     ) -> Run:
         """Fuse :meth:`retrieve_lists` output per query into a run of depth ``k``.
 
@@ -335,9 +354,11 @@ class Searcher:
             raise ConfigError(f"fusion method {fusion.method!r} needs the query texts")
         out: Run = {}
         first = next(iter(lists.values()), {})
+        if fusion.method in LEARNED_METHODS:
+            view = view or self.collection.snapshot()
         for qid in first:
             one = {name: per_query[qid] for name, per_query in lists.items()}
-            fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k)
+            fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, view)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
 

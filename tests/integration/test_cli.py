@@ -197,3 +197,35 @@ def test_demo_runs_on_a_small_dataset(
     for system in ("bm25", "dense", "hybrid"):
         assert system in out
     assert "query 1:" in out
+
+
+def test_add_delete_check_optimize(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    col = str(tmp_path / "col")
+    first = write(tmp_path / "a.jsonl", '{"_id": "a", "text": "red apples"}\n')
+    assert main(["index", str(first), col]) == 0
+    more = write(
+        tmp_path / "b.jsonl",
+        '{"_id": "b", "text": "green pears"}\n{"_id": "c", "text": "red cherries"}\n',
+    )
+    assert main(["add", col, str(more)]) == 0
+    assert "added 2 documents; 3 in" in capsys.readouterr().out
+    assert main(["add", col, str(more)]) == 1  # already stored: use --upsert
+    assert "already in the collection" in capsys.readouterr().err
+    assert main(["add", col, str(more), "--upsert"]) == 0
+    bad = write(tmp_path / "bad.jsonl", '{"_id": "d", "text": "ok"}\n{"_id": "e", "text": \n')
+    assert main(["add", col, str(bad)]) == 1
+    assert "bad.jsonl:2:" in capsys.readouterr().err
+    binary = tmp_path / "bin.jsonl"
+    binary.write_bytes(b'{"_id": "f", "text": "caf\xe9"}\n')
+    assert main(["add", col, str(binary)]) == 1
+    assert "not valid UTF-8" in capsys.readouterr().err
+    assert main(["delete", col, "a", "zzz"]) == 1
+    assert main(["delete", col, "a"]) == 0
+    assert main(["check", col]) == 0
+    assert "ok: generation" in capsys.readouterr().out
+    assert main(["search", col, "red", "--json"]) == 0
+    ids = [h["doc_id"] for h in last_json(capsys.readouterr().out)["hits"]]  # type: ignore[union-attr]
+    assert ids == ["c"]
+    assert main(["optimize", col]) == 0
+    assert "3 documents" not in capsys.readouterr().out
+    assert main(["check", col]) == 0

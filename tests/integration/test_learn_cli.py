@@ -129,9 +129,8 @@ def _check_adaptive_is_convex_at_predicted_alpha(collection: Collection, name: s
     searcher = Searcher(collection)
     alphas = set()
     for text in list(load_beir("adi").queries.values())[:10]:
-        lists = {
-            n: r[0] for n, r in searcher._retrieve([text], 10, "hybrid", model.base, 1).items()
-        }
+        retrieved = searcher.retrieve_lists({"q": text}, 10, "hybrid", model.base)
+        lists = {n: per_query["q"] for n, per_query in retrieved.items()}
         scored = [scored_list(n, r, model.base.depth(n)) for n, r in lists.items()]
         query = QueryContext(text, tuple(collection.analyzer.analyze(text)))
         alpha = model.alpha(collection, query, prepare(scored))

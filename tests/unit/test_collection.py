@@ -14,6 +14,7 @@ from hybridir import (
     CollectionConfig,
     ConfigError,
     Document,
+    HybridirError,
     IndexFormatError,
     InvalidInputError,
     NotFoundError,
@@ -24,7 +25,7 @@ DOCS = [
     Document("a", "the quick brown fox jumps", title="Fox", metadata={"year": 2020}),
     Document("b", "a lazy dog sleeps all day", title="Dog"),
     Document("c", "quick dogs and quick foxes", title=""),
-    Document("d", "", title="Empty text"),
+    Document("d", "", title="Title only"),
 ]
 
 
@@ -59,8 +60,14 @@ def test_appends_equal_a_build_from_scratch(tmp_path: Path) -> None:
     assert steps.bm25.stats == once.bm25.stats
     queries = {f"q{i}": " ".join(rng.choice(words, size=3)) for i in range(30)}
     assert Searcher(steps).run(queries, k=20) == Searcher(once).run(queries, k=20)
-    # Old generations' files are removed once a new one is published.
-    assert sorted(p.name for p in (tmp_path / "steps").glob("bm25-*")) == ["bm25-000004"]
+    # A small write adds a segment and rewrites nothing old.
+    assert sorted(p.name for p in (tmp_path / "steps").glob("seg-*")) == [
+        "seg-000001",
+        "seg-000002",
+        "seg-000003",
+        "seg-000004",
+    ]
+    assert steps.check() == []
 
 
 def test_bad_batches_write_nothing(tmp_path: Path) -> None:
@@ -86,7 +93,7 @@ def test_format_version_and_corruption_are_clear_errors(tmp_path: Path) -> None:
     data = json.loads(manifest.read_text())
     data["format_version"] = 99
     manifest.write_text(json.dumps(data))
-    with pytest.raises(IndexFormatError, match=r"format version 99.*reads version 1"):
+    with pytest.raises(IndexFormatError, match=r"format version 99.*reads version 2"):
         Collection.open(tmp_path / "c")
     manifest.write_text("{not json")
     with pytest.raises(IndexFormatError, match="cannot read"):
@@ -98,7 +105,7 @@ def test_format_version_and_corruption_are_clear_errors(tmp_path: Path) -> None:
 def test_missing_postings_file_is_a_format_error(tmp_path: Path) -> None:
     col = Collection.create(tmp_path / "c")
     col.add(DOCS)
-    (tmp_path / "c" / "bm25-000001" / "tfs.npy").unlink()
+    (tmp_path / "c" / "seg-000001" / "postings" / "tfs.npy").unlink()
     with pytest.raises(IndexFormatError, match="cannot read postings"):
         _ = Collection.open(tmp_path / "c").bm25
 
@@ -137,10 +144,76 @@ def test_unpublished_rows_are_invisible_and_discarded(tmp_path: Path) -> None:
     # A writer that died after staging rows but before renaming the manifest.
     col = Collection.create(tmp_path / "c")
     col.add(DOCS[:2])
-    col.docs.stage([DOCS[2]], first_row=2, generation=2)
+    col._shared.store.stage([DOCS[2]], ["a"], generation=2)
     reopened = Collection.open(tmp_path / "c")
+    assert reopened.get("a") == DOCS[0]  # its removal was never published either
     assert len(reopened.docs) == 2
     with pytest.raises(NotFoundError):
         reopened.get("c")
     reopened.add([DOCS[2]])
     assert reopened.get("c") == DOCS[2]
+
+
+def test_upsert_and_delete_publish_new_generations(tmp_path: Path) -> None:
+    col = Collection.create(tmp_path / "c")
+    col.add(DOCS)
+    assert col.upsert([Document("a", "a new text about cats"), Document("e", "brand new")]) == 2
+    assert col.get("a").text == "a new text about cats"
+    assert len(col) == 5
+    assert col.delete(["b", "e"]) == 2
+    assert sorted(d.doc_id for d in col) == ["a", "c", "d"]
+    with pytest.raises(NotFoundError, match="nothing deleted"):
+        col.delete(["a", "zzz"])
+    assert len(col) == 3  # the failed delete removed nothing
+    assert col.delete(["zzz"], missing_ok=True) == 0
+    hits = Searcher(col).search("cats").hits
+    assert [h.doc_id for h in hits] == ["a"]
+    assert Searcher(col).search("lazy sleeps").hits == ()  # only b had these words
+    col.optimize()
+    assert len(col.manifest.segments) == 1
+    assert col.manifest.segments[0].n_dead == 0
+    assert col.check() == []
+    assert Searcher(col).search("cats").hits[0].doc_id == "a"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (Document("x", "   ", title=""), "'x' has no text"),
+        (Document("x", "a" * 1_000_001), "over the limit"),
+        (Document("x", "bad \ud800 surrogate"), "not valid Unicode"),
+        (Document("x", "fine", metadata={"when": object()}), "metadata is not JSON"),
+    ],
+)
+def test_invalid_documents_name_themselves_and_write_nothing(
+    tmp_path: Path, doc: Document, message: str
+) -> None:
+    col = Collection.create(tmp_path / "c")
+    col.add(DOCS[:1])
+    before = (tmp_path / "c" / "manifest.json").read_text()
+    with pytest.raises(InvalidInputError, match=message):
+        col.add([Document("ok", "a valid one"), doc])
+    with pytest.raises(InvalidInputError, match=message):
+        col.upsert([doc])
+    assert (tmp_path / "c" / "manifest.json").read_text() == before
+    assert len(col) == 1
+
+
+def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
+    import fcntl
+
+    col = Collection.create(tmp_path / "c")
+    with open(tmp_path / "c" / "write.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(HybridirError, match="one writer at a time"):
+            col.add(DOCS[:1])
+    assert col.add(DOCS[:1]) == 1
+
+
+def test_check_reports_a_damaged_collection(tmp_path: Path) -> None:
+    col = Collection.create(tmp_path / "c")
+    col.add(DOCS)
+    col._shared.store._db.execute("DELETE FROM docs WHERE doc_id = 'a'")
+    col._shared.store._db.commit()
+    problems = col.check()
+    assert any("disagree" in p for p in problems)

@@ -109,12 +109,12 @@ def hybrid_col(tmp_path_factory: pytest.TempPathFactory) -> Collection:
 
 
 def test_dense_search_equals_brute_force_cosine(hybrid_col: Collection) -> None:
-    vectors = hybrid_col.vectors.vectors
+    vectors = hybrid_col.vectors.vectors_of(range(4))
     assert vectors.shape == (4, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     query = "a purring kitten"
     q = hybrid_col.encoder.encode_queries([query])[0]
-    expected = [hybrid_col.postings.doc_ids[i] for i in np.argsort(-(vectors @ q))]
+    expected = [hybrid_col.bm25.doc_ids[i] for i in np.argsort(-(vectors @ q))]
     hits = Searcher(hybrid_col).search(query, k=4, retriever="dense").hits
     assert [h.doc_id for h in hits] == expected
     assert hits[0].doc_id == "cats"

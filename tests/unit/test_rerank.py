@@ -159,13 +159,14 @@ def test_doc_vectors_are_unit_bm25_rows(col: Collection) -> None:
     norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
     assert norms == pytest.approx(np.ones(len(DOCS)))
     # row d1's weight on "statist" is the BM25 posting weight, scaled by the row norm
-    p = index.postings
+    (segment,) = index.indexes  # one add, one segment
+    p = segment.postings
     t = index.vocabulary[col.analyzer.analyze("statistics")[0]]
     start, stop = p.indptr[t], p.indptr[t + 1]
     rows = list(p.doc_rows[start:stop])
-    raw = index.weights[start:stop][rows.index(0)]
+    raw = segment.weights[start:stop][rows.index(0)]
     dense_row = np.asarray(vectors[0].todense()).ravel()
     by_hand = raw / np.linalg.norm(
-        [index.weights[j] for j in range(len(p.doc_rows)) if p.doc_rows[j] == 0]
+        [segment.weights[j] for j in range(len(p.doc_rows)) if p.doc_rows[j] == 0]
     )
     assert dense_row[t] == pytest.approx(by_hand, rel=1e-6)

@@ -7,6 +7,7 @@ BM25's. FAISS pads missing results with -1; :meth:`VectorIndex.search` never ret
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,88 @@ class VectorIndex:
         if factory != "Flat":
             index = _faiss().read_index(str(directory / FAISS_FILE))
         return cls(np.asarray(vectors, dtype=np.float32), factory, index)
+
+
+class SegmentedVectors:
+    """Exact search over the vector indexes of a collection's segments, skipping deleted
+    rows; rows are numbered across segments as in :class:`hybridir.sparse.segments.SegmentedBM25`.
+
+    Each segment is asked for ``k`` plus its number of deleted rows, so ``k`` live rows
+    survive the filter; the per-segment lists merge by (score desc, doc id asc), which is
+    also the order of a single index (ties in FAISS come in row order otherwise).
+    """
+
+    def __init__(
+        self,
+        indexes: Sequence[VectorIndex],
+        live: Sequence[NDArray[np.bool_]],
+        doc_ids: Sequence[str],
+        dim: int,
+    ) -> None:
+        self.indexes = list(indexes)
+        self.live = list(live)
+        self.doc_ids = doc_ids
+        self.dim = dim
+        sizes = [len(index) for index in self.indexes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        """Live rows."""
+        return int(sum(int(m.sum()) for m in self.live))
+
+    def search(
+        self, queries: NDArray[np.float32], k: int
+    ) -> tuple[list[NDArray[np.int64]], list[NDArray[np.float32]]]:
+        """Top-k live rows and scores per query (best first; ties by doc id)."""
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise InvalidInputError(
+                f"query vectors must have shape (n, {self.dim}), got {queries.shape}"
+            )
+        found: list[list[tuple[float, str, int]]] = [[] for _ in range(len(queries))]
+        for index, mask, offset in zip(self.indexes, self.live, self.offsets, strict=False):
+            for q, (rows, scores) in enumerate(
+                zip(*_live_top(index, mask, queries, k), strict=True)
+            ):
+                found[q] += [
+                    (-score, self.doc_ids[row], row)
+                    for row, score in zip((rows + offset).tolist(), scores.tolist(), strict=True)
+                ]
+        out_rows, out_scores = [], []
+        for hits in found:
+            hits.sort()
+            top = hits[:k]
+            out_rows.append(np.asarray([h[2] for h in top], dtype=np.int64))
+            out_scores.append(np.asarray([-h[0] for h in top], dtype=np.float32))
+        return out_rows, out_scores
+
+    def vectors_of(self, rows: Sequence[int]) -> NDArray[np.float32]:
+        """The stored vectors of ``rows``."""
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        for i, row in enumerate(rows):
+            s = int(np.searchsorted(self.offsets, row, side="right")) - 1
+            out[i] = self.indexes[s].vectors[row - int(self.offsets[s])]
+        return out
+
+
+def _live_top(
+    index: VectorIndex, live: NDArray[np.bool_], queries: NDArray[np.float32], k: int
+) -> tuple[list[NDArray[np.int64]], list[NDArray[np.float32]]]:
+    """Each query's live rows of ``index`` that can be in its top ``k``: the best ``k`` live
+    ones plus every row tied with the k-th. FAISS cuts ties by row order, and a merge by
+    doc id must see them all, so it is asked for more while its cut may split a tie."""
+    want = min(len(index), k + len(live) - int(live.sum()))
+    while True:
+        rows, scores = index.search(queries, want)
+        kept_rows, kept_scores, again = [], [], False
+        for r_all, s_all in zip(rows, scores, strict=True):
+            keep = live[r_all]
+            r, s = r_all[keep], s_all[keep]
+            if len(s) >= k:
+                cut = s[k - 1]
+                again = again or (want < len(index) and bool(s_all[-1] == cut))
+                r, s = r[s >= cut], s[s >= cut]
+            kept_rows.append(r)
+            kept_scores.append(s)
+        if not again:
+            return kept_rows, kept_scores
+        want = min(len(index), 2 * want)

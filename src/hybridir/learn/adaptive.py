@@ -27,7 +27,7 @@ from hybridir.learn.data import per_query, run_depth, top_run
 from hybridir.learn.features import QueryContext, adaptive_feature_names, adaptive_features
 
 if TYPE_CHECKING:
-    from hybridir.collection import Collection
+    from hybridir.collection import CollectionView
     from hybridir.learn.data import TrainingSet
 
 Array = NDArray[np.float64]
@@ -62,13 +62,13 @@ class AdaptiveAlpha:
     def depths(self) -> dict[str, int]:
         return {n: self.base.depth(n) for n in self.lists}
 
-    def alpha(self, collection: Collection, query: QueryContext, prepared: Prepared) -> float:
+    def alpha(self, collection: CollectionView, query: QueryContext, prepared: Prepared) -> float:
         features = adaptive_features(collection.bm25, query, prepared)[None, :]
         value = float(self.booster.predict(features, num_threads=1)[0])
         return min(max(value, 0.0), 1.0)
 
     def fuse(
-        self, collection: Collection, query: QueryContext, prepared: Prepared, k: int
+        self, collection: CollectionView, query: QueryContext, prepared: Prepared, k: int
     ) -> Fused:
         names = tuple(sl.name for sl in prepared.lists)
         if names != self.lists:
@@ -126,7 +126,7 @@ def alpha_table(
 
 
 def train_adaptive(
-    collection: Collection,
+    collection: CollectionView,
     training: TrainingSet,
     base: FusionConfig | None = None,
     *,

@@ -18,7 +18,7 @@ import regex
 from numpy.typing import NDArray
 
 from hybridir.fusion import Prepared
-from hybridir.sparse.index import BM25Index
+from hybridir.sparse.segments import SegmentedBM25
 
 Array = NDArray[np.float64]
 
@@ -37,7 +37,7 @@ class QueryContext(NamedTuple):
     terms: tuple[str, ...]
 
 
-def idf(index: BM25Index, terms: Sequence[str]) -> Array:
+def idf(index: SegmentedBM25, terms: Sequence[str]) -> Array:
     """Lucene's BM25 IDF ``ln(1 + (N - df + 0.5) / (df + 0.5))`` of each term; NaN when
     the term is not in the vocabulary."""
     n = index.stats.n_docs
@@ -51,7 +51,7 @@ def idf(index: BM25Index, terms: Sequence[str]) -> Array:
     return out
 
 
-def query_features(index: BM25Index, query: QueryContext) -> Array:
+def query_features(index: SegmentedBM25, query: QueryContext) -> Array:
     """:data:`QUERY_FEATURES` of one query."""
     values = idf(index, query.terms)
     known = values[~np.isnan(values)]
@@ -141,7 +141,7 @@ def adaptive_feature_names(lists: Sequence[str]) -> list[str]:
     ]
 
 
-def adaptive_features(index: BM25Index, query: QueryContext, prepared: Prepared) -> Array:
+def adaptive_features(index: SegmentedBM25, query: QueryContext, prepared: Prepared) -> Array:
     """Features the adaptive-α model predicts from (HyPA-RAG's query and score signals):
     query features, share of rare terms (IDF above ln 100), identifier and number shares,
     each list's :func:`shape_features`, and the overlap of the lists' top 10 (Jaccard)."""

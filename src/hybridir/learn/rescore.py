@@ -30,7 +30,7 @@ from hybridir.learn.features import (
 )
 
 if TYPE_CHECKING:
-    from hybridir.collection import Collection
+    from hybridir.collection import CollectionView
     from hybridir.learn.data import TrainingSet
 
 Array = NDArray[np.float64]
@@ -57,11 +57,11 @@ DEFAULT_DEPTHS = {"bm25": 100, "dense": 100}
 relevant document a model can lift into the top 10."""
 
 
-def features_for(collection: Collection, query: QueryContext, prepared: Prepared) -> Array:
+def features_for(collection: CollectionView, query: QueryContext, prepared: Prepared) -> Array:
     """Candidate feature rows of one query against ``collection``'s statistics."""
     index = collection.bm25
     rows = index.rows_of(prepared.ids)
-    lengths = collection.postings.doc_lengths[rows].astype(np.float64)
+    lengths = index.doc_lengths[rows].astype(np.float64)
     return candidate_features(prepared, query_features(index, query), lengths)
 
 
@@ -80,7 +80,7 @@ class Rescorer:
         return out
 
     def fuse(
-        self, collection: Collection, query: QueryContext, prepared: Prepared, k: int
+        self, collection: CollectionView, query: QueryContext, prepared: Prepared, k: int
     ) -> Fused:
         """Top ``k`` of the candidates by the model's score, with min-max normalized scores
         per list in the explanation."""
@@ -117,7 +117,7 @@ def labels_for(prepared: Prepared, judged: Mapping[str, int]) -> NDArray[np.int3
 
 
 def train_rescorer(
-    collection: Collection,
+    collection: CollectionView,
     training: TrainingSet,
     depths: Mapping[str, int] | None = None,
     params: Mapping[str, Any] | None = None,

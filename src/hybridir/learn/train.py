@@ -22,7 +22,7 @@ from hybridir.learn.features import QueryContext
 from hybridir.learn.store import StoredModel, save_model
 
 if TYPE_CHECKING:
-    from hybridir.collection import Collection
+    from hybridir.collection import Collection, CollectionView
 
 
 class FusionModel(StoredModel, Protocol):
@@ -32,20 +32,20 @@ class FusionModel(StoredModel, Protocol):
     def depths(self) -> dict[str, int]: ...
 
     def fuse(
-        self, collection: Collection, query: QueryContext, prepared: Prepared, k: int
+        self, collection: CollectionView, query: QueryContext, prepared: Prepared, k: int
     ) -> Fused: ...
 
 
-Trainer = Callable[["Collection", TrainingSet, FusionConfig], FusionModel]
+Trainer = Callable[["CollectionView", TrainingSet, FusionConfig], FusionModel]
 
 
-def _rescore(collection: Collection, training: TrainingSet, base: FusionConfig) -> FusionModel:
+def _rescore(collection: CollectionView, training: TrainingSet, base: FusionConfig) -> FusionModel:
     from hybridir.learn.rescore import train_rescorer
 
     return train_rescorer(collection, training)
 
 
-def _adaptive(collection: Collection, training: TrainingSet, base: FusionConfig) -> FusionModel:
+def _adaptive(collection: CollectionView, training: TrainingSet, base: FusionConfig) -> FusionModel:
     from hybridir.learn.adaptive import convex_base, train_adaptive
 
     return train_adaptive(collection, training, convex_base(base))
@@ -56,7 +56,7 @@ TRAINERS: dict[str, Trainer] = {"rescore": _rescore, "adaptive": _adaptive}
 
 
 def fit(
-    kind: str, collection: Collection, training: TrainingSet, base: FusionConfig
+    kind: str, collection: CollectionView, training: TrainingSet, base: FusionConfig
 ) -> FusionModel:
     """Train a ``kind`` model on all of ``training``."""
     if kind not in TRAINERS:
@@ -65,7 +65,7 @@ def fit(
 
 
 def model_run(
-    model: FusionModel, collection: Collection, training: TrainingSet, k: int
+    model: FusionModel, collection: CollectionView, training: TrainingSet, k: int
 ) -> dict[str, dict[str, float]]:
     """Fuse every query of ``training`` with ``model``."""
     out = {}
@@ -79,7 +79,7 @@ def model_run(
 
 def cross_validate(
     kind: str,
-    collection: Collection,
+    collection: CollectionView,
     training: TrainingSet,
     baseline: FusionConfig,
     *,

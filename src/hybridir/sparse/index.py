@@ -38,6 +38,16 @@ class BM25Stats(NamedTuple):
     avg_doc_length: float
 
 
+class CorpusStats(NamedTuple):
+    """Statistics to score with when the index is one segment of a larger collection:
+    live documents, their average length, and each of this index's terms' document
+    frequency over the live documents of every segment."""
+
+    n_docs: int
+    avg_doc_length: float
+    df: NDArray[np.float64]
+
+
 class QueryBatch(NamedTuple):
     """Analysed queries as term ids with multiplicities (see :meth:`BM25Index.encode`)."""
 
@@ -57,6 +67,9 @@ class BM25Index:
     Args:
         postings: the index arrays.
         config: BM25 variant and parameters.
+        corpus: statistics to score with (default: this index's own); a segment of a live
+            collection scores with the collection's (:mod:`hybridir.sparse.segments`).
+        live: which rows may be returned (default: all); deleted rows are skipped.
     """
 
     dense_min_share: float = 1 / 16
@@ -64,11 +77,22 @@ class BM25Index:
     dense_budget_bytes: int = 256 * 2**20
     """Memory allowed for dense weight rows of frequent terms (see :attr:`dense_rows`)."""
 
-    def __init__(self, postings: Postings, config: BM25Config | None = None) -> None:
+    def __init__(
+        self,
+        postings: Postings,
+        config: BM25Config | None = None,
+        corpus: CorpusStats | None = None,
+        live: NDArray[np.bool_] | None = None,
+    ) -> None:
         self.postings = postings
         self.config = config or BM25Config()
         self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
-        self._live = np.ones(postings.n_docs, dtype=np.bool_)
+        self._corpus = corpus
+        self._live = (
+            np.ones(postings.n_docs, dtype=np.bool_)
+            if live is None
+            else np.ascontiguousarray(live, dtype=np.bool_)
+        )
         self._scratch: dict[
             int, tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.int32]]
         ] = {}
@@ -84,8 +108,19 @@ class BM25Index:
 
     @cached_property
     def document_frequencies(self) -> NDArray[np.float64]:
-        """Documents containing each term id (cached)."""
+        """Documents containing each term id (over the whole corpus when given; cached)."""
+        if self._corpus is not None:
+            # A term whose documents are all deleted has df 0; its postings are all dead,
+            # so any finite weight will do (1 keeps every variant's IDF finite).
+            return np.maximum(self._corpus.df, 1.0)
         return self.postings.document_frequencies().astype(np.float64)
+
+    @cached_property
+    def scoring_stats(self) -> tuple[int, float]:
+        """(N, average document length) that scores use: the corpus's when given."""
+        if self._corpus is not None:
+            return self._corpus.n_docs, self._corpus.avg_doc_length
+        return self.stats.n_docs, self.stats.avg_doc_length
 
     @cached_property
     def weights(self) -> NDArray[np.float32]:
@@ -95,6 +130,7 @@ class BM25Index:
         rounding) over chunks of postings, which bounds the temporaries' memory.
         """
         p, c, st = self.postings, self.config, self.stats
+        n_docs, avg_length = self.scoring_stats
         out = np.empty(st.n_postings, dtype=np.float32)
         term_of = np.repeat(np.arange(p.n_terms, dtype=np.int32), np.diff(p.indptr))
         for start in range(0, st.n_postings, _WEIGHT_CHUNK):
@@ -104,8 +140,8 @@ class BM25Index:
                 p.tfs[sl].astype(np.float64),
                 p.doc_lengths[p.doc_rows[sl]].astype(np.float64),
                 self.document_frequencies[term_of[sl]],
-                st.n_docs,
-                st.avg_doc_length,
+                n_docs,
+                avg_length,
                 c.k1,
                 c.b,
                 c.delta,
@@ -122,6 +158,15 @@ class BM25Index:
             maxima = np.maximum.reduceat(self.weights, p.indptr[nonempty])
             out[nonempty] = maxima
         return out
+
+    @cached_property
+    def order_key(self) -> NDArray[np.float64]:
+        """Order in which a query's terms are scored: Lucene IDF over the scoring statistics
+        (collection-wide for a segment), rarest first, so float32 sums never depend on how
+        documents are split into segments."""
+        n_docs, _ = self.scoring_stats
+        df = self.document_frequencies
+        return np.log1p((n_docs - df + 0.5) / (df + 0.5))
 
     @cached_property
     def dense_rows(self) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
@@ -160,9 +205,10 @@ class BM25Index:
 
     @cached_property
     def _absent(self) -> NDArray[np.float64]:
-        st, c = self.stats, self.config
+        c = self.config
+        n_docs, avg_length = self.scoring_stats
         df = self.document_frequencies
-        return absent_scores(c.variant, df, st.n_docs, st.avg_doc_length, c.k1, c.b, c.delta)
+        return absent_scores(c.variant, df, n_docs, avg_length, c.k1, c.b, c.delta)
 
     @cached_property
     def _row_of_key(self) -> NDArray[np.int32]:
@@ -225,10 +271,21 @@ class BM25Index:
         return self._scratch[n_threads]
 
     def search_arrays(
-        self, queries: Sequence[Sequence[str]], k: int, n_threads: int = 1
+        self,
+        queries: Sequence[Sequence[str]],
+        k: int,
+        n_threads: int = 1,
+        constants: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.int64]]:
-        """Top-k rows, scores and hit counts per analysed query, as arrays (row -1 pads)."""
-        return self.search_encoded(self.encode(queries), k, n_threads)
+        """Top-k rows, scores and hit counts per analysed query, as arrays (row -1 pads).
+
+        ``constants`` replaces each query's score for absent terms (BM25L / BM25+), which a
+        segment cannot compute alone (its vocabulary is not the collection's).
+        """
+        batch = self.encode(queries)
+        if constants is not None:
+            batch = batch._replace(constants=constants)
+        return self.search_encoded(batch, k, n_threads)
 
     def search_encoded(
         self, batch: QueryBatch, k: int, n_threads: int = 1
@@ -256,6 +313,7 @@ class BM25Index:
             self.weights,
             *self.dense_rows,
             self.term_max,
+            self.order_key,
             self._live,
             np.flatnonzero(~self._live).astype(np.int32),
             p.tie_key,
@@ -298,21 +356,26 @@ class BM25Index:
         return rows, scores, counts
 
     def search(
-        self, queries: Sequence[Sequence[str]], k: int = 10, n_threads: int = 1
+        self,
+        queries: Sequence[Sequence[str]],
+        k: int = 10,
+        n_threads: int = 1,
+        constants: NDArray[np.float64] | None = None,
     ) -> list[SparseHits]:
         """Top-k documents of each analysed query (only documents with a query term)."""
-        rows, scores, counts = self.search_arrays(queries, k, n_threads)
+        rows, scores, counts = self.search_arrays(queries, k, n_threads, constants)
         ids = self.postings.doc_ids
         return [
             SparseHits([ids[r] for r in rows[q, : counts[q]]], scores[q, : counts[q]].tolist())
             for q in range(len(queries))
         ]
 
-    def score_all(self, terms: Sequence[str]) -> NDArray[np.float64]:
+    def score_all(self, terms: Sequence[str], constant: float | None = None) -> NDArray[np.float64]:
         """BM25 score of every row for one analysed query (for oracles and explanations)."""
         batch = self.encode([terms])
         p = self.postings
-        out = np.full(p.n_docs, batch.constants[0], dtype=np.float64)
+        base = batch.constants[0] if constant is None else constant
+        out = np.full(p.n_docs, base, dtype=np.float64)
         w = self.weights
         for t, qw in zip(batch.q_terms, batch.q_weights, strict=True):
             sl = slice(p.indptr[t], p.indptr[t + 1])

@@ -189,6 +189,7 @@ def score_queries(  # type: ignore[no-untyped-def]
     dense_of_term,
     dense_weights,
     term_max,
+    order_key,
     live,
     dead_rows,
     tie_key,
@@ -209,9 +210,13 @@ def score_queries(  # type: ignore[no-untyped-def]
 ):
     """Exact top-k of queries ``first..last-1``, term at a time, into ``out_*[q]``.
 
-    Terms are taken by decreasing upper bound (``qw · term_max``). Accumulators start
-    sparse: only touched rows are visited, marked by ``seen[r] == stamp`` (stamps never
-    repeat across calls, as callers advance ``stamp_base``, so buffers are never cleared).
+    Terms are taken by decreasing ``qw · order_key`` (the caller passes IDF, which depends
+    on collection-wide statistics only, so every segment of a live collection, and a fresh
+    build of its live documents, adds a document's term weights in the same order and gets
+    bit-identical float32 scores); pruning uses the upper bounds ``qw · term_max``.
+    Accumulators start sparse: only touched rows are visited, marked by
+    ``seen[r] == stamp`` (stamps never repeat across calls, as callers advance
+    ``stamp_base``, so buffers are never cleared).
 
     Pruning (exact; Turtle & Flood's max-score idea, term at a time): after a term, when the
     remaining terms' upper bounds sum below the current k-th accumulator, no untouched row
@@ -232,16 +237,18 @@ def score_queries(  # type: ignore[no-untyped-def]
         lo = q_ptr[q]
         n_terms = q_ptr[q + 1] - lo
         ub = np.empty(n_terms, dtype=np.float64)
+        key = np.empty(n_terms, dtype=np.float64)
         rest_ub = 0.0
         rest_postings = 0
         for x in range(n_terms):
             t = q_terms[lo + x]
             ub[x] = q_weights[lo + x] * term_max[t]
+            key[x] = q_weights[lo + x] * order_key[t]
             rest_ub += ub[x]
             rest_postings += indptr[t + 1] - indptr[t]
         # Highest-impact (rarest) terms first: they decide the top k early, which lets
         # the long lists of frequent terms be skipped (see the docstring).
-        order = np.argsort(-ub, kind="mergesort")
+        order = np.argsort(-key, kind="mergesort")
         # A query whose lists cover a quarter of the collection goes dense from the start:
         # a reset plus contiguous adds beat per-row bookkeeping, and pruning rarely pays.
         dense = 4 * rest_postings >= n_docs

@@ -156,6 +156,29 @@ def append_postings(base: Postings, extra: Postings) -> Postings:
     )
 
 
+def compact_postings(postings: Postings, keep: NDArray[np.bool_]) -> Postings:
+    """The rows of ``postings`` where ``keep`` is true, renumbered in order; terms left
+    without postings are dropped (a merge that purges deleted documents)."""
+    p = postings
+    new_row = np.cumsum(keep, dtype=np.int64) - 1
+    term_of = np.repeat(np.arange(p.n_terms, dtype=np.int64), np.diff(p.indptr))
+    alive = keep[p.doc_rows]
+    counts = np.bincount(term_of[alive], minlength=p.n_terms)
+    used = np.flatnonzero(counts)
+    indptr = np.zeros(len(used) + 1, dtype=np.int64)
+    np.cumsum(counts[used], out=indptr[1:])
+    doc_ids = tuple(d for d, k in zip(p.doc_ids, keep.tolist(), strict=True) if k)
+    return Postings(
+        terms=tuple(p.terms[t] for t in used.tolist()),
+        doc_ids=doc_ids,
+        indptr=indptr,
+        doc_rows=new_row[p.doc_rows[alive]].astype(np.int32),
+        tfs=np.asarray(p.tfs[alive], dtype=np.int32),
+        doc_lengths=np.asarray(p.doc_lengths[keep], dtype=np.int32),
+        tie_key=tie_keys(doc_ids),
+    )
+
+
 def empty_postings() -> Postings:
     """Postings of no documents."""
     return Postings(

@@ -1,0 +1,196 @@
+"""BM25 over several segments with collection-wide statistics.
+
+A live collection is a list of immutable segments (each its own :class:`Postings`) plus, per
+segment, the rows deleted since it was written. :class:`SegmentedBM25` scores every segment
+with the statistics of the *live* documents of all segments together — N, each term's
+document frequency and the average length — so its scores equal those of one index built
+from scratch over the surviving documents (the property ``tests/property`` checks), and it
+merges the per-segment top-k by (score desc, doc id asc), the single index's order.
+
+Rows are numbered across segments (segment 0's rows, then segment 1's, …); a deleted row
+keeps its number until a merge rewrites its segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridir.config import BM25Config
+from hybridir.sparse.bm25 import absent_scores
+from hybridir.sparse.index import BM25Index, BM25Stats, CorpusStats, SparseHits
+from hybridir.sparse.postings import Postings
+
+
+class SegmentedBM25:
+    """Exact BM25 top-k over segments (see the module docstring).
+
+    Args:
+        segments: postings of each segment, in row order.
+        live: per segment, which rows are not deleted (``None``: all).
+        config: BM25 variant and parameters.
+    """
+
+    def __init__(
+        self,
+        segments: Sequence[Postings],
+        live: Sequence[NDArray[np.bool_] | None],
+        config: BM25Config | None = None,
+    ) -> None:
+        self.config = config or BM25Config()
+        self.segments = list(segments)
+        self.live = [
+            np.ones(p.n_docs, dtype=np.bool_) if m is None else np.asarray(m, dtype=np.bool_)
+            for p, m in zip(self.segments, live, strict=True)
+        ]
+        sizes = [p.n_docs for p in self.segments]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        vocab: dict[str, int] = {}
+        local_to_global = []
+        for p in self.segments:
+            local_to_global.append(
+                np.fromiter(
+                    (vocab.setdefault(t, len(vocab)) for t in p.terms),
+                    dtype=np.int64,
+                    count=p.n_terms,
+                )
+            )
+        df = np.zeros(len(vocab), dtype=np.float64)
+        total_length = 0
+        n_live = 0
+        n_postings = 0
+        for p, mask, to_global in zip(self.segments, self.live, local_to_global, strict=True):
+            term_of = np.repeat(to_global, np.diff(p.indptr))
+            alive = mask[p.doc_rows]
+            df += np.bincount(term_of[alive], minlength=len(vocab))
+            n_postings += int(alive.sum())
+            total_length += int(np.sum(p.doc_lengths[mask], dtype=np.int64))
+            n_live += int(mask.sum())
+        self.vocabulary = vocab
+        self.document_frequencies = df
+        avg = total_length / max(n_live, 1)
+        self.stats = BM25Stats(n_live, int(np.count_nonzero(df)), n_postings, avg)
+        self.indexes = [
+            BM25Index(p, self.config, CorpusStats(n_live, avg, df[to_global]), mask)
+            for p, mask, to_global in zip(self.segments, self.live, local_to_global, strict=True)
+        ]
+        c = self.config
+        # Terms of deleted documents only (df 0) never contribute: any finite value will do.
+        safe_df = np.maximum(df, 1.0)
+        self._absent = absent_scores(c.variant, safe_df, n_live, avg, c.k1, c.b, c.delta)
+        self._has_absent = bool(np.any(self._absent[df > 0])) if len(df) else False
+
+    def constants(self, queries: Sequence[Sequence[str]]) -> NDArray[np.float64] | None:
+        """Each query's score for absent terms under the collection's vocabulary (only
+        BM25L / BM25+ have one); summed like :meth:`BM25Index.encode` sums it."""
+        if not self._has_absent:
+            return None
+        out = np.zeros(len(queries))
+        df, vocab = self.document_frequencies, self.vocabulary
+        for q, terms in enumerate(queries):
+            tally: dict[int, int] = {}
+            for term in terms:
+                t = vocab.get(term)
+                if t is not None and df[t] > 0:
+                    tally[t] = tally.get(t, 0) + 1
+            ids = np.fromiter(tally.keys(), dtype=np.int64, count=len(tally))
+            weights = np.fromiter(tally.values(), dtype=np.float32, count=len(tally))
+            out[q] = float(np.sum(self._absent[ids] * weights))
+        return out
+
+    # -- rows --------------------------------------------------------------------------
+    @cached_property
+    def doc_ids(self) -> tuple[str, ...]:
+        """Doc id of every row (deleted rows included)."""
+        return tuple(d for p in self.segments for d in p.doc_ids)
+
+    @cached_property
+    def doc_lengths(self) -> NDArray[np.int32]:
+        """Index terms of every row."""
+        if not self.segments:
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate([p.doc_lengths for p in self.segments]).astype(np.int32)
+
+    @cached_property
+    def live_rows(self) -> NDArray[np.bool_]:
+        """Which rows are live."""
+        if not self.live:
+            return np.zeros(0, dtype=np.bool_)
+        return np.concatenate(self.live)
+
+    @cached_property
+    def _row_of(self) -> dict[str, int]:
+        ids = self.doc_ids
+        return {ids[r]: int(r) for r in np.flatnonzero(self.live_rows)}
+
+    def rows_of(self, doc_ids: Sequence[str]) -> list[int]:
+        """Rows of live documents."""
+        return [self._row_of[d] for d in doc_ids]
+
+    def has(self, doc_id: str) -> bool:
+        """Whether ``doc_id`` is a live document."""
+        return doc_id in self._row_of
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """(segment, row within the segment) of a row."""
+        s = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        return s, row - int(self.offsets[s])
+
+    # -- scoring -----------------------------------------------------------------------
+    def search(
+        self, queries: Sequence[Sequence[str]], k: int = 10, n_threads: int = 1
+    ) -> list[SparseHits]:
+        """Top-k live documents of each analysed query (only documents with a query term)."""
+        constants = self.constants(queries)
+        per_segment = [index.search(queries, k, n_threads, constants) for index in self.indexes]
+        if len(per_segment) == 1:
+            return per_segment[0]
+        out = []
+        for q in range(len(queries)):
+            merged = [
+                (-s, d)
+                for hits in per_segment
+                for d, s in zip(hits[q].doc_ids, hits[q].scores, strict=True)
+            ]
+            merged.sort()
+            top = merged[:k]
+            out.append(SparseHits([d for _, d in top], [-s for s, _ in top]))
+        return out
+
+    def score_all(self, terms: Sequence[str]) -> NDArray[np.float64]:
+        """BM25 score of every row (deleted rows: NaN), for oracles and explanations."""
+        parts = []
+        constants = self.constants([terms])
+        constant = None if constants is None else float(constants[0])
+        for index, mask in zip(self.indexes, self.live, strict=True):
+            scores = index.score_all(terms, constant)
+            parts.append(np.where(mask, scores, np.nan))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def matched_terms(self, row: int, terms: Sequence[str]) -> tuple[str, ...]:
+        """The distinct query terms that occur in ``row``."""
+        s, local = self.locate(row)
+        return self.indexes[s].matched_terms(local, terms)
+
+    @cached_property
+    def doc_vectors(self) -> Any:
+        """Rows as unit vectors of BM25 weights over the global vocabulary (scipy CSR)."""
+        from scipy import sparse
+
+        blocks = []
+        for p, index in zip(self.segments, self.indexes, strict=True):
+            local = index.doc_vectors.tocoo()
+            to_global = np.asarray([self.vocabulary[t] for t in p.terms], dtype=np.int64)
+            blocks.append(
+                sparse.csr_matrix(
+                    (local.data, (local.row, to_global[local.col])),
+                    shape=(p.n_docs, len(self.vocabulary)),
+                )
+            )
+        if not blocks:
+            return sparse.csr_matrix((0, 0))
+        return sparse.vstack(blocks).tocsr()
