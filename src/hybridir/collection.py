@@ -73,6 +73,7 @@ FORMAT_NAME = "hybridir-collection"
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 DELETES = "deletes"
+METADATA = "metadata.json"
 MAX_DOCUMENT_CHARS = 1_000_000
 """Longest title + text accepted (characters); longer documents should be split."""
 
@@ -202,6 +203,16 @@ class DocView:
         return self._store.iterate(self.generation)
 
 
+class _Missing:
+    """The value of a metadata field a document does not have."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
 @dataclass
 class _State:
     """The loaded components of one manifest (never changed once built)."""
@@ -327,6 +338,24 @@ class CollectionView:
             )
         return self.config.dense
 
+    def metadata_column(self, name: str) -> NDArray[np.object_]:
+        """Value of metadata field ``name`` for every row (:data:`MISSING` where absent),
+        read once per generation and field."""
+        state = self._state
+        with state.lock:
+            key = f"meta:{name}"
+            if key not in state.cache:
+                if "meta" not in state.cache:
+                    state.cache["meta"] = [
+                        segment_metadata(self.directory, seg) for seg in self.manifest.segments
+                    ]
+                values = [m.get(name, MISSING) for rows in state.cache["meta"] for m in rows]
+                column = np.empty(len(values), dtype=object)
+                column[:] = values
+                state.cache[key] = column
+            out: NDArray[np.object_] = state.cache[key]
+        return out
+
     # -- documents ---------------------------------------------------------------------
     @property
     def docs(self) -> DocView:
@@ -343,6 +372,17 @@ class CollectionView:
         """Index terms of a document: title terms ``title_weight`` times, then text terms."""
         title = self.analyzer.analyze(doc.title) if doc.title else []
         return title * self.config.bm25.title_weight + self.analyzer.analyze(doc.text)
+
+
+def segment_metadata(directory: Path, segment: Segment) -> list[dict[str, Any]]:
+    """The metadata of each row of ``segment``."""
+    try:
+        rows: list[dict[str, Any]] = json.loads(
+            (directory / segment.name / METADATA).read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"cannot read the metadata of {segment.name}: {exc}") from exc
+    return rows
 
 
 def _vector_index(array: NDArray[np.float32], folder: Path, factory: str) -> VectorIndex:
@@ -595,15 +635,22 @@ class Collection(CollectionView):
     ) -> Segment:
         terms = [view.index_terms(d) for d in _progress(batch, show, "Analyzing")]
         postings = build_from_terms(terms, [d.doc_id for d in batch])
-        return self._save_segment(f"seg-{generation:06d}", postings, vectors)
+        metadata = [dict(d.metadata) for d in batch]
+        return self._save_segment(f"seg-{generation:06d}", postings, vectors, metadata)
 
     def _save_segment(
-        self, name: str, postings: Postings, vectors: NDArray[np.float32] | None
+        self,
+        name: str,
+        postings: Postings,
+        vectors: NDArray[np.float32] | None,
+        metadata: list[dict[str, Any]],
     ) -> Segment:
         folder = self.directory / name
         if folder.exists():  # left by a writer that died before publishing
             shutil.rmtree(folder)
         save_postings(postings, folder / "postings")
+        # Metadata beside the postings, row by row: filters and boosts read it per segment.
+        (folder / METADATA).write_text(json.dumps(metadata), encoding="utf-8")
         if vectors is not None:
             from hybridir.dense.vectors import VectorIndex
 
@@ -703,15 +750,18 @@ class Collection(CollectionView):
         state = view._state
         merged: Postings | None = None
         parts: list[NDArray[np.float32]] = []
+        metadata: list[dict[str, Any]] = []
         for i in chosen:
             kept = compact_postings(state.postings[i], state.live[i])
             merged = kept if merged is None else append_postings(merged, kept)
+            rows = segment_metadata(self.directory, view.manifest.segments[i])
+            metadata += [m for m, ok in zip(rows, state.live[i].tolist(), strict=True) if ok]
             if view.has_dense:
                 parts.append(np.asarray(state.vector_arrays[i])[state.live[i]])
         assert merged is not None
         generation = view.generation + 1
         vectors = np.concatenate(parts) if parts else None
-        segment = self._save_segment(f"seg-{generation:06d}", merged, vectors)
+        segment = self._save_segment(f"seg-{generation:06d}", merged, vectors, metadata)
         segments = [s for i, s in enumerate(view.manifest.segments) if i not in set(chosen)]
         segments.insert(min(chosen), segment)
         if segment.n_docs == 0:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hybridir.collection import CollectionView
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
+from hybridir.filters import Boost, apply_boosts, boost_factors, filter_mask, parse_boosts
 from hybridir.fusion import Fused, ScoredList, fuse, prepare
 from hybridir.learn import LEARNED_METHODS
 from hybridir.types import Hit, ListContribution, Run, SearchResult
@@ -41,24 +43,36 @@ class RankedList(NamedTuple):
 class RetrieverSpec(NamedTuple):
     """A retriever: its batch function and the lowest score it can give (for fusion)."""
 
-    retrieve: Callable[[CollectionView, Sequence[str], int, int], list[RankedList]]
+    retrieve: Callable[
+        [CollectionView, Sequence[str], int, int, NDArray[np.bool_] | None], list[RankedList]
+    ]
     theoretical_min: float
     lexical: bool
 
 
 def bm25_retriever(
-    collection: CollectionView, queries: Sequence[str], k: int, n_threads: int
+    collection: CollectionView,
+    queries: Sequence[str],
+    k: int,
+    n_threads: int,
+    allowed: NDArray[np.bool_] | None = None,
 ) -> list[RankedList]:
-    """BM25 over the collection's postings with its analyzer."""
+    """BM25 over the collection's postings with its analyzer (``allowed``: row mask)."""
     analyzed = [collection.analyzer.analyze(q) for q in queries]
-    return [RankedList(h.doc_ids, h.scores) for h in collection.bm25.search(analyzed, k, n_threads)]
+    hits = collection.bm25.search(analyzed, k, n_threads, allowed)
+    return [RankedList(h.doc_ids, h.scores) for h in hits]
 
 
 def dense_retriever(
-    collection: CollectionView, queries: Sequence[str], k: int, n_threads: int
+    collection: CollectionView,
+    queries: Sequence[str],
+    k: int,
+    n_threads: int,
+    allowed: NDArray[np.bool_] | None = None,
 ) -> list[RankedList]:
     """Inner product between the encoded queries and the collection's vectors."""
-    rows, scores = collection.vectors.search(collection.encoder.encode_queries(queries), k)
+    vectors = collection.encoder.encode_queries(queries)
+    rows, scores = collection.vectors.search(vectors, k, allowed)
     ids = collection.bm25.doc_ids
     return [
         RankedList([ids[r] for r in row], score.astype(float).tolist())
@@ -151,6 +165,7 @@ class Searcher:
         mode: str,
         fusion: FusionConfig,
         n_threads: int,
+        allowed: NDArray[np.bool_] | None = None,
     ) -> dict[str, list[RankedList]]:
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
@@ -164,6 +179,7 @@ class Searcher:
                 queries,
                 fusion.depth(name) if mode == HYBRID else k,
                 n_threads,
+                allowed,
             )
             for name in names
         }
@@ -177,23 +193,33 @@ class Searcher:
         fusion: FusionConfig | None = None,
         rerank: bool | None = None,
         explain: bool = True,
+        filter: Mapping[str, Any] | None = None,
+        boosts: Sequence[Mapping[str, Any]] = (),
     ) -> SearchResult:
         """Top-``k`` hits for ``query``, each with its per-list explanation.
 
         ``rerank`` forces the Searcher's reranker on (``True``) or off (``False``); by
-        default it runs when the Searcher has one.
+        default it runs when the Searcher has one. ``filter`` restricts every list to the
+        documents whose metadata matches, inside its top-k; ``boosts`` scale the fused
+        scores of matching hits before the cut to ``k`` (see :mod:`hybridir.filters`).
         """
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
         depth = max(k, reranker.depth) if reranker is not None else k
+        parsed = parse_boosts(boosts)
+        if parsed:  # boosts may lift any candidate: keep them all until boosted
+            depth = max(depth, *(config.depth(n) for n in self.lists()))
         view = self.collection.snapshot()  # one generation for the whole query
         clock = time.perf_counter()
-        lists = self._retrieve(view, [query], depth, mode, config, 1)
+        allowed = None if filter is None else filter_mask(view, filter)
+        lists = self._retrieve(view, [query], depth, mode, config, 1, allowed)
         timings = {"retrieve": _ms(clock)}
         clock = time.perf_counter()
         one = {n: v[0] for n, v in lists.items()}
         hits = self._hits(view, query, one, mode, config, depth)
+        if parsed:
+            hits = _boosted(view, hits, parsed)
         timings["fuse"] = _ms(clock)
         if reranker is not None:
             from hybridir.rerank import rerank as apply
@@ -292,14 +318,17 @@ class Searcher:
         fusion: FusionConfig | None = None,
         rerank: bool | None = None,
         n_threads: int = 1,
+        filter: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Batch retrieval for evaluation: ``{qid: {doc_id: score}}``."""
+        """Batch retrieval for evaluation: ``{qid: {doc_id: score}}`` (``filter`` as in
+        :meth:`search`)."""
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
         depth = max(k, reranker.depth) if reranker is not None else k
         view = self.collection.snapshot()
-        lists = self.retrieve_lists(queries, depth, mode, config, n_threads, view)
+        allowed = None if filter is None else filter_mask(view, filter)
+        lists = self.retrieve_lists(queries, depth, mode, config, n_threads, view, allowed)
         if reranker is not None:
             from hybridir.rerank import rerank as apply
 
@@ -324,6 +353,7 @@ class Searcher:
         fusion: FusionConfig,
         n_threads: int = 1,
         view: CollectionView | None = None,
+        allowed: NDArray[np.bool_] | None = None,
     ) -> dict[str, dict[str, RankedList]]:
         """Each list's candidates per query: ``{retriever: {qid: RankedList}}``.
 
@@ -334,7 +364,8 @@ class Searcher:
         mode = self._check_mode(mode)
         qids = list(queries)
         view = view or self.collection.snapshot()
-        lists = self._retrieve(view, [queries[q] for q in qids], k, mode, fusion, n_threads)
+        texts = [queries[q] for q in qids]
+        lists = self._retrieve(view, texts, k, mode, fusion, n_threads, allowed)
         return {name: dict(zip(qids, ranked, strict=True)) for name, ranked in lists.items()}
 
     def fuse_run(
@@ -361,6 +392,21 @@ class Searcher:
             fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, view)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
+
+
+def _boosted(view: CollectionView, hits: list[Hit], boosts: Sequence[Boost]) -> list[Hit]:
+    """Scale matching hits' scores, re-sort (score desc, doc id asc), and record the factor
+    as a ``"boost"`` contribution."""
+    factors = boost_factors(view, [h.doc_id for h in hits], boosts)
+    scores = apply_boosts(np.asarray([h.score for h in hits], dtype=np.float64), factors)
+    order = sorted(range(len(hits)), key=lambda i: (-scores[i], hits[i].doc_id))
+    out = []
+    for rank, i in enumerate(order, 1):
+        parts = hits[i].contributions
+        if factors[i] != 1.0:
+            parts = (*parts, ListContribution("boost", float(factors[i]), None, None))
+        out.append(Hit(hits[i].doc_id, float(scores[i]), rank, parts))
+    return out
 
 
 def _ms(start: float) -> float:

@@ -133,18 +133,24 @@ class SegmentedVectors:
         return int(sum(int(m.sum()) for m in self.live))
 
     def search(
-        self, queries: NDArray[np.float32], k: int
+        self, queries: NDArray[np.float32], k: int, allowed: NDArray[np.bool_] | None = None
     ) -> tuple[list[NDArray[np.int64]], list[NDArray[np.float32]]]:
-        """Top-k live rows and scores per query (best first; ties by doc id)."""
+        """Top-k live rows and scores per query (best first; ties by doc id). With
+        ``allowed`` (a filter's row mask) only those rows are scored, exactly, by brute
+        force over their vectors."""
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise InvalidInputError(
                 f"query vectors must have shape (n, {self.dim}), got {queries.shape}"
             )
         found: list[list[tuple[float, str, int]]] = [[] for _ in range(len(queries))]
-        for index, mask, offset in zip(self.indexes, self.live, self.offsets, strict=False):
-            for q, (rows, scores) in enumerate(
-                zip(*_live_top(index, mask, queries, k), strict=True)
-            ):
+        for s, (index, mask) in enumerate(zip(self.indexes, self.live, strict=True)):
+            offset = int(self.offsets[s])
+            if allowed is None:
+                top_rows, top_scores = _live_top(index, mask, queries, k)
+            else:
+                keep = mask & allowed[offset : offset + len(mask)]
+                top_rows, top_scores = _masked_top(index, keep, queries, k)
+            for q, (rows, scores) in enumerate(zip(top_rows, top_scores, strict=True)):
                 found[q] += [
                     (-score, self.doc_ids[row], row)
                     for row, score in zip((rows + offset).tolist(), scores.tolist(), strict=True)
@@ -188,3 +194,24 @@ def _live_top(
         if not again:
             return kept_rows, kept_scores
         want = min(len(index), 2 * want)
+
+
+def _masked_top(
+    index: VectorIndex, keep: NDArray[np.bool_], queries: NDArray[np.float32], k: int
+) -> tuple[list[NDArray[np.int64]], list[NDArray[np.float32]]]:
+    """Exact top ``k`` (plus ties with the k-th) among the rows in ``keep``."""
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return [empty[0]] * len(queries), [empty[1]] * len(queries)
+    scores = np.asarray(queries, dtype=np.float32) @ np.asarray(index.vectors[rows]).T
+    out_rows, out_scores = [], []
+    for s in scores:
+        if len(s) > k:
+            cut = np.partition(s, len(s) - k)[len(s) - k]
+            sel = s >= cut
+        else:
+            sel = np.ones(len(s), dtype=np.bool_)
+        out_rows.append(rows[sel].astype(np.int64))
+        out_scores.append(s[sel].astype(np.float32))
+    return out_rows, out_scores

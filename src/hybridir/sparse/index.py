@@ -276,19 +276,25 @@ class BM25Index:
         k: int,
         n_threads: int = 1,
         constants: NDArray[np.float64] | None = None,
+        live: NDArray[np.bool_] | None = None,
     ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.int64]]:
         """Top-k rows, scores and hit counts per analysed query, as arrays (row -1 pads).
 
         ``constants`` replaces each query's score for absent terms (BM25L / BM25+), which a
-        segment cannot compute alone (its vocabulary is not the collection's).
+        segment cannot compute alone (its vocabulary is not the collection's); ``live``
+        replaces the rows that may be returned (a filter's mask).
         """
         batch = self.encode(queries)
         if constants is not None:
             batch = batch._replace(constants=constants)
-        return self.search_encoded(batch, k, n_threads)
+        return self.search_encoded(batch, k, n_threads, live)
 
     def search_encoded(
-        self, batch: QueryBatch, k: int, n_threads: int = 1
+        self,
+        batch: QueryBatch,
+        k: int,
+        n_threads: int = 1,
+        live: NDArray[np.bool_] | None = None,
     ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.int64]]:
         """Top-k rows, scores and hit counts for queries already :meth:`encode`-d.
 
@@ -302,6 +308,7 @@ class BM25Index:
         if n_threads < 1:
             raise ConfigError(f"n_threads must be >= 1, got {n_threads}")
         p = self.postings
+        allowed = self._live if live is None else np.ascontiguousarray(live & self._live)
         n_queries = batch.q_ptr.shape[0] - 1
         k = min(k, max(p.n_docs, 1))
         out_rows = np.full((n_queries, k), -1, dtype=np.int32)
@@ -314,8 +321,8 @@ class BM25Index:
             *self.dense_rows,
             self.term_max,
             self.order_key,
-            self._live,
-            np.flatnonzero(~self._live).astype(np.int32),
+            allowed,
+            np.flatnonzero(~allowed).astype(np.int32),
             p.tie_key,
             self._row_of_key,
             batch.q_ptr,
@@ -361,9 +368,10 @@ class BM25Index:
         k: int = 10,
         n_threads: int = 1,
         constants: NDArray[np.float64] | None = None,
+        live: NDArray[np.bool_] | None = None,
     ) -> list[SparseHits]:
         """Top-k documents of each analysed query (only documents with a query term)."""
-        rows, scores, counts = self.search_arrays(queries, k, n_threads, constants)
+        rows, scores, counts = self.search_arrays(queries, k, n_threads, constants, live)
         ids = self.postings.doc_ids
         return [
             SparseHits([ids[r] for r in rows[q, : counts[q]]], scores[q, : counts[q]].tolist())

@@ -142,11 +142,25 @@ class SegmentedBM25:
 
     # -- scoring -----------------------------------------------------------------------
     def search(
-        self, queries: Sequence[Sequence[str]], k: int = 10, n_threads: int = 1
+        self,
+        queries: Sequence[Sequence[str]],
+        k: int = 10,
+        n_threads: int = 1,
+        allowed: NDArray[np.bool_] | None = None,
     ) -> list[SparseHits]:
-        """Top-k live documents of each analysed query (only documents with a query term)."""
+        """Top-k live documents of each analysed query (only documents with a query term);
+        ``allowed`` (a row mask, e.g. a filter's) restricts them inside the top-k."""
         constants = self.constants(queries)
-        per_segment = [index.search(queries, k, n_threads, constants) for index in self.indexes]
+        per_segment = [
+            index.search(
+                queries,
+                k,
+                n_threads,
+                constants,
+                None if allowed is None else allowed[self.offsets[s] : self.offsets[s + 1]],
+            )
+            for s, index in enumerate(self.indexes)
+        ]
         if len(per_segment) == 1:
             return per_segment[0]
         out = []

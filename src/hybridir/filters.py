@@ -1,0 +1,189 @@
+"""Metadata filters and boosts.
+
+A **filter** is a JSON object over document metadata, every condition must hold::
+
+    {"lang": "en",                       # equality
+     "year": {"gte": 2015, "lt": 2024},  # numeric range (gt, gte, lt, lte)
+     "tags": {"in": ["faq", "howto"]},   # membership (a list-valued field matches if any
+                                         # of its values is in the set)
+     "url": {"exists": true}}            # present (or absent, with false)
+
+It becomes a row mask that every retriever applies *inside* its top-k (BM25 skips rows
+outside it in the kernel, dense search scores only the rows inside it), so a filtered
+query returns k hits whenever k matching documents have them, never padded with others.
+
+A **boost** multiplies the fused score of matching hits, after fusion and before the cut
+to k: ``{"field": "source", "value": "manual", "factor": 1.5}``, ``{"field": "tags", "in":
+[…], "factor": 1.2}`` or ``{"field": "url", "host": "docs.example.com", "factor": 2.0}``
+(the URL's host equals the given one or is a subdomain of it: the domain-QA rule of
+boosting hits from the site a question is about). Scores are shifted to start at the
+lowest candidate's before scaling, so a boost never turns a score's sign around.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridir.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hybridir.collection import CollectionView
+
+Mask = NDArray[np.bool_]
+_RANGE = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+def _missing() -> object:
+    from hybridir.collection import MISSING
+
+    return MISSING
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _matches_any(value: Any, accepted: set[Any]) -> bool:
+    if isinstance(value, list):
+        return any(_hashable(v) in accepted for v in value)
+    return _hashable(value) in accepted
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else repr(value)
+
+
+def _condition(column: NDArray[np.object_], op: str, arg: Any, field: str) -> Mask:
+    missing = _missing()
+    if op == "eq":
+        return np.fromiter((_matches_any(v, {_hashable(arg)}) for v in column), bool, len(column))
+    if op == "in":
+        if not isinstance(arg, list):
+            raise ConfigError(f"filter on {field!r}: 'in' needs a list, got {arg!r}")
+        accepted = {_hashable(a) for a in arg}
+        return np.fromiter((_matches_any(v, accepted) for v in column), bool, len(column))
+    if op == "exists":
+        if not isinstance(arg, bool):
+            raise ConfigError(f"filter on {field!r}: 'exists' needs true or false")
+        present = np.fromiter((v is not missing for v in column), bool, len(column))
+        return present if arg else ~present
+    if op in _RANGE:
+        bound = _number(arg)
+        if math.isnan(bound):
+            raise ConfigError(f"filter on {field!r}: {op!r} needs a number, got {arg!r}")
+        numbers = np.fromiter((_number(v) for v in column), float, len(column))
+        with np.errstate(invalid="ignore"):
+            result: Mask = _RANGE[op](numbers, bound) & ~np.isnan(numbers)
+        return result
+    raise ConfigError(
+        f"filter on {field!r}: unknown operator {op!r}; valid: eq, in, exists, gt, gte, lt, lte"
+    )
+
+
+def filter_mask(view: CollectionView, spec: Mapping[str, Any]) -> Mask:
+    """Rows (live ones only) whose metadata satisfies every condition of ``spec``."""
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"a filter is a JSON object of field conditions, got {spec!r}")
+    mask = view.bm25.live_rows.copy()
+    for field, condition in spec.items():
+        column = view.metadata_column(str(field))
+        if isinstance(condition, Mapping):
+            if not condition:
+                raise ConfigError(f"filter on {field!r} has no condition")
+            for op, arg in condition.items():
+                mask &= _condition(column, str(op), arg, str(field))
+        else:
+            mask &= _condition(column, "eq", condition, str(field))
+    return mask
+
+
+class Boost(NamedTuple):
+    """Multiply the fused score of hits whose metadata ``field`` matches by ``factor``."""
+
+    field: str
+    factor: float
+    value: Any = None
+    values: tuple[Any, ...] | None = None
+    host: str | None = None
+
+    def matcher(self) -> Callable[[Any], bool]:
+        missing = _missing()
+        if self.host is not None:
+            host = self.host.lower().strip(".")
+            return lambda v: isinstance(v, str) and _host_matches(v, host)
+        if self.values is not None:
+            accepted = {_hashable(v) for v in self.values}
+            return lambda v: v is not missing and _matches_any(v, accepted)
+        accepted_one = {_hashable(self.value)}
+        return lambda v: v is not missing and _matches_any(v, accepted_one)
+
+
+def _host_matches(url: str, host: str) -> bool:
+    found = (urlsplit(url if "//" in url else f"//{url}").hostname or "").lower()
+    return found == host or found.endswith(f".{host}")
+
+
+def parse_boosts(specs: Sequence[Mapping[str, Any]]) -> list[Boost]:
+    """Boosts from their JSON form (see the module docstring)."""
+    out = []
+    for spec in specs:
+        if not isinstance(spec, Mapping) or "field" not in spec or "factor" not in spec:
+            raise ConfigError(f"a boost needs 'field' and 'factor', got {spec!r}")
+        factor = _number(spec["factor"])
+        if not factor > 0:
+            raise ConfigError(f"boost factor must be a positive number, got {spec['factor']!r}")
+        kinds = [k for k in ("value", "in", "host") if k in spec]
+        if len(kinds) != 1:
+            raise ConfigError(f"a boost needs exactly one of value, in, host: {spec!r}")
+        values = spec.get("in")
+        if values is not None and not isinstance(values, list):
+            raise ConfigError(f"boost 'in' needs a list, got {values!r}")
+        out.append(
+            Boost(
+                str(spec["field"]),
+                factor,
+                spec.get("value"),
+                None if values is None else tuple(values),
+                None if spec.get("host") is None else str(spec["host"]),
+            )
+        )
+    return out
+
+
+def boost_factors(
+    view: CollectionView, doc_ids: Sequence[str], boosts: Sequence[Boost]
+) -> NDArray[np.float64]:
+    """The product of the matching boosts' factors for each document."""
+    factors = np.ones(len(doc_ids))
+    if not boosts or not doc_ids:
+        return factors
+    rows = view.bm25.rows_of(doc_ids)
+    for boost in boosts:
+        column = view.metadata_column(boost.field)
+        match = boost.matcher()
+        for i, row in enumerate(rows):
+            if match(column[row]):
+                factors[i] *= boost.factor
+    return factors
+
+
+def apply_boosts(scores: NDArray[np.float64], factors: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``lo + (score - lo) · factor`` with ``lo`` the lowest score (sign-safe scaling)."""
+    if len(scores) == 0:
+        return scores
+    lo = float(scores.min())
+    out: NDArray[np.float64] = lo + (scores - lo) * factors
+    return out
