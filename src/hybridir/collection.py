@@ -441,8 +441,10 @@ class Collection(CollectionView):
         1
     """
 
-    max_segments: int = 8
-    """More segments than this after a write triggers a merge of the smallest ones."""
+    max_segments: int = 4
+    """More segments than this after a write triggers a merge of the smallest ones (4 keeps
+    BM25 query throughput within 20% of a fresh build after 1,000 single adds; see
+    docs/benchmarks.md)."""
     merge_dead_share: float = 0.5
     """A segment with more deleted rows than this share is merged (purged) after a write."""
 

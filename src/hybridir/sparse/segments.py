@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from hybridir.config import BM25Config
 from hybridir.sparse.bm25 import absent_scores
-from hybridir.sparse.index import BM25Index, BM25Stats, CorpusStats, SparseHits
+from hybridir.sparse.index import BM25Index, BM25Stats, CorpusStats, QueryBatch, SparseHits
 from hybridir.sparse.postings import Postings
 
 
@@ -72,6 +72,11 @@ class SegmentedBM25:
             n_live += int(mask.sum())
         self.vocabulary = vocab
         self.document_frequencies = df
+        self._global_to_local = []
+        for to_global in local_to_global:
+            g2l = np.full(len(vocab), -1, dtype=np.int64)
+            g2l[to_global] = np.arange(len(to_global))
+            self._global_to_local.append(g2l)
         avg = total_length / max(n_live, 1)
         self.stats = BM25Stats(n_live, int(np.count_nonzero(df)), n_postings, avg)
         self.indexes = [
@@ -151,29 +156,81 @@ class SegmentedBM25:
         """Top-k live documents of each analysed query (only documents with a query term);
         ``allowed`` (a row mask, e.g. a filter's) restricts them inside the top-k."""
         constants = self.constants(queries)
-        per_segment = [
-            index.search(
-                queries,
-                k,
-                n_threads,
-                constants,
-                None if allowed is None else allowed[self.offsets[s] : self.offsets[s + 1]],
-            )
-            for s, index in enumerate(self.indexes)
-        ]
-        if len(per_segment) == 1:
-            return per_segment[0]
+        if len(self.indexes) == 1:
+            return self.indexes[0].search(queries, k, n_threads, constants, allowed)
+        if not self.indexes:
+            return [SparseHits([], []) for _ in queries]
+        batch = self._encode_global(queries)
+        n_q = len(queries)
+        blocks_rows, blocks_scores = [], []
+        for s, index in enumerate(self.indexes):
+            local = self._local_batch(batch, s)
+            mask = None if allowed is None else allowed[self.offsets[s] : self.offsets[s + 1]]
+            rows, scores, counts = index.search_encoded(local, k, n_threads, mask)
+            valid = np.arange(rows.shape[1])[None, :] < counts[:, None]
+            blocks_rows.append(np.where(valid, rows.astype(np.int64) + self.offsets[s], -1))
+            blocks_scores.append(np.where(valid, scores, -np.inf))
+        rows = np.concatenate(blocks_rows, axis=1)
+        scores = np.concatenate(blocks_scores, axis=1)
+        if constants is not None:
+            scores = np.where(rows >= 0, (scores + constants[:, None]).astype(np.float32), -np.inf)
+        order = np.argsort(-scores, axis=1, kind="stable")
+        ids = self.doc_ids
         out = []
-        for q in range(len(queries)):
-            merged = [
-                (-s, d)
-                for hits in per_segment
-                for d, s in zip(hits[q].doc_ids, hits[q].scores, strict=True)
-            ]
-            merged.sort()
-            top = merged[:k]
-            out.append(SparseHits([d for _, d in top], [-s for s, _ in top]))
+        for q in range(n_q):
+            top = order[q, : k + 1]
+            picked = [int(j) for j in top if rows[q, j] >= 0]
+            sel_scores = [float(scores[q, j]) for j in picked]
+            # Equal scores from different segments: order them by doc id, exactly.
+            if len(set(sel_scores)) < len(sel_scores) or (
+                len(picked) > k and sel_scores[k - 1] == sel_scores[k]
+            ):
+                pool = sorted(
+                    (-float(scores[q, j]), ids[rows[q, j]])
+                    for j in range(rows.shape[1])
+                    if rows[q, j] >= 0
+                )[:k]
+                out.append(SparseHits([d for _, d in pool], [-x for x, _ in pool]))
+                continue
+            picked = picked[:k]
+            out.append(
+                SparseHits([ids[rows[q, j]] for j in picked], [float(scores[q, j]) for j in picked])
+            )
         return out
+
+    def _encode_global(self, queries: Sequence[Sequence[str]]) -> QueryBatch:
+        """Queries as global term ids with multiplicities (first-occurrence order)."""
+        ptr: list[int] = [0]
+        ids: list[int] = []
+        counts: list[int] = []
+        vocab = self.vocabulary
+        for terms in queries:
+            tally: dict[int, int] = {}
+            for term in terms:
+                t = vocab.get(term)
+                if t is not None:
+                    tally[t] = tally.get(t, 0) + 1
+            ids += tally.keys()
+            counts += tally.values()
+            ptr.append(len(ids))
+        return QueryBatch(
+            np.asarray(ptr, dtype=np.int64),
+            np.asarray(ids, dtype=np.int32),
+            np.asarray(counts, dtype=np.float32),
+            np.zeros(len(queries)),
+        )
+
+    def _local_batch(self, batch: QueryBatch, s: int) -> QueryBatch:
+        """``batch`` in segment ``s``'s term ids (terms it lacks dropped)."""
+        local = self._global_to_local[s][batch.q_terms]
+        keep = local >= 0
+        query_of = np.repeat(np.arange(len(batch.q_ptr) - 1), np.diff(batch.q_ptr))
+        per_query = np.bincount(query_of[keep], minlength=len(batch.q_ptr) - 1)
+        q_ptr = np.zeros(len(batch.q_ptr), dtype=np.int64)
+        np.cumsum(per_query, out=q_ptr[1:])
+        return QueryBatch(
+            q_ptr, local[keep].astype(np.int32), batch.q_weights[keep], batch.constants
+        )
 
     def score_all(self, terms: Sequence[str]) -> NDArray[np.float64]:
         """BM25 score of every row (deleted rows: NaN), for oracles and explanations."""
