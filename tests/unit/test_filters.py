@@ -121,3 +121,19 @@ def test_boost_scaling_keeps_signs() -> None:
     scores = np.array([-1.0, 0.5, 2.0])
     out = apply_boosts(scores, np.array([1.0, 3.0, 1.0]))
     np.testing.assert_allclose(out, [-1.0, 3.5, 2.0])
+
+
+def test_wrong_embedding_dimension_is_rejected_whole(col: Collection) -> None:
+    from hybridir import InvalidInputError
+
+    before = len(col)
+    generation = col.generation
+    with pytest.raises(InvalidInputError, match=r"shape \(2, 6\)"):
+        col.add(
+            [Document("n1", "solar"), Document("n2", "wind")],
+            vectors=np.zeros((2, 5), dtype=np.float32),
+        )
+    with pytest.raises(InvalidInputError, match="NaN"):
+        col.add([Document("n1", "solar")], vectors=np.full((1, 6), np.nan, dtype=np.float32))
+    assert len(col) == before
+    assert col.generation == generation
