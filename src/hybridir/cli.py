@@ -608,6 +608,56 @@ def _progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
 
 
 @app.command()
+def serve(
+    collection_dirs: Annotated[list[Path], typer.Argument(help="Collections to serve.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File of API keys, one per line (enables writes).")
+    ] = None,
+    keys_for_reads: Annotated[bool, typer.Option(help="Require a key for reads too.")] = False,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Origin allowed by CORS (repeatable).")
+    ] = None,
+) -> None:
+    """Serve collections over HTTP: JSON API, /docs, /metrics and a search page at /."""
+    try:
+        import uvicorn
+
+        from hybridir.server.config import ServerConfig
+    except ImportError as exc:
+        from hybridir.errors import missing_dependency
+
+        raise missing_dependency("fastapi/uvicorn", "server") from exc
+    config = ServerConfig.from_dirs(
+        collection_dirs,
+        api_key_file,
+        keys_for_reads=keys_for_reads,
+        cors_origins=tuple(cors_origin or ()),
+    )
+    import os
+
+    os.environ["HYBRIDIR_SERVER_CONFIG"] = json.dumps(
+        {
+            "dirs": [str(p) for p in config.collections.values()],
+            "keys": str(api_key_file) if api_key_file else None,
+            "keys_for_reads": keys_for_reads,
+            "cors": list(config.cors_origins),
+        }
+    )
+    err.print(f"serving {sorted(config.collections)} on http://{host}:{port}")
+    uvicorn.run(
+        "hybridir.server.main:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@app.command()
 def demo(
     dataset: Annotated[str, typer.Argument(help="BEIR dataset folder or name.")] = "scifact",
 ) -> None:
@@ -633,3 +683,7 @@ def main(argv: list[str] | None = None) -> int:
 def entry_point() -> None:
     """Console-script entry: exit with :func:`main`'s status."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,411 @@
+"""The FastAPI application: search, documents, collection info, health and metrics.
+
+Every handler is a thin adapter over :class:`~hybridir.search.Searcher` and
+:class:`~hybridir.collection.Collection`. Searches run in FastAPI's thread pool and read one
+generation each (the Searcher's snapshot), so they keep answering while a write commits;
+writes to a collection are serialized by a lock (plus the collection's own writer lock
+against other processes). Errors are RFC 9457 problem details without stack traces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hybridir.collection import Collection
+from hybridir.config import FusionConfig
+from hybridir.errors import (
+    ConfigError,
+    HybridirError,
+    IndexFormatError,
+    InvalidInputError,
+    MissingDependencyError,
+    NotFoundError,
+)
+from hybridir.search import HYBRID, RETRIEVERS, Searcher
+from hybridir.server.config import NAME, ServerConfig
+from hybridir.types import Document
+
+PROBLEM = "application/problem+json"
+_STATUS: list[tuple[type[HybridirError], int]] = [
+    (NotFoundError, 404),
+    (InvalidInputError, 422),
+    (ConfigError, 400),
+    (MissingDependencyError, 501),
+    (IndexFormatError, 500),
+    (HybridirError, 409),  # e.g. another process holds the writer lock
+]
+
+
+class ProblemError(Exception):
+    """An HTTP error to answer as problem details."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+# -- request bodies -------------------------------------------------------------------------
+
+
+class FusionOverrides(BaseModel):
+    """Fusion settings that override the collection's for one search."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: str | None = None
+    norm: str | None = None
+    alpha: float | None = Field(None, ge=0.0, le=1.0)
+    rrf_k: float | None = Field(None, ge=0.0)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1)
+    k: int = Field(10, ge=1)
+    retriever: Literal["bm25", "dense", "hybrid"] | None = None
+    fusion: FusionOverrides | None = None
+    filter: dict[str, Any] | None = None
+    boosts: list[dict[str, Any]] = Field(default_factory=list)
+    explain: bool = True
+    rerank: bool | None = None
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    title: str = ""
+    text: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: list[DocumentIn] = Field(min_length=1)
+    upsert: bool = False
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """One served collection: its handle, searcher and write lock."""
+
+    collection: Collection
+    searcher: Searcher
+    write_lock: threading.Lock
+
+
+class Metrics:
+    """Prometheus metrics of one app (its own registry, so apps do not share counters)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "hybridir_requests",
+            "HTTP requests",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hybridir_request_seconds", "Request latency", ["route"], registry=self.registry
+        )
+        self.documents = Gauge(
+            "hybridir_collection_documents",
+            "Live documents",
+            ["collection"],
+            registry=self.registry,
+        )
+        self.segments = Gauge(
+            "hybridir_collection_segments", "Segments", ["collection"], registry=self.registry
+        )
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class Keys:
+    """API-key checks in constant time (every key compared, fixed-length digests)."""
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self._digests = [_digest(k) for k in sorted(keys)]
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def valid(self, given: str | None) -> bool:
+        if given is None:
+            return False
+        probe = _digest(given)
+        ok = False
+        for digest in self._digests:
+            ok |= hmac.compare_digest(probe, digest)
+        return ok
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the service for ``config`` (collections are opened now, so a bad path fails
+    at start-up rather than on the first request)."""
+    served = {
+        name: _serve(Collection.open(path)) for name, path in sorted(config.collections.items())
+    }
+    keys = Keys(config.api_keys)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        yield
+        for s in served.values():
+            s.collection.close()
+
+    app = FastAPI(
+        title="hybridir",
+        description="Hybrid sparse + dense search with per-hit explanations.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.metrics = metrics
+    _install_middleware(app, config, metrics)
+    _install_error_handlers(app)
+
+    def reader(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if config.keys_for_reads and not keys.valid(x_api_key):
+            raise ProblemError(401, "Unauthorized", "a valid X-API-Key header is required")
+
+    def writer(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if not keys:
+            raise ProblemError(
+                403, "Forbidden", "writes are disabled: start the server with --api-key-file"
+            )
+        if not keys.valid(x_api_key):
+            raise ProblemError(401, "Unauthorized", "a valid X-API-Key header is required")
+
+    def lookup(name: str) -> Served:
+        if not NAME.match(name) or name not in served:
+            raise ProblemError(404, "Not Found", f"no collection named {name!r}")
+        return served[name]
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/collections", dependencies=[Depends(reader)])
+    def list_collections() -> dict[str, list[dict[str, Any]]]:
+        return {"collections": [_info(n, s) for n, s in served.items()]}
+
+    @app.get("/collections/{name}", dependencies=[Depends(reader)])
+    def collection_info(name: str) -> dict[str, Any]:
+        s = lookup(name)
+        return {**_info(name, s), "config": s.collection.snapshot().config.to_dict()}
+
+    @app.post("/collections/{name}/search", dependencies=[Depends(reader)])
+    def search(name: str, body: SearchRequest) -> dict[str, Any]:
+        s = lookup(name)
+        if body.k > config.max_k:
+            raise ProblemError(422, "Unprocessable Content", f"k must be <= {config.max_k}")
+        if len(body.query) > config.max_query_chars:
+            raise ProblemError(
+                422,
+                "Unprocessable Content",
+                f"query longer than {config.max_query_chars} characters",
+            )
+        fusion = None
+        if body.fusion is not None:
+            base = s.collection.snapshot().config.fusion
+            changes = {k: v for k, v in body.fusion.model_dump().items() if v is not None}
+            fusion = FusionConfig.from_dict(base.to_dict() | changes)
+        result = s.searcher.search(
+            body.query,
+            body.k,
+            retriever=body.retriever,
+            fusion=fusion,
+            rerank=body.rerank,
+            explain=body.explain,
+            filter=body.filter,
+            boosts=body.boosts,
+        )
+        return result.to_dict()
+
+    @app.post("/collections/{name}/documents", dependencies=[Depends(writer)])
+    def add_documents(name: str, body: DocumentsRequest) -> dict[str, Any]:
+        s = lookup(name)
+        if len(body.documents) > config.max_batch:
+            raise ProblemError(
+                422, "Unprocessable Content", f"at most {config.max_batch} documents per request"
+            )
+        docs = [Document(d.id, d.text, d.title, d.metadata) for d in body.documents]
+        with s.write_lock:
+            n = s.collection.upsert(docs) if body.upsert else s.collection.add(docs)
+        metrics.documents.labels(name).set(len(s.collection))
+        return {"written": n, "documents": len(s.collection), "generation": s.collection.generation}
+
+    @app.get("/collections/{name}/documents/{doc_id}", dependencies=[Depends(reader)])
+    def get_document(name: str, doc_id: str) -> dict[str, Any]:
+        s = lookup(name)
+        doc = s.collection.snapshot().get(doc_id)
+        return {
+            "id": doc.doc_id,
+            "title": doc.title,
+            "text": doc.text,
+            "metadata": dict(doc.metadata),
+        }
+
+    @app.delete("/collections/{name}/documents/{doc_id}", dependencies=[Depends(writer)])
+    def delete_document(name: str, doc_id: str) -> dict[str, Any]:
+        s = lookup(name)
+        with s.write_lock:
+            s.collection.delete([doc_id])
+        metrics.documents.labels(name).set(len(s.collection))
+        return {"deleted": 1, "documents": len(s.collection), "generation": s.collection.generation}
+
+    @app.get("/metrics", dependencies=[Depends(reader)])
+    def prometheus() -> Response:
+        for n, s in served.items():
+            view = s.collection.snapshot()
+            metrics.documents.labels(n).set(len(view))
+            metrics.segments.labels(n).set(len(view.manifest.segments))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return resources.files("hybridir.server").joinpath("static/index.html").read_text("utf-8")
+
+    return app
+
+
+def _serve(collection: Collection) -> Served:
+    return Served(collection, Searcher(collection), threading.Lock())
+
+
+def _info(name: str, s: Served) -> dict[str, Any]:
+    view = s.collection.snapshot()
+    return {
+        "name": name,
+        "documents": len(view),
+        "generation": view.generation,
+        "segments": len(view.manifest.segments),
+        "retrievers": sorted([*RETRIEVERS, HYBRID]) if view.has_dense else ["bm25"],
+        "default_retriever": s.searcher.retriever,
+    }
+
+
+def _version() -> str:
+    from hybridir import __version__
+
+    return __version__
+
+
+def _install_middleware(app: FastAPI, config: ServerConfig, metrics: Metrics) -> None:
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-API-Key"],
+        )
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        label = getattr(route, "path", "unmatched")
+        metrics.requests.labels(label, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(label).observe(time.perf_counter() - start)
+        return response
+
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes (by Content-Length, and while streaming)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        too_big = problem(
+            413, "Content Too Large", f"request bodies are limited to {self.limit} bytes"
+        )
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await too_big(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise ProblemError(
+                    413, "Content Too Large", f"request bodies are limited to {self.limit} bytes"
+                )
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail)
+
+    @app.exception_handler(HybridirError)
+    async def on_library(request: Request, exc: HybridirError) -> JSONResponse:
+        status = next(code for cls, code in _STATUS if isinstance(exc, cls))
+        title = {404: "Not Found", 422: "Unprocessable Content", 400: "Bad Request"}.get(
+            status, "Conflict" if status == 409 else "Error"
+        )
+        return problem(status, title, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return problem(422, "Unprocessable Content", "; ".join(parts)[:2000])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        return problem(500, "Internal Server Error", "the server failed; see its log")
+
+
+def with_limits(config: ServerConfig, **limits: Any) -> ServerConfig:
+    """``config`` with some limits changed (for tests and the CLI)."""
+    return replace(config, **limits)
