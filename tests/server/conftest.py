@@ -1,0 +1,56 @@
+"""A real ``hybridir serve`` on 127.0.0.1 for the live-server and browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hybridir import Collection, Document
+
+KEY = "live-test-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    col = tmp_path / "energy"
+    Collection.create(col).add(
+        [Document(f"seed{i}", f"solar wind hydro energy number {i}") for i in range(50)]
+    )
+    (tmp_path / "keys").write_text(KEY + "\n")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "hybridir.cli", "serve", str(col), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--api-key-file", str(tmp_path / "keys")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
