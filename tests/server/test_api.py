@@ -132,6 +132,7 @@ def test_metrics_openapi_docs_and_page(client: TestClient) -> None:
         in text
     )
     assert 'hybridir_collection_documents{collection="energy"} 3.0' in text
+    assert 'hybridir_collection_bytes{collection="energy"}' in text
     schema = client.get("/openapi.json").json()
     assert "/collections/{name}/search" in schema["paths"]
     assert client.get("/docs").status_code == 200

@@ -9,6 +9,7 @@ against other processes). Errors are RFC 9457 problem details without stack trac
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import threading
@@ -138,6 +139,12 @@ class Metrics:
         )
         self.segments = Gauge(
             "hybridir_collection_segments", "Segments", ["collection"], registry=self.registry
+        )
+        self.bytes = Gauge(
+            "hybridir_collection_bytes",
+            "Bytes of segment files",
+            ["collection"],
+            registry=self.registry,
         )
 
 
@@ -289,6 +296,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             view = s.collection.snapshot()
             metrics.documents.labels(n).set(len(view))
             metrics.segments.labels(n).set(len(view.manifest.segments))
+            metrics.bytes.labels(n).set(_segment_bytes(view.directory, view.manifest))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -296,6 +304,15 @@ def create_app(config: ServerConfig) -> FastAPI:
         return resources.files("hybridir.server").joinpath("static/index.html").read_text("utf-8")
 
     return app
+
+
+def _segment_bytes(directory: Any, manifest: Any) -> int:
+    total = 0
+    for seg in manifest.segments:
+        for path in (directory / seg.name).rglob("*"):
+            with contextlib.suppress(OSError):  # removed by a merge meanwhile
+                total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def _serve(collection: Collection) -> Served:
