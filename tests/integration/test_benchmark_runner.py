@@ -1,0 +1,52 @@
+"""`hybridir benchmark` end to end on ADI: runs, tables, significance marks and the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from hybridir.cli import main
+from hybridir.eval import evaluate, load_beir, read_run
+
+
+def test_benchmark_writes_every_file(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYBRIDIR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HYBRIDIR_DATA", str(data_dir))
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        'datasets = ["adi"]\n'
+        'systems = ["bm25", "dense", "rrf", "tuned"]\n'
+        'metrics = ["ndcg@10", "recall@100"]\n'
+        'tune_on = "adi"\n'
+        'tune_split = "test"  # ADI has no train split; only a smoke test may do this\n'
+    )
+    out = tmp_path / "out"
+    assert main(["benchmark", str(spec), "--out", str(out)]) == 0
+    for name in ("results.md", "results.csv", "results.json", "report.html"):
+        assert (out / name).is_file()
+    data = load_beir("adi")
+    report = json.loads((out / "results.json").read_text())
+    for system in ("bm25", "dense", "rrf", "tuned"):
+        run = read_run(out / "runs" / "adi" / f"{system}.trec")
+        # the table's numbers are those of the run files it wrote
+        expected = evaluate(run, data.qrels, ["ndcg@10"])["ndcg@10"]
+        assert report["means"]["adi"][system]["ndcg@10"] == pytest.approx(expected, abs=1e-4)
+    assert report["p_values"]["adi"]["bm25"]["ndcg@10"] is None
+    assert 0 < report["p_values"]["adi"]["rrf"]["ndcg@10"] <= 1
+    assert report["tuned"]["adi"]["method"] in {"rrf", "convex", "combmnz", "dbsf"}
+    assert report["spec"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 4 * 2
+    html = (out / "report.html").read_text()
+    assert html.count("<svg") >= 3  # bars, a recall curve, win/loss
+    assert "average" in (out / "results.md").read_text()
+    # a second run reuses the cached collection and gives the same table
+    assert main(["benchmark", str(spec), "--out", str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "results.json").read_text())["means"] == report["means"]
