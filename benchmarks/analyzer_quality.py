@@ -179,7 +179,7 @@ def measure(work: Workload, setting: Setting, threads: int) -> Result:
         setup = time.perf_counter() - start
         try:
             start = time.perf_counter()
-            collection.add(work.docs)
+            collection.add(work.docs, allow_empty=True)
             index_seconds = time.perf_counter() - start
             run = Searcher(collection).run(work.queries, DEPTH, n_threads=threads)
             stemmer = collection.analyzer.stemmer_name

@@ -207,7 +207,7 @@ def build_collection(directory: Path, docs: Sequence[Document], err: Console) ->
     )
     start = time.perf_counter()
     collection = Collection.create(directory, config)
-    collection.add(docs, show_progress=err.is_terminal)
+    collection.add(docs, show_progress=err.is_terminal, allow_empty=True)
     collection.close()
     return time.perf_counter() - start
 

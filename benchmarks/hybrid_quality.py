@@ -64,7 +64,7 @@ def run_dataset(name: str, args: argparse.Namespace, err: Console) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="hybridir-hq-") as tmp:
         start = time.perf_counter()
         collection = Collection.create(Path(tmp) / "c", config)
-        collection.add(list(data.corpus()), show_progress=err.is_terminal)
+        collection.add(list(data.corpus()), show_progress=err.is_terminal, allow_empty=True)
         index_s = time.perf_counter() - start
         searcher = Searcher(collection)
         depths = FusionConfig(depths={"bm25": args.depth, "dense": args.depth})

@@ -71,7 +71,9 @@ def open_collection(name: str, work: Path, model: str, err: Console) -> Collecti
         return Collection.open(path)
     err.print(f"indexing {name} …")
     collection = Collection.create(path, CollectionConfig(dense=DenseConfig(model=model)))
-    collection.add(read_corpus(resolve_dataset(name) / "corpus.jsonl"), show_progress=True)
+    collection.add(
+        read_corpus(resolve_dataset(name) / "corpus.jsonl"), show_progress=True, allow_empty=True
+    )
     return collection
 
 

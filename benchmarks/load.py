@@ -56,7 +56,7 @@ def build(name: str, work: Path, retriever: str, err: Console) -> Path:
         dense = None if retriever == "bm25" else DenseConfig()
         col = Collection.create(path, CollectionConfig(dense=dense))
         with err.status(f"indexing {name}"):
-            col.add(read_corpus(resolve_dataset(name) / "corpus.jsonl"))
+            col.add(read_corpus(resolve_dataset(name) / "corpus.jsonl"), allow_empty=True)
         col.close()
     return path
 

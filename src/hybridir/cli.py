@@ -138,7 +138,7 @@ def _build(source: str, directory: Path, config: CollectionConfig, overwrite: bo
     if not docs:
         raise InvalidInputError(f"{corpus} holds no documents")
     collection = Collection.create(directory, config, overwrite=overwrite)
-    collection.add(docs, show_progress=err.is_terminal)
+    collection.add(docs, show_progress=err.is_terminal, allow_empty=True)
     return collection
 
 

@@ -145,14 +145,15 @@ class Manifest:
             raise IndexFormatError(f"{path} is malformed: {exc}") from exc
 
 
-def validate_documents(docs: Sequence[Document]) -> None:
+def validate_documents(docs: Sequence[Document], *, allow_empty: bool = False) -> None:
     """Reject a batch that cannot be stored, naming the offending document.
 
     Raises:
-        InvalidInputError: an empty, non-string or repeated doc id; a non-string or empty
-            title and text; a document over :data:`MAX_DOCUMENT_CHARS`; text that is not
-            valid Unicode (lone surrogates, e.g. from undecodable bytes); metadata that is
-            not JSON.
+        InvalidInputError: an empty, non-string or repeated doc id; a non-string title or
+            text; an empty title and text (unless ``allow_empty``: test collections such as
+            Cranfield hold a few empty documents, indexed so that they never match); a
+            document over :data:`MAX_DOCUMENT_CHARS`; text that is not valid Unicode (lone
+            surrogates, e.g. from undecodable bytes); metadata that is not JSON.
     """
     seen: set[str] = set()
     for i, doc in enumerate(docs):
@@ -166,7 +167,7 @@ def validate_documents(docs: Sequence[Document]) -> None:
         seen.add(doc.doc_id)
         if not isinstance(doc.text, str) or not isinstance(doc.title, str):
             raise InvalidInputError(f"document {name}: title and text must be strings")
-        if not (doc.text.strip() or doc.title.strip()):
+        if not allow_empty and not (doc.text.strip() or doc.title.strip()):
             raise InvalidInputError(f"document {name} has no text (empty title and text)")
         size = len(doc.text) + len(doc.title)
         if size > MAX_DOCUMENT_CHARS:
@@ -523,6 +524,7 @@ class Collection(CollectionView):
         *,
         vectors: NDArray[np.float32] | None = None,
         show_progress: bool = False,
+        allow_empty: bool = False,
     ) -> int:
         """Add new documents in one transaction; returns how many were added.
 
@@ -530,12 +532,15 @@ class Collection(CollectionView):
             docs: the documents; none may already be in the collection.
             vectors: their embeddings (one row each) instead of encoding them here.
             show_progress: show analysis and encoding progress bars.
+            allow_empty: accept documents without text (bulk loads of test collections).
 
         Raises:
             InvalidInputError: a document is invalid (:func:`validate_documents`), already
                 stored, or ``vectors`` has the wrong shape. Nothing is written then.
         """
-        return self._write(list(docs), (), vectors, replace=False, show=show_progress)
+        return self._write(
+            list(docs), (), vectors, replace=False, show=show_progress, allow_empty=allow_empty
+        )
 
     def upsert(
         self,
@@ -543,9 +548,12 @@ class Collection(CollectionView):
         *,
         vectors: NDArray[np.float32] | None = None,
         show_progress: bool = False,
+        allow_empty: bool = False,
     ) -> int:
         """Add documents, replacing stored ones with the same ids, in one transaction."""
-        return self._write(list(docs), (), vectors, replace=True, show=show_progress)
+        return self._write(
+            list(docs), (), vectors, replace=True, show=show_progress, allow_empty=allow_empty
+        )
 
     def delete(self, doc_ids: Iterable[str], *, missing_ok: bool = False) -> int:
         """Delete documents in one transaction; returns how many were deleted.
@@ -569,8 +577,9 @@ class Collection(CollectionView):
         replace: bool,
         show: bool,
         missing_ok: bool = False,
+        allow_empty: bool = False,
     ) -> int:
-        validate_documents(batch)
+        validate_documents(batch, allow_empty=allow_empty)
         if vectors is not None:
             self._check_vectors(batch, vectors)
         with self._writer_lock():

@@ -36,7 +36,7 @@ def run_demo(dataset: str, out: Console, err: Console) -> None:
             "indexing BM25 + all-MiniLM-L6-v2 (first run encodes every document on the "
             "CPU; later runs reuse the embedding cache)"
         )
-        collection.add(docs, show_progress=True)
+        collection.add(docs, show_progress=True, allow_empty=True)
         out.print(f"indexed in {time.perf_counter() - start:.1f} s")
         searcher = Searcher(collection)
         table = Table(

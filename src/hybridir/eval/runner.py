@@ -168,7 +168,7 @@ def _collection(spec: Spec, dataset: str, cache: Path) -> Any:
     if (path / "manifest.json").is_file():
         return Collection.open(path)
     collection = Collection.create(path, config, overwrite=path.exists())
-    collection.add(read_corpus(resolve_dataset(dataset) / "corpus.jsonl"))
+    collection.add(read_corpus(resolve_dataset(dataset) / "corpus.jsonl"), allow_empty=True)
     return collection
 
 
