@@ -22,6 +22,8 @@ import csv
 import hashlib
 import io
 import json
+import os
+import shutil
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -167,9 +169,15 @@ def _collection(spec: Spec, dataset: str, cache: Path) -> Any:
     path = cache / f"{dataset.replace('/', '-')}-{key}"
     if (path / "manifest.json").is_file():
         return Collection.open(path)
-    collection = Collection.create(path, config, overwrite=path.exists())
+    # Built beside its final name and renamed when complete: a failed build is never reused.
+    building = cache / f".{path.name}.building"
+    if building.exists():
+        shutil.rmtree(building)
+    collection = Collection.create(building, config)
     collection.add(read_corpus(resolve_dataset(dataset) / "corpus.jsonl"), allow_empty=True)
-    return collection
+    collection.close()
+    os.replace(building, path)
+    return Collection.open(path)
 
 
 def _tuned_config(
