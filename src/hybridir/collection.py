@@ -65,7 +65,7 @@ from hybridir.types import Document
 
 if TYPE_CHECKING:
     from hybridir.dense.encoders import Encoder
-    from hybridir.dense.vectors import SegmentedVectors, VectorIndex
+    from hybridir.dense.vectors import SegmentedVectors
 
 logger = logging.getLogger(__name__)
 
@@ -244,13 +244,11 @@ def _load_state(directory: Path, manifest: Manifest) -> _State:
         postings.append(p)
         live.append(mask)
         if dense:
-            from hybridir.dense.vectors import VECTORS_FILE
+            from hybridir.dense.vectors import VectorIndex
 
             folder = directory / seg.name / "vectors"
-            try:  # opened now, so a later merge that removes the folder cannot break us
-                arrays.append(np.load(folder / VECTORS_FILE, mmap_mode="r"))
-            except (OSError, ValueError) as exc:
-                raise IndexFormatError(f"cannot read vectors of {seg.name}: {exc}") from exc
+            # Opened now, so a later merge that removes the folder cannot break us.
+            arrays.append(VectorIndex.read_vectors(folder))
             vector_dirs.append(folder)
     return _State(manifest, postings, live, vector_dirs, arrays)
 
@@ -316,14 +314,14 @@ class CollectionView:
     @property
     def vectors(self) -> SegmentedVectors:
         """Exact dense search over the live rows, rows aligned with :attr:`bm25`'s."""
-        from hybridir.dense.vectors import SegmentedVectors
+        from hybridir.dense.vectors import SegmentedVectors, VectorIndex
 
         dense = self._dense_config()
         state = self._state
         with state.lock:
             if "vectors" not in state.cache:
                 indexes = [
-                    _vector_index(array, folder, dense.index)
+                    VectorIndex.load(folder, dense.index, vectors=array)
                     for array, folder in zip(state.vector_arrays, state.vector_dirs, strict=True)
                 ]
                 dim = self.manifest.dim or (indexes[0].dim if indexes else self.encoder.dim)
@@ -384,15 +382,6 @@ def segment_metadata(directory: Path, segment: Segment) -> list[dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise IndexFormatError(f"cannot read the metadata of {segment.name}: {exc}") from exc
     return rows
-
-
-def _vector_index(array: NDArray[np.float32], folder: Path, factory: str) -> VectorIndex:
-    from hybridir.dense.vectors import FAISS_FILE, VectorIndex, _faiss
-
-    index = None
-    if factory != "Flat" and (folder / FAISS_FILE).is_file():
-        index = _faiss().read_index(str(folder / FAISS_FILE))
-    return VectorIndex(np.asarray(array, dtype=np.float32), factory, index)
 
 
 class _Shared:
@@ -600,7 +589,7 @@ class Collection(CollectionView):
             if not batch and not removed:
                 return 0
             generation = view.generation + 1
-            new_segment = None
+            new_segment, fresh = None, None
             if batch:
                 fresh = vectors if vectors is not None else self._encode(view, batch, show)
                 new_segment = self._write_segment(view, batch, fresh, generation, show)
@@ -609,7 +598,8 @@ class Collection(CollectionView):
                 segments.append(new_segment)
             store.stage(batch, removed, generation)
             n_live = len(view) + len(batch) - len(removed)
-            self._publish(view, segments, n_live, generation)
+            dim = None if fresh is None else int(fresh.shape[1])
+            self._publish(view, segments, n_live, generation, dim)
             self._maybe_merge()
         return len(batch) if batch else len(removed)
 
@@ -694,12 +684,18 @@ class Collection(CollectionView):
         return segments
 
     def _publish(
-        self, view: CollectionView, segments: list[Segment], n_live: int, generation: int
+        self,
+        view: CollectionView,
+        segments: list[Segment],
+        n_live: int,
+        generation: int,
+        dim: int | None = None,
     ) -> None:
-        dim = view.manifest.dim
-        if dim is None and view.has_dense and segments:
-            dim = int(self.vectors_dim_of(segments[-1]))
-        manifest = Manifest(generation, view.config, tuple(segments), n_live, dim)
+        """Write the manifest of ``generation`` (the commit point), then drop what it no
+        longer references. ``dim``: the vector dimension, when these are the first vectors."""
+        manifest = Manifest(
+            generation, view.config, tuple(segments), n_live, view.manifest.dim or dim
+        )
         fsync_tree(self.directory / "docs.sqlite")
         atomic_write_text(self.directory / MANIFEST, manifest.to_json())
         old = self._referenced(view.manifest) - self._referenced(manifest)
@@ -711,12 +707,6 @@ class Collection(CollectionView):
                 shutil.rmtree(target, ignore_errors=True)
             else:
                 target.unlink(missing_ok=True)
-
-    def vectors_dim_of(self, segment: Segment) -> int:
-        from hybridir.dense.vectors import VECTORS_FILE
-
-        array = np.load(self.directory / segment.name / "vectors" / VECTORS_FILE, mmap_mode="r")
-        return int(array.shape[1])
 
     @staticmethod
     def _referenced(manifest: Manifest) -> set[str]:

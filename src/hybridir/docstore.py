@@ -70,21 +70,6 @@ class DocStore:
             self._db.execute("DELETE FROM docs WHERE added > ?", (g,))
             self._db.execute("UPDATE docs SET removed = NULL WHERE removed > ?", (g,))
 
-    def existing_ids(self, doc_ids: Sequence[str], generation: int) -> list[str]:
-        """Which of ``doc_ids`` are visible at ``generation``."""
-        found: list[str] = []
-        for start in range(0, len(doc_ids), _CHUNK):
-            chunk = doc_ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found += [
-                str(r[0])
-                for r in self._query(
-                    f"SELECT doc_id FROM docs WHERE {_VISIBLE} AND doc_id IN ({marks})",
-                    (*_at(generation), *chunk),
-                )
-            ]
-        return found
-
     def stage(self, docs: Sequence[Document], removed: Sequence[str], generation: int) -> None:
         """In one transaction: add ``docs`` and remove the versions of ``removed`` visible
         at ``generation - 1``, both under the unpublished ``generation``."""

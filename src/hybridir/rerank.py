@@ -238,15 +238,13 @@ def train_collaborative(
     """Fit a :class:`CollaborativeReranker` on the searcher's fused top ``depth`` of each
     training query (its default fusion), with the LambdaRank settings of the rescorer."""
     from hybridir.learn._lgbm import lightgbm
-    from hybridir.learn.rescore import PARAMS
+    from hybridir.learn.rescore import PARAMS, labels_for
 
     blocks, labels, groups = [], [], []
     for i, qid in enumerate(training.qids):
         lists = {name: ranked[i] for name, ranked in training.lists.items()}
         fused = searcher.fuse_lists(training.queries[i].text, lists, searcher.fusion, depth)
-        y = np.asarray(
-            [max(int(training.qrels[qid].get(d, 0)), 0) for d in fused.doc_ids], dtype=np.int32
-        )
+        y = labels_for(fused.doc_ids, training.qrels[qid])
         if not y.any():
             continue
         blocks.append(

@@ -93,16 +93,31 @@ class VectorIndex:
             _faiss().write_index(self._index, str(directory / FAISS_FILE))
 
     @classmethod
-    def load(cls, directory: Path, factory: str = "Flat", mmap: bool = True) -> VectorIndex:
-        """Read what :meth:`save` wrote."""
-        try:
-            vectors = np.load(directory / VECTORS_FILE, mmap_mode="r" if mmap else None)
-        except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"cannot read vectors in {directory}: {exc}") from exc
+    def load(
+        cls,
+        directory: Path,
+        factory: str = "Flat",
+        mmap: bool = True,
+        vectors: NDArray[np.float32] | None = None,
+    ) -> VectorIndex:
+        """Read what :meth:`save` wrote (``vectors``: already read by :meth:`read_vectors`)."""
+        if vectors is None:
+            vectors = cls.read_vectors(directory, mmap)
         index = None
         if factory != "Flat":
             index = _faiss().read_index(str(directory / FAISS_FILE))
         return cls(np.asarray(vectors, dtype=np.float32), factory, index)
+
+    @staticmethod
+    def read_vectors(directory: Path, mmap: bool = True) -> NDArray[np.float32]:
+        """The saved vectors of ``directory`` (memory-mapped when ``mmap``)."""
+        try:
+            vectors: NDArray[np.float32] = np.load(
+                directory / VECTORS_FILE, mmap_mode="r" if mmap else None
+            )
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"cannot read vectors in {directory}: {exc}") from exc
+        return vectors
 
 
 class SegmentedVectors:

@@ -51,9 +51,10 @@ def idf(index: SegmentedBM25, terms: Sequence[str]) -> Array:
     return out
 
 
-def query_features(index: SegmentedBM25, query: QueryContext) -> Array:
-    """:data:`QUERY_FEATURES` of one query."""
-    values = idf(index, query.terms)
+def query_features(index: SegmentedBM25, query: QueryContext, values: Array | None = None) -> Array:
+    """:data:`QUERY_FEATURES` of one query (``values``: its terms' :func:`idf`, if known)."""
+    if values is None:
+        values = idf(index, query.terms)
     known = values[~np.isnan(values)]
     n = len(query.terms)
     return np.asarray(
@@ -154,7 +155,7 @@ def adaptive_features(index: SegmentedBM25, query: QueryContext, prepared: Prepa
     overlap = len(common) / len(union) if union else 0.0
     return np.concatenate(
         [
-            query_features(index, query),
+            query_features(index, query, values),
             [rare],
             token_features(query.text),
             *shapes,

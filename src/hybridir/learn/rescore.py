@@ -111,9 +111,9 @@ def _check_lists(expected: Sequence[str], prepared: Prepared) -> None:
         )
 
 
-def labels_for(prepared: Prepared, judged: Mapping[str, int]) -> NDArray[np.int32]:
+def labels_for(doc_ids: Sequence[str], judged: Mapping[str, int]) -> NDArray[np.int32]:
     """Relevance grade of each candidate (0 when unjudged or negative)."""
-    return np.asarray([max(int(judged.get(d, 0)), 0) for d in prepared.ids], dtype=np.int32)
+    return np.asarray([max(int(judged.get(d, 0)), 0) for d in doc_ids], dtype=np.int32)
 
 
 def train_rescorer(
@@ -130,7 +130,7 @@ def train_rescorer(
     depths = {n: int((depths or DEFAULT_DEPTHS).get(n, 100)) for n in training.names}
     blocks, labels, groups = [], [], []
     for i, prepared in enumerate(training.prepared(depths)):
-        y = labels_for(prepared, training.qrels[training.qids[i]])
+        y = labels_for(prepared.ids, training.qrels[training.qids[i]])
         if not y.any():
             continue
         blocks.append(features_for(collection, training.queries[i], prepared))

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir.config import FusionConfig
+from hybridir.fusion import Prepared
 from hybridir.learn.cv import CVReport, query_folds, report
 from hybridir.learn.data import TrainingSet, fusion_run, per_query, run_depth
 
@@ -83,13 +84,12 @@ def score_matrix(
     """``metric`` of every query (columns) under every setting (rows)."""
     k = run_depth(metric)
     out = np.empty((len(configs), len(training.qids)))
-    cache: dict[tuple[tuple[str, int], ...], list[object]] = {}
+    cache: dict[tuple[tuple[str, int], ...], list[Prepared]] = {}
     for i, config in enumerate(configs):
         key = tuple(sorted((n, config.depth(n)) for n in training.names))
         if key not in cache:
-            cache[key] = list(training.prepared(dict(key)))
-        prepared = cache[key]
-        run = fusion_run(training.qids, prepared, config, k)  # type: ignore[arg-type]
+            cache[key] = training.prepared(dict(key))  # each depth setting prepared once
+        run = fusion_run(training.qids, cache[key], config, k)
         out[i] = per_query(run, training.qrels, training.qids, metric)
         if progress is not None:
             progress(i + 1)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -421,8 +421,3 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         return problem(500, "Internal Server Error", "the server failed; see its log")
-
-
-def with_limits(config: ServerConfig, **limits: Any) -> ServerConfig:
-    """``config`` with some limits changed (for tests and the CLI)."""
-    return replace(config, **limits)
