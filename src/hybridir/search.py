@@ -80,8 +80,23 @@ def dense_retriever(
     ]
 
 
+def splade_retriever(
+    collection: CollectionView,
+    queries: Sequence[str],
+    k: int,
+    n_threads: int,
+    allowed: NDArray[np.bool_] | None = None,
+) -> list[RankedList]:
+    """Learned sparse: the queries' term weights (``SpladeConfig.query_mode``) dotted with
+    the collection's quantized document impacts."""
+    weighted = collection.splade_queries(queries)
+    hits = collection.splade.search(weighted, k, n_threads, allowed)
+    return [RankedList(h.doc_ids, h.scores) for h in hits]
+
+
 RETRIEVERS: dict[str, RetrieverSpec] = {
     "bm25": RetrieverSpec(bm25_retriever, 0.0, lexical=True),
+    "splade": RetrieverSpec(splade_retriever, 0.0, lexical=False),
     "dense": RetrieverSpec(dense_retriever, -1.0, lexical=False),
 }
 """Retrievers by name; ``"hybrid"`` fuses all of a collection's lists."""
@@ -112,7 +127,7 @@ class Searcher:
         reranker: Reranker | None = None,
     ) -> None:
         self.collection = collection
-        default = HYBRID if collection.has_dense else "bm25"
+        default = HYBRID if len(available_lists(collection)) > 1 else "bm25"
         self.retriever = self._check_mode(retriever or default)
         self._fusion = fusion
         self._given_reranker = reranker
@@ -139,16 +154,22 @@ class Searcher:
 
     def lists(self) -> list[str]:
         """The retrievers a hybrid query fuses for this collection."""
-        return ["bm25", "dense"] if self.collection.has_dense else ["bm25"]
+        return available_lists(self.collection)
 
     def _check_mode(self, name: str) -> str:
         valid = sorted([*RETRIEVERS, HYBRID])
         if name not in valid:
             raise ConfigError(f"unknown retriever {name!r}; valid: {valid}")
-        if name in ("dense", HYBRID) and not self.collection.has_dense:
+        have = self.lists()
+        if name == HYBRID and len(have) < 2:
             raise ConfigError(
-                f"retriever {name!r} needs a dense index; this collection has only BM25 "
-                "(index it with --dense MODEL)"
+                "retriever 'hybrid' needs a second list; this collection has only BM25 "
+                "(index it with --dense MODEL and/or --splade MODEL)"
+            )
+        if name != HYBRID and name not in have:
+            raise ConfigError(
+                f"retriever {name!r} is not indexed in this collection (it has {have}); "
+                f"index it with --{name} MODEL"
             )
         return name
 
@@ -293,20 +314,26 @@ class Searcher:
         return model.fuse(view, context, prepare(scored), k)
 
     def _with_matched_terms(self, view: CollectionView, query: str, hits: list[Hit]) -> list[Hit]:
-        """Fill ``matched_terms`` of lexical contributions (looked up for these hits only)."""
+        """Fill ``matched_terms`` of lexical contributions, and the top contributing
+        (expanded) terms of learned sparse ones (looked up for these hits only)."""
         terms = view.analyzer.analyze(query)
         index = view.bm25
         rows = index.rows_of([h.doc_id for h in hits])
+        weighted = None
+        if any(c.retriever == "splade" for h in hits for c in h.contributions):
+            weighted = view.splade_queries([query])[0]
         out = []
         for hit, row in zip(hits, rows, strict=True):
             matched = index.matched_terms(row, terms)
-            parts = tuple(
-                c._replace(matched_terms=matched)
-                if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical
-                else c
-                for c in hit.contributions
-            )
-            out.append(hit._replace(contributions=parts))
+            parts = []
+            for c in hit.contributions:
+                if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical:
+                    c = c._replace(matched_terms=matched)
+                elif c.retriever == "splade" and weighted is not None:
+                    top = view.splade.term_contributions(row, weighted)
+                    c = c._replace(matched_terms=tuple(t for t, _ in top), term_scores=top)
+                parts.append(c)
+            out.append(hit._replace(contributions=tuple(parts)))
         return out
 
     def run(
@@ -392,6 +419,12 @@ class Searcher:
             fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, view)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
+
+
+def available_lists(view: CollectionView) -> list[str]:
+    """The retrieval lists ``view`` has indexed, in fusion order (BM25 first)."""
+    have = {"bm25": True, "splade": view.has_splade, "dense": view.has_dense}
+    return [name for name in RETRIEVERS if have.get(name, False)]
 
 
 def _boosted(view: CollectionView, hits: list[Hit], boosts: Sequence[Boost]) -> list[Hit]:

@@ -46,7 +46,10 @@ class ListContribution(NamedTuple):
     """What one retrieval list said about a hit.
 
     ``rank`` is 1-based; ``None`` (with ``raw_score``/``normalized_score`` also ``None``)
-    means the document was absent from that list.
+    means the document was absent from that list. ``matched_terms`` are the query terms
+    found in the document (BM25), or a learned sparse list's top contributing terms, which
+    may be expansions absent from the query text; ``term_scores`` pairs those with their
+    share of the score (query weight × document weight).
     """
 
     retriever: str
@@ -54,6 +57,7 @@ class ListContribution(NamedTuple):
     normalized_score: float | None
     rank: int | None
     matched_terms: tuple[str, ...] = ()
+    term_scores: tuple[tuple[str, float], ...] = ()
 
 
 class Hit(NamedTuple):
@@ -88,7 +92,11 @@ class SearchResult:
                     "score": h.score,
                     "rank": h.rank,
                     "lists": [
-                        c._asdict() | {"matched_terms": list(c.matched_terms)}
+                        c._asdict()
+                        | {
+                            "matched_terms": list(c.matched_terms),
+                            "term_scores": [[t, w] for t, w in c.term_scores],
+                        }
                         for c in h.contributions
                     ],
                 }

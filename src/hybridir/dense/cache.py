@@ -16,7 +16,8 @@ from hybridir._cache import cache_root
 from hybridir.dense.encoders import Encoder, Vectors
 
 
-def _key(text: str) -> str:
+def text_key(text: str) -> str:
+    """The cache key of a text (its SHA-1)."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
@@ -36,7 +37,7 @@ class EmbeddingCache:
                 self._db.execute("INSERT INTO meta VALUES (?)", (encoder_key,))
 
     def get_many(self, texts: Sequence[str]) -> dict[str, bytes]:
-        keys = list({_key(t) for t in texts})
+        keys = list({text_key(t) for t in texts})
         found: dict[str, bytes] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -53,9 +54,17 @@ class EmbeddingCache:
             self._db.executemany(
                 "INSERT OR REPLACE INTO emb VALUES (?, ?)",
                 (
-                    (_key(t), v.astype(np.float32).tobytes())
+                    (text_key(t), v.astype(np.float32).tobytes())
                     for t, v in zip(texts, vectors, strict=True)
                 ),
+            )
+
+    def put_blobs(self, texts: Sequence[str], blobs: Sequence[bytes]) -> None:
+        """Store already-serialised values (e.g. sparse weights) by text."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                ((text_key(t), b) for t, b in zip(texts, blobs, strict=True)),
             )
 
     def close(self) -> None:
@@ -87,14 +96,14 @@ def encode_documents_cached(
     store = cache or EmbeddingCache(encoder_key(encoder))
     try:
         found = store.get_many(texts)
-        todo = list(dict.fromkeys(t for t in texts if _key(t) not in found))
+        todo = list(dict.fromkeys(t for t in texts if text_key(t) not in found))
         if todo:
             fresh = encoder.encode_documents(todo, show_progress=show_progress)
             store.put_many(todo, fresh)
-            found.update((_key(t), v.tobytes()) for t, v in zip(todo, fresh, strict=True))
+            found.update((text_key(t), v.tobytes()) for t, v in zip(todo, fresh, strict=True))
         out = np.empty((len(texts), encoder.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            out[i] = np.frombuffer(found[_key(text)], dtype=np.float32)
+            out[i] = np.frombuffer(found[text_key(text)], dtype=np.float32)
         return out
     finally:
         if cache is None:

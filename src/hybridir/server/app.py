@@ -38,7 +38,7 @@ from hybridir.errors import (
     MissingDependencyError,
     NotFoundError,
 )
-from hybridir.search import HYBRID, RETRIEVERS, Searcher
+from hybridir.search import HYBRID, Searcher, available_lists
 from hybridir.server.config import NAME, ServerConfig
 from hybridir.types import Document
 
@@ -83,7 +83,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1)
     k: int = Field(10, ge=1)
-    retriever: Literal["bm25", "dense", "hybrid"] | None = None
+    retriever: Literal["bm25", "splade", "dense", "hybrid"] | None = None
     fusion: FusionOverrides | None = None
     filter: dict[str, Any] | None = None
     boosts: list[dict[str, Any]] = Field(default_factory=list)
@@ -319,6 +319,12 @@ def _serve(collection: Collection) -> Served:
     return Served(collection, Searcher(collection), threading.Lock())
 
 
+def _retrievers(view: Any) -> list[str]:
+    """The retrievers a collection can answer with (``hybrid`` when it has two lists)."""
+    lists = available_lists(view)
+    return [*lists, HYBRID] if len(lists) > 1 else lists
+
+
 def _info(name: str, s: Served) -> dict[str, Any]:
     view = s.collection.snapshot()
     return {
@@ -326,7 +332,7 @@ def _info(name: str, s: Served) -> dict[str, Any]:
         "documents": len(view),
         "generation": view.generation,
         "segments": len(view.manifest.segments),
-        "retrievers": sorted([*RETRIEVERS, HYBRID]) if view.has_dense else ["bm25"],
+        "retrievers": _retrievers(view),
         "default_retriever": s.searcher.retriever,
     }
 

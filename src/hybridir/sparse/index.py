@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -46,6 +46,10 @@ class CorpusStats(NamedTuple):
     n_docs: int
     avg_doc_length: float
     df: NDArray[np.float64]
+
+
+QueryTerms = Sequence[str] | Mapping[str, float]
+"""One query for a sparse index: analysed terms (counted), or weights by term."""
 
 
 class QueryBatch(NamedTuple):
@@ -219,18 +223,27 @@ class BM25Index:
     def _has_absent_scores(self) -> bool:
         return bool(np.any(self._absent))
 
-    def encode(self, queries: Sequence[Sequence[str]]) -> QueryBatch:
-        """Query terms → ids with multiplicities; out-of-vocabulary terms are dropped."""
+    def encode(self, queries: Sequence[QueryTerms]) -> QueryBatch:
+        """Query terms → ids with weights: a term list counts multiplicities, a mapping gives
+        each term's weight (learned sparse queries); out-of-vocabulary terms are dropped."""
         ptr = [0]
         ids: list[int] = []
-        counts: list[int] = []
+        counts: list[float] = []
         vocab = self.vocabulary
         get = vocab.get
         for terms in queries:
+            if isinstance(terms, Mapping):
+                for term, weight in terms.items():
+                    t = get(term)
+                    if t is not None:
+                        ids.append(t)
+                        counts.append(weight)
+                ptr.append(len(ids))
+                continue
             tids = [t for t in map(get, terms) if t is not None]
             if len(set(tids)) == len(tids):
                 ids += tids
-                counts += [1] * len(tids)
+                counts += [1.0] * len(tids)
             else:
                 tally = Counter(tids)
                 ids += tally.keys()
@@ -272,7 +285,7 @@ class BM25Index:
 
     def search_arrays(
         self,
-        queries: Sequence[Sequence[str]],
+        queries: Sequence[QueryTerms],
         k: int,
         n_threads: int = 1,
         constants: NDArray[np.float64] | None = None,
@@ -364,7 +377,7 @@ class BM25Index:
 
     def search(
         self,
-        queries: Sequence[Sequence[str]],
+        queries: Sequence[QueryTerms],
         k: int = 10,
         n_threads: int = 1,
         constants: NDArray[np.float64] | None = None,
@@ -378,7 +391,7 @@ class BM25Index:
             for q in range(len(queries))
         ]
 
-    def score_all(self, terms: Sequence[str], constant: float | None = None) -> NDArray[np.float64]:
+    def score_all(self, terms: QueryTerms, constant: float | None = None) -> NDArray[np.float64]:
         """BM25 score of every row for one analysed query (for oracles and explanations)."""
         batch = self.encode([terms])
         p = self.postings

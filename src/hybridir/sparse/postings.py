@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,7 +31,8 @@ class Postings:
         doc_ids: external id of each row.
         indptr: int64[n_terms + 1]; term ``t``'s postings are ``indptr[t]:indptr[t+1]``.
         doc_rows: int32 row of each posting, ascending within a term.
-        tfs: int32 term frequency of each posting.
+        tfs: term frequency (or, in an impact index, quantized weight) of each posting;
+            int32 in memory, stored in the narrowest unsigned type that holds it.
         doc_lengths: int32 number of index terms of each row.
         tie_key: int32 position of each row's doc id in sorted order (ties break by doc id).
     """
@@ -39,7 +41,7 @@ class Postings:
     doc_ids: tuple[str, ...]
     indptr: NDArray[np.int64]
     doc_rows: NDArray[np.int32]
-    tfs: NDArray[np.int32]
+    tfs: NDArray[np.integer[Any]]
     doc_lengths: NDArray[np.int32]
     tie_key: NDArray[np.int32]
 
@@ -97,9 +99,23 @@ def save_postings(postings: Postings, directory: Path) -> None:
     """Write ``postings`` into an empty ``directory`` as ``.npy`` arrays plus JSON sidecars."""
     directory.mkdir(parents=True, exist_ok=True)
     for name in _ARRAYS:
-        np.save(directory / f"{name}.npy", getattr(postings, name))
+        array = getattr(postings, name)
+        if name == "tfs":
+            array = _narrow(array)
+        np.save(directory / f"{name}.npy", array)
     (directory / "terms.json").write_text(json.dumps(list(postings.terms)), encoding="utf-8")
     (directory / "doc_ids.json").write_text(json.dumps(list(postings.doc_ids)), encoding="utf-8")
+
+
+def _narrow(values: NDArray[np.integer[Any]]) -> NDArray[np.integer[Any]]:
+    """``values`` as uint8 or uint16 when they fit (positive counts and impacts)."""
+    top = int(values.max()) if len(values) else 0
+    if len(values) and int(values.min()) < 0:
+        return values
+    for dtype in (np.uint8, np.uint16):
+        if top <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values
 
 
 def load_postings(directory: Path, mmap: bool = True) -> Postings:

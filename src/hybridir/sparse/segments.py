@@ -13,7 +13,7 @@ keeps its number until a merge rewrites its segment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +22,14 @@ from numpy.typing import NDArray
 
 from hybridir.config import BM25Config
 from hybridir.sparse.bm25 import absent_scores
-from hybridir.sparse.index import BM25Index, BM25Stats, CorpusStats, QueryBatch, SparseHits
+from hybridir.sparse.index import (
+    BM25Index,
+    BM25Stats,
+    CorpusStats,
+    QueryBatch,
+    QueryTerms,
+    SparseHits,
+)
 from hybridir.sparse.postings import Postings
 
 
@@ -79,17 +86,22 @@ class SegmentedBM25:
             self._global_to_local.append(g2l)
         avg = total_length / max(n_live, 1)
         self.stats = BM25Stats(n_live, int(np.count_nonzero(df)), n_postings, avg)
-        self.indexes = [
-            BM25Index(p, self.config, CorpusStats(n_live, avg, df[to_global]), mask)
-            for p, mask, to_global in zip(self.segments, self.live, local_to_global, strict=True)
-        ]
+        self.indexes = self._build_indexes(local_to_global)
         c = self.config
         # Terms of deleted documents only (df 0) never contribute: any finite value will do.
         safe_df = np.maximum(df, 1.0)
         self._absent = absent_scores(c.variant, safe_df, n_live, avg, c.k1, c.b, c.delta)
         self._has_absent = bool(np.any(self._absent[df > 0])) if len(df) else False
 
-    def constants(self, queries: Sequence[Sequence[str]]) -> NDArray[np.float64] | None:
+    def _build_indexes(self, local_to_global: Sequence[NDArray[np.int64]]) -> list[BM25Index]:
+        """One index per segment, scoring with the collection-wide statistics."""
+        df, st = self.document_frequencies, self.stats
+        return [
+            BM25Index(p, self.config, CorpusStats(st.n_docs, st.avg_doc_length, df[g]), mask)
+            for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True)
+        ]
+
+    def constants(self, queries: Sequence[QueryTerms]) -> NDArray[np.float64] | None:
         """Each query's score for absent terms under the collection's vocabulary (only
         BM25L / BM25+ have one); summed like :meth:`BM25Index.encode` sums it."""
         if not self._has_absent:
@@ -97,11 +109,11 @@ class SegmentedBM25:
         out = np.zeros(len(queries))
         df, vocab = self.document_frequencies, self.vocabulary
         for q, terms in enumerate(queries):
-            tally: dict[int, int] = {}
-            for term in terms:
+            tally: dict[int, float] = {}
+            for term, weight in _weighted(terms):
                 t = vocab.get(term)
                 if t is not None and df[t] > 0:
-                    tally[t] = tally.get(t, 0) + 1
+                    tally[t] = tally.get(t, 0.0) + weight
             ids = np.fromiter(tally.keys(), dtype=np.int64, count=len(tally))
             weights = np.fromiter(tally.values(), dtype=np.float32, count=len(tally))
             out[q] = float(np.sum(self._absent[ids] * weights))
@@ -148,7 +160,7 @@ class SegmentedBM25:
     # -- scoring -----------------------------------------------------------------------
     def search(
         self,
-        queries: Sequence[Sequence[str]],
+        queries: Sequence[QueryTerms],
         k: int = 10,
         n_threads: int = 1,
         allowed: NDArray[np.bool_] | None = None,
@@ -198,18 +210,19 @@ class SegmentedBM25:
             )
         return out
 
-    def _encode_global(self, queries: Sequence[Sequence[str]]) -> QueryBatch:
-        """Queries as global term ids with multiplicities (first-occurrence order)."""
+    def _encode_global(self, queries: Sequence[QueryTerms]) -> QueryBatch:
+        """Queries as global term ids with weights (multiplicities for term lists), in
+        first-occurrence order."""
         ptr: list[int] = [0]
         ids: list[int] = []
-        counts: list[int] = []
+        counts: list[float] = []
         vocab = self.vocabulary
         for terms in queries:
-            tally: dict[int, int] = {}
-            for term in terms:
+            tally: dict[int, float] = {}
+            for term, weight in _weighted(terms):
                 t = vocab.get(term)
                 if t is not None:
-                    tally[t] = tally.get(t, 0) + 1
+                    tally[t] = tally.get(t, 0.0) + weight
             ids += tally.keys()
             counts += tally.values()
             ptr.append(len(ids))
@@ -232,7 +245,7 @@ class SegmentedBM25:
             q_ptr, local[keep].astype(np.int32), batch.q_weights[keep], batch.constants
         )
 
-    def score_all(self, terms: Sequence[str]) -> NDArray[np.float64]:
+    def score_all(self, terms: QueryTerms) -> NDArray[np.float64]:
         """BM25 score of every row (deleted rows: NaN), for oracles and explanations."""
         parts = []
         constants = self.constants([terms])
@@ -265,3 +278,12 @@ class SegmentedBM25:
         if not blocks:
             return sparse.csr_matrix((0, 0))
         return sparse.vstack(blocks).tocsr()
+
+
+def _weighted(terms: QueryTerms) -> Iterator[tuple[str, float]]:
+    """(term, weight) pairs: a mapping's items, or each listed term with weight 1."""
+    if isinstance(terms, Mapping):
+        yield from terms.items()
+    else:
+        for term in terms:
+            yield term, 1.0
