@@ -50,3 +50,62 @@ def test_benchmark_writes_every_file(
     # a second run reuses the cached collection and gives the same table
     assert main(["benchmark", str(spec), "--out", str(tmp_path / "again")]) == 0
     assert json.loads((tmp_path / "again" / "results.json").read_text())["means"] == report["means"]
+
+
+def test_rerun_reuses_cached_lists_and_writes_identical_files(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hybridir.eval.runner import Spec, run
+    from hybridir.search import Searcher
+
+    monkeypatch.setenv("HYBRIDIR_CACHE", str(tmp_path / "hcache"))
+    monkeypatch.setenv("HYBRIDIR_DATA", str(data_dir))
+    spec = Spec(
+        datasets=["adi"],
+        systems=["bm25", "dense", "rrf", "tuned"],
+        tune_on="adi",
+        tune_split="test",  # ADI has no train split; only a smoke test may do this
+        depth=100,
+    )
+    cache = tmp_path / "cache"
+    first: list[str] = []
+    run(spec, tmp_path / "a", cache, first.append)
+    # retrieved once: tuning on the same judged queries already reuses those lists
+    assert [m for m in first if "retrieving" in m] == ["adi:test: retrieving 35 queries"]
+
+    def no_retrieval(*args: object, **kwargs: object) -> None:
+        raise AssertionError("retrieval should have been reused from the cache")
+
+    monkeypatch.setattr(Searcher, "retrieve_lists", no_retrieval)
+    second: list[str] = []
+    run(spec, tmp_path / "b", cache, second.append)
+    assert "adi:test: reused cached runs (bm25, dense) for 35 queries" in second
+    assert not any("retrieving" in m for m in second)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    assert len(files) == 4 + 4  # results.md/.csv/.json, report.html, four run files
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+    # a damaged cache entry is recomputed, not fatal, and gives the same files again
+    monkeypatch.undo()
+    monkeypatch.setenv("HYBRIDIR_DATA", str(data_dir))
+    entries = sorted((cache / "runs").glob("*.json.gz"))
+    assert entries
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:100])
+    third: list[str] = []
+    run(spec, tmp_path / "c", cache, third.append)
+    assert "adi:test: retrieving 35 queries" in third
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
+
+
+def test_spec_language_follows_the_dataset_name() -> None:
+    from hybridir.eval.runner import Spec
+
+    spec = Spec(datasets=["scifact"], systems=["bm25"], languages={"mrtydi/fi": "xx"})
+    assert spec.language("scifact") == "en"
+    assert spec.language("pirb/scifact-pl") == "pl"
+    assert spec.language("miracl/ja") == "ja"
+    assert spec.language("mrtydi/sw") == "xx"  # no Swahili analyzer: language-neutral
+    assert spec.language("mrtydi/fi") == "xx"  # the spec's choice wins

@@ -1,5 +1,9 @@
 """Evaluation: BEIR datasets, TREC run files, trec_eval-exact metrics and significance tests.
 
+Datasets resolve by name (:func:`resolve_dataset`): local folders, then the cache, then a
+download: official BEIR datasets, ``mrtydi/<language>``, ``miracl/<language>`` and
+``pirb/<dataset>`` (converted to BEIR layout, :mod:`hybridir.eval.loaders`).
+
 Example:
     >>> from hybridir.eval import evaluate, load_beir
     >>> ds = load_beir("scifact")  # doctest: +SKIP
@@ -17,6 +21,7 @@ from hybridir.eval.datasets import (
     read_queries,
     resolve_dataset,
 )
+from hybridir.eval.loaders import convert_miracl, convert_mrtydi, convert_pirb, import_dataset
 from hybridir.eval.metrics import check_metrics, evaluate, evaluate_per_query
 from hybridir.eval.significance import SignificanceResult, paired_t_test, randomization_test
 from hybridir.eval.trec import read_run, read_trec_qrels, write_qrels, write_run
@@ -27,9 +32,13 @@ __all__ = [
     "available_splits",
     "cache_dir",
     "check_metrics",
+    "convert_miracl",
+    "convert_mrtydi",
+    "convert_pirb",
     "evaluate",
     "evaluate_per_query",
     "exclude_identical_ids",
+    "import_dataset",
     "load_beir",
     "paired_t_test",
     "randomization_test",

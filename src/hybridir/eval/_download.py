@@ -1,9 +1,10 @@
-"""Download of the official BEIR dataset zips, checked against BEIR's published MD5 checksums.
+"""Downloads: a checksumming :func:`fetch`, and the official BEIR dataset zips.
 
-The checksum table lives in ``data/beir_checksums.json`` (copied from the BEIR README,
+The BEIR checksum table lives in ``data/beir_checksums.json`` (copied from the BEIR README,
 Thakur et al., NeurIPS 2021 Datasets and Benchmarks). A zip is streamed to a temporary folder
 inside the cache, verified, extracted there and moved into place with ``os.replace``, so the
-cache never holds a partial dataset.
+cache never holds a partial dataset. :mod:`hybridir.eval.loaders` fetches the Mr. TyDi, MIRACL
+and PIRB files through :func:`fetch` the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import urllib.request
 import zipfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hybridir.errors import InvalidInputError, NotFoundError
 
@@ -55,8 +56,28 @@ def beir_url(name: str) -> str:
     return template.format(name=name)
 
 
-def _fetch(url: str, dest: Path) -> str:
-    """Stream ``url`` into ``dest`` with a progress bar on stderr; return the MD5 hex digest."""
+class Digests(NamedTuple):
+    """What was fetched: size and checksums of the bytes written."""
+
+    size: int
+    md5: str
+    sha256: str
+
+
+class RemoteNotFoundError(NotFoundError):
+    """The server answered that the file does not exist (HTTP 404, or a missing ``file://``)."""
+
+
+def fetch(url: str, dest: Path) -> Digests:
+    """Stream ``url`` into ``dest`` with a progress bar on stderr; return its size and digests.
+
+    Any scheme ``urllib`` opens works, ``file://`` included (handy for local mirrors and tests).
+
+    Raises:
+        RemoteNotFoundError: the file does not exist there (HTTP 404, or no such local file).
+        NotFoundError: any other failure to download (the message says which, and for HTTP 401
+            or 403 that the host wants a login or accepted terms).
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -67,7 +88,9 @@ def _fetch(url: str, dest: Path) -> str:
         TransferSpeedColumn,
     )
 
-    digest = hashlib.md5(usedforsecurity=False)
+    md5 = hashlib.md5(usedforsecurity=False)
+    sha256 = hashlib.sha256()
+    size = 0
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -85,11 +108,22 @@ def _fetch(url: str, dest: Path) -> str:
             task = progress.add_task(f"download {dest.name}", total=int(length) if length else None)
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
-                digest.update(chunk)
+                md5.update(chunk)
+                sha256.update(chunk)
+                size += len(chunk)
                 progress.advance(task, len(chunk))
-    except (urllib.error.URLError, TimeoutError) as exc:
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise RemoteNotFoundError(f"{url} does not exist (HTTP 404)") from exc
+        hint = " (the host wants a login or accepted terms)" if exc.code in (401, 403) else ""
+        raise NotFoundError(f"could not download {url}: HTTP {exc.code}{hint}") from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, FileNotFoundError):
+            raise RemoteNotFoundError(f"{url} does not exist") from exc
         raise NotFoundError(f"could not download {url}: {exc}") from exc
-    return digest.hexdigest()
+    except TimeoutError as exc:
+        raise NotFoundError(f"could not download {url}: {exc}") from exc
+    return Digests(size, md5.hexdigest(), sha256.hexdigest())
 
 
 def _extracted_root(extract_dir: Path, name: str) -> Path:
@@ -137,7 +171,7 @@ def _download_into(top: str, expected_md5: str | None, work: Path, target: Path)
     url = beir_url(top)
     logger.info("downloading %s to %s", url, target)
     archive = work / f"{top}.zip"
-    md5 = _fetch(url, archive)
+    md5 = fetch(url, archive).md5
     if expected_md5 is None:
         logger.warning("no published checksum for BEIR dataset %r; %s is unverified", top, url)
     elif md5 != expected_md5:

@@ -13,7 +13,6 @@ Every reader streams its file and reports a malformed line as
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from typing import Any
 from hybridir._cache import cache_root
 from hybridir.errors import InvalidInputError, NotFoundError
 from hybridir.eval._download import download_beir, is_official_beir
-from hybridir.eval._lines import iter_lines, line_error
+from hybridir.eval._lines import iter_json_objects, iter_lines, line_error
 from hybridir.types import Document, Qrels, Run
 
 logger = logging.getLogger(__name__)
@@ -38,13 +37,7 @@ _QRELS_HEADER = ["query-id", "corpus-id", "score"]
 def _iter_json_objects(path: Path) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """Yield ``(lineno, _id, object)`` for each JSON line, rejecting duplicate or missing ids."""
     seen: set[str] = set()
-    for lineno, line in iter_lines(path):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise line_error(path, lineno, f"malformed JSON ({exc.msg})") from exc
-        if not isinstance(obj, dict):
-            raise line_error(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+    for lineno, obj in iter_json_objects(path):
         raw_id = obj.get("_id")
         # ints are accepted because some exporters drop the quotes; bool is an int subclass.
         if isinstance(raw_id, int) and not isinstance(raw_id, bool):
@@ -275,8 +268,10 @@ def resolve_dataset(name_or_path: str | os.PathLike[str]) -> Path:
     Order: an existing directory is used as is; otherwise the name (which may contain a slash,
     e.g. ``"xquad-r/en"``) is looked up in ``$HYBRIDIR_DATA`` if set, else in
     ``./../shared/datasets`` and in the ``shared/datasets`` folder next to the project checkout;
-    then in the download cache (:func:`cache_dir`); finally an official BEIR dataset is
-    downloaded from BEIR's server into the cache and checked against its published MD5.
+    then in the download cache (:func:`cache_dir`); finally a downloadable dataset is fetched
+    into the cache: an official BEIR dataset from BEIR's server, checked against its published
+    MD5, or a ``mrtydi/<language>``, ``miracl/<language>`` or ``pirb/<dataset>`` name from its
+    official source, converted to BEIR layout (:mod:`hybridir.eval.loaders`).
 
     Args:
         name_or_path: a dataset folder or a dataset name.
@@ -285,10 +280,13 @@ def resolve_dataset(name_or_path: str | os.PathLike[str]) -> Path:
         The dataset folder.
 
     Raises:
-        NotFoundError: not found locally and not an official BEIR dataset (the message lists the
-            datasets available locally).
-        InvalidInputError: a download did not match its published checksum.
+        NotFoundError: not found locally and not downloadable (the message lists the datasets
+            available locally and the downloadable names), or a download failed.
+        InvalidInputError: a download did not match its checksum or could not be converted.
     """
+    # Imported here: loaders imports this module.
+    from hybridir.eval.loaders import LOADERS, download_dataset, loader_for
+
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -298,9 +296,13 @@ def resolve_dataset(name_or_path: str | os.PathLike[str]) -> Path:
         for root in roots:
             if _is_dataset(root / name):
                 return root / name
+        if loader_for(name) is not None:
+            return download_dataset(name, cache_dir())
         if is_official_beir(name):
             return download_beir(name, cache_dir())
+    patterns = ", ".join(loader.pattern for loader in LOADERS.values())
     raise NotFoundError(
         f"dataset {str(name_or_path)!r} not found; searched {[str(r) for r in roots]}; "
-        f"available locally: {_local_names(roots) or 'none'}"
+        f"available locally: {_local_names(roots) or 'none'}; downloadable: the official BEIR "
+        f"datasets, {patterns}"
     )

@@ -2,7 +2,8 @@
 
 A :class:`Spec` (a TOML file, or CLI flags) names datasets and systems; :func:`run` indexes
 each dataset once (collections are cached by dataset and configuration), retrieves every
-list once, derives every system's run from those lists, and writes::
+list once (and caches the lists, so an unchanged rerun retrieves nothing:
+:mod:`hybridir.eval.run_cache`), derives every system's run from those lists, and writes::
 
     OUT/runs/<dataset>/<system>.trec   TREC run files
     OUT/results.md / .csv / .json      the table: per dataset and metric, with paired
@@ -87,10 +88,22 @@ class Spec:
         return any(SYSTEMS[s].dense for s in self.systems)
 
     def language(self, dataset: str) -> str:
+        """The analyzer language of ``dataset``: ``languages[dataset]``, else from its name.
+
+        ``*-pl`` is Polish; a two-letter last part (``xquad-r/de``, ``mrtydi/sw``) is that
+        language, or the language-neutral ``xx`` when hybridir has no analyzer for it; any
+        other name is English.
+        """
+        from hybridir.text.languages import LANGUAGES
+
         if dataset in self.languages:
             return self.languages[dataset]
         tail = dataset.rstrip("/").split("/")[-1]
-        return "pl" if tail.endswith("-pl") else tail if len(tail) == 2 else "en"
+        if tail.endswith("-pl"):
+            return "pl"
+        if len(tail) == 2:
+            return tail if tail in LANGUAGES else "xx"
+        return "en"
 
 
 @dataclass(frozen=True)
@@ -180,13 +193,30 @@ def _collection(spec: Spec, dataset: str, cache: Path) -> Any:
     return Collection.open(path)
 
 
+def _searcher(
+    collection: Any,
+    label: str,
+    cache: Path,
+    versions: Mapping[str, str],
+    progress: Callable[[str], None] | None,
+) -> Any:
+    """A searcher whose retrieved lists are cached under ``cache/runs`` (see run_cache)."""
+    from hybridir.eval.run_cache import CachingSearcher
+
+    return CachingSearcher(collection, cache / "runs", label, versions, progress)
+
+
 def _tuned_config(
-    spec: Spec, dataset: str, cache: Path, memo: dict[str, FusionConfig]
+    spec: Spec,
+    dataset: str,
+    cache: Path,
+    memo: dict[str, FusionConfig],
+    versions: Mapping[str, str],
+    progress: Callable[[str], None] | None = None,
 ) -> FusionConfig:
     """The grid winner trained on ``dataset``'s train split, else on ``spec.tune_on``'s."""
     from hybridir.learn.data import collect
     from hybridir.learn.tune import simplify, tune
-    from hybridir.search import Searcher
 
     source, split = dataset, "train"
     if "train" not in available_splits(resolve_dataset(dataset)):
@@ -195,7 +225,7 @@ def _tuned_config(
     if key not in memo:
         collection = _collection(spec, source, cache)
         data = load_beir(source, split=split)
-        searcher = Searcher(collection)
+        searcher = _searcher(collection, key, cache, versions, progress)
         depths = dict.fromkeys(searcher.lists(), spec.depth)
         training = collect(searcher, data.queries, data.qrels, depths)
         result = tune(training, FusionConfig(), metric=spec.metrics[0])
@@ -237,11 +267,17 @@ def run(
     cache: Path,
     progress: Callable[[str], None] | None = None,
 ) -> Results:
-    """Run every dataset × system of ``spec``, writing runs and reports into ``out``."""
-    from hybridir.search import HYBRID, Searcher
+    """Run every dataset × system of ``spec``, writing runs and reports into ``out``.
+
+    Collections are cached in ``cache`` by dataset and configuration, and so are the lists
+    retrieved from them (``cache/runs``, see :mod:`hybridir.eval.run_cache`): a rerun with
+    unchanged inputs reuses both, and ``progress`` says so.
+    """
+    from hybridir.search import HYBRID
 
     out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
+    versions = _versions()
     memo: dict[str, FusionConfig] = {}
     means: dict[str, dict[str, dict[str, float]]] = {}
     per_query: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
@@ -253,17 +289,16 @@ def run(
             progress(f"{dataset}: indexing / loading")
         collection = _collection(spec, dataset, cache)
         data = load_beir(dataset, split=spec.split)
-        searcher = Searcher(collection, HYBRID if collection.has_dense else "bm25")
         mode = HYBRID if collection.has_dense else "bm25"
+        label = f"{dataset}:{spec.split}"
+        searcher = _searcher(collection, label, cache, versions, progress)
         config = FusionConfig(depths=dict.fromkeys(searcher.lists(), spec.depth))
-        if progress:
-            progress(f"{dataset}: retrieving {len(data.queries)} queries")
         lists = searcher.retrieve_lists(data.queries, spec.depth, mode, config)
 
         def tuned(ds: str = dataset) -> FusionConfig:
             if progress:
                 progress(f"{ds}: tuning fusion")
-            return _tuned_config(spec, ds, cache, memo)
+            return _tuned_config(spec, ds, cache, memo, versions, progress)
 
         ctx = Context(spec, data, lists, searcher, tuned)
         means[dataset], per_query[dataset], curves[dataset] = {}, {}, {}
@@ -283,7 +318,7 @@ def run(
         if "tuned" in spec.systems:
             tuned_used[dataset] = tuned().to_dict()
         collection.close()
-    results = Results(spec, means, per_query, curves, tuned_used, _versions())
+    results = Results(spec, means, per_query, curves, tuned_used, versions)
     write_reports(results, out)
     return results
 
@@ -368,10 +403,13 @@ def write_reports(results: Results, out: Path) -> None:
 
 
 def _svg(figure: Any) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    """The figure as inline SVG, byte-identical for equal figures (no date, fixed id salt)."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": "hybridir"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
