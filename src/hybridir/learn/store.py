@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "rescore": "hybridir.learn.rescore:Rescorer",
     "adaptive": "hybridir.learn.adaptive:AdaptiveAlpha",
     "collaborative": "hybridir.rerank:CollaborativeReranker",
+    "token-weights": "hybridir.learn.token_weights:TokenWeights",
 }
 """Stored model kinds → ``module:class`` (imported only when a model of the kind loads)."""
 

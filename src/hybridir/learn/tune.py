@@ -46,8 +46,12 @@ def weight_grid(lists: Sequence[str], step: float = 0.1) -> list[dict[str, float
 
 def default_grid(lists: Sequence[str], depth_options: Sequence[int] = DEPTHS) -> list[FusionConfig]:
     """RRF (k × weights), convex combinations (normalizer × weights, missing as zero, and as
-    the list minimum for min-max) and CombMNZ, each at every combination of list depths."""
-    weights = weight_grid(lists)
+    the list minimum for min-max) and CombMNZ, each at every combination of list depths.
+
+    With three or more lists the grid stays a few hundred points: weights in steps of 0.2
+    and one depth shared by every list (the full product would be thousands)."""
+    many = len(lists) > 2
+    weights = weight_grid(lists, 0.2 if many else 0.1)
     rrf_weights = [w for w in weights if all(v > 0 for v in w.values())]
     base: list[FusionConfig] = []
     for rrf_k in RRF_KS:
@@ -59,7 +63,12 @@ def default_grid(lists: Sequence[str], depth_options: Sequence[int] = DEPTHS) ->
     ]
     base.append(FusionConfig(method="combmnz"))
     out = []
-    for combo in itertools.product(depth_options, repeat=len(lists)):
+    combos = (
+        [(d,) * len(lists) for d in depth_options]
+        if many
+        else list(itertools.product(depth_options, repeat=len(lists)))
+    )
+    for combo in combos:
         depths = dict(zip(lists, combo, strict=True))
         out += [replace(c, depths=depths) for c in base]
     return out
