@@ -40,7 +40,7 @@ def test_benchmark_writes_every_file(
         assert report["means"]["adi"][system]["ndcg@10"] == pytest.approx(expected, abs=1e-4)
     assert report["p_values"]["adi"]["bm25"]["ndcg@10"] is None
     assert 0 < report["p_values"]["adi"]["rrf"]["ndcg@10"] <= 1
-    assert report["tuned"]["adi"]["method"] in {"rrf", "convex", "combmnz", "dbsf"}
+    assert report["tuned"]["adi"]["bm25+dense"]["method"] in {"rrf", "convex", "combmnz", "dbsf"}
     assert report["spec"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 4 * 2
@@ -109,3 +109,23 @@ def test_spec_language_follows_the_dataset_name() -> None:
     assert spec.language("miracl/ja") == "ja"
     assert spec.language("mrtydi/sw") == "xx"  # no Swahili analyzer: language-neutral
     assert spec.language("mrtydi/fi") == "xx"  # the spec's choice wins
+
+
+def test_learned_sparse_and_three_way_systems(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    from hybridir.eval.runner import Spec, run
+
+    monkeypatch.setenv("HYBRIDIR_DATA", str(data_dir))
+    systems = ["bm25", "splade", "dense", "bm25+splade", "hybrid3", "tuned3"]
+    spec = Spec(datasets=["adi"], systems=systems, tune_on="adi", tune_split="test", depth=100)
+    results = run(spec, tmp_path / "out", tmp_path / "cache")
+    data = load_beir("adi")
+    for system in systems:
+        trec = read_run(tmp_path / "out" / "runs" / "adi" / f"{system}.trec")
+        expected = evaluate(trec, data.qrels, ["ndcg@10"])["ndcg@10"]
+        assert results.means["adi"][system]["ndcg@10"] == pytest.approx(expected, abs=1e-4)
+    assert set(results.tuned["adi"]) == {"bm25+splade+dense"}
+    # the runner's collection holds all three lists, and the single lists differ
+    assert results.means["adi"]["splade"] != results.means["adi"]["bm25"]

@@ -55,6 +55,7 @@ class Spec:
     metrics: list[str] = field(default_factory=lambda: ["ndcg@10", "recall@100"])
     split: str = "test"
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    splade_model: str = "splade-tiny"
     k1: float = 1.2
     b: float = 0.75
     depth: int = 1000
@@ -84,8 +85,12 @@ class Spec:
             raise ConfigError(f"unknown spec key(s) {unknown}")
         return cls(**data)
 
+    def needs(self, retriever: str) -> bool:
+        """Whether any system of the spec uses ``retriever``'s list."""
+        return any(retriever in SYSTEMS[s].lists for s in self.systems)
+
     def needs_dense(self) -> bool:
-        return any(SYSTEMS[s].dense for s in self.systems)
+        return self.needs("dense")
 
     def language(self, dataset: str) -> str:
         """The analyzer language of ``dataset``: ``languages[dataset]``, else from its name.
@@ -114,45 +119,53 @@ class Context:
     dataset: BeirDataset
     lists: Mapping[str, Mapping[str, Any]]  # retriever → qid → RankedList
     searcher: Any
-    tuned: Callable[[], FusionConfig]
+    tuned: Callable[[tuple[str, ...]], FusionConfig]
 
 
 @dataclass(frozen=True)
 class System:
-    """A benchmarked system: how it makes a run, and whether it needs dense vectors."""
+    """A benchmarked system: how it makes a run from the lists it uses."""
 
-    make: Callable[[Context], Run]
-    dense: bool
+    make: Callable[[Context, tuple[str, ...]], Run]
+    lists: tuple[str, ...]
     describe: str
 
-
-def _single(name: str) -> Callable[[Context], Run]:
-    def make(ctx: Context) -> Run:
-        return {q: dict(zip(r.doc_ids, r.scores, strict=True)) for q, r in ctx.lists[name].items()}
-
-    return make
+    def run(self, ctx: Context) -> Run:
+        return self.make(ctx, self.lists)
 
 
-def _fused(config: FusionConfig) -> Callable[[Context], Run]:
-    def make(ctx: Context) -> Run:
-        run: Run = ctx.searcher.fuse_run(ctx.lists, config, ctx.spec.depth)
+def _single(ctx: Context, lists: tuple[str, ...]) -> Run:
+    return {q: dict(zip(r.doc_ids, r.scores, strict=True)) for q, r in ctx.lists[lists[0]].items()}
+
+
+def _fused(config: FusionConfig) -> Callable[[Context, tuple[str, ...]], Run]:
+    def make(ctx: Context, lists: tuple[str, ...]) -> Run:
+        chosen = {n: ctx.lists[n] for n in lists}
+        run: Run = ctx.searcher.fuse_run(chosen, config, ctx.spec.depth)
         return run
 
     return make
 
 
-def _tuned(ctx: Context) -> Run:
-    run: Run = ctx.searcher.fuse_run(ctx.lists, ctx.tuned(), ctx.spec.depth)
+def _tuned(ctx: Context, lists: tuple[str, ...]) -> Run:
+    chosen = {n: ctx.lists[n] for n in lists}
+    run: Run = ctx.searcher.fuse_run(chosen, ctx.tuned(lists), ctx.spec.depth)
     return run
 
 
+_BD = ("bm25", "dense")
+_ALL = ("bm25", "splade", "dense")
 SYSTEMS: dict[str, System] = {
-    "bm25": System(_single("bm25"), False, "BM25 (Lucene variant)"),
-    "dense": System(_single("dense"), True, "dense retrieval, exact inner product"),
-    "rrf": System(_fused(FusionConfig(method="rrf")), True, "RRF, k=60"),
-    "dbsf": System(_fused(FusionConfig(method="dbsf")), True, "DBSF (hybridir's default)"),
-    "convex": System(_fused(FusionConfig(method="convex")), True, "min-max convex, α=0.5"),
-    "tuned": System(_tuned, True, "cross-validated grid (hybridir tune)"),
+    "bm25": System(_single, ("bm25",), "BM25 (Lucene variant)"),
+    "dense": System(_single, ("dense",), "dense retrieval, exact inner product"),
+    "splade": System(_single, ("splade",), "learned sparse (SPLADE impacts)"),
+    "rrf": System(_fused(FusionConfig(method="rrf")), _BD, "BM25 + dense, RRF, k=60"),
+    "dbsf": System(_fused(FusionConfig(method="dbsf")), _BD, "BM25 + dense, DBSF (default)"),
+    "convex": System(_fused(FusionConfig(method="convex")), _BD, "BM25 + dense, min-max α=0.5"),
+    "tuned": System(_tuned, _BD, "BM25 + dense, cross-validated grid (hybridir tune)"),
+    "bm25+splade": System(_fused(FusionConfig()), ("bm25", "splade"), "BM25 + SPLADE, DBSF"),
+    "hybrid3": System(_fused(FusionConfig()), _ALL, "BM25 + SPLADE + dense, DBSF"),
+    "tuned3": System(_tuned, _ALL, "BM25 + SPLADE + dense, cross-validated grid"),
 }
 """Benchmarkable systems by name."""
 
@@ -161,12 +174,13 @@ SYSTEMS: dict[str, System] = {
 
 
 def _collection_config(spec: Spec, dataset: str) -> CollectionConfig:
-    from hybridir.config import AnalyzerConfig
+    from hybridir.config import AnalyzerConfig, SpladeConfig
 
     return CollectionConfig(
         analyzer=AnalyzerConfig(language=spec.language(dataset)),
         bm25=BM25Config(k1=spec.k1, b=spec.b),
         dense=DenseConfig(model=spec.model) if spec.needs_dense() else None,
+        splade=SpladeConfig(model=spec.splade_model) if spec.needs("splade") else None,
     )
 
 
@@ -213,21 +227,23 @@ def _tuned_config(
     memo: dict[str, FusionConfig],
     versions: Mapping[str, str],
     progress: Callable[[str], None] | None = None,
+    lists: tuple[str, ...] = _BD,
 ) -> FusionConfig:
-    """The grid winner trained on ``dataset``'s train split, else on ``spec.tune_on``'s."""
+    """The grid winner over ``lists``, trained on ``dataset``'s train split, else on
+    ``spec.tune_on``'s."""
     from hybridir.learn.data import collect
     from hybridir.learn.tune import simplify, tune
 
     source, split = dataset, "train"
     if "train" not in available_splits(resolve_dataset(dataset)):
         source, split = spec.tune_on, spec.tune_split
-    key = f"{source}:{split}"
+    key = f"{source}:{split}:{'+'.join(lists)}"
     if key not in memo:
         collection = _collection(spec, source, cache)
         data = load_beir(source, split=split)
-        searcher = _searcher(collection, key, cache, versions, progress)
+        searcher = _searcher(collection, f"{source}:{split}", cache, versions, progress)
         depths = dict.fromkeys(searcher.lists(), spec.depth)
-        training = collect(searcher, data.queries, data.qrels, depths)
+        training = collect(searcher, data.queries, data.qrels, depths).only(lists)
         result = tune(training, FusionConfig(), metric=spec.metrics[0])
         memo[key] = simplify(result.best, training.names)
     return memo[key]
@@ -241,7 +257,7 @@ class Results:
     means: dict[str, dict[str, dict[str, float]]]  # dataset → system → metric → mean
     per_query: dict[str, dict[str, dict[str, dict[str, float]]]]  # … → metric → qid → value
     recall_curves: dict[str, dict[str, dict[int, float]]]  # dataset → system → k → recall
-    tuned: dict[str, dict[str, Any]]  # dataset → tuned fusion config used
+    tuned: dict[str, dict[str, Any]]  # dataset → "bm25+dense" → tuned fusion config used
     versions: dict[str, str]
 
     def p_value(self, dataset: str, system: str, metric: str) -> float | None:
@@ -273,7 +289,7 @@ def run(
     retrieved from them (``cache/runs``, see :mod:`hybridir.eval.run_cache`): a rerun with
     unchanged inputs reuses both, and ``progress`` says so.
     """
-    from hybridir.search import HYBRID
+    from hybridir.search import HYBRID, available_lists
 
     out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -289,23 +305,23 @@ def run(
             progress(f"{dataset}: indexing / loading")
         collection = _collection(spec, dataset, cache)
         data = load_beir(dataset, split=spec.split)
-        mode = HYBRID if collection.has_dense else "bm25"
+        mode = HYBRID if len(available_lists(collection)) > 1 else "bm25"
         label = f"{dataset}:{spec.split}"
         searcher = _searcher(collection, label, cache, versions, progress)
         config = FusionConfig(depths=dict.fromkeys(searcher.lists(), spec.depth))
         lists = searcher.retrieve_lists(data.queries, spec.depth, mode, config)
 
-        def tuned(ds: str = dataset) -> FusionConfig:
+        def tuned(lists: tuple[str, ...], ds: str = dataset) -> FusionConfig:
             if progress:
-                progress(f"{ds}: tuning fusion")
-            return _tuned_config(spec, ds, cache, memo, versions, progress)
+                progress(f"{ds}: tuning fusion of {'+'.join(lists)}")
+            return _tuned_config(spec, ds, cache, memo, versions, progress, lists)
 
         ctx = Context(spec, data, lists, searcher, tuned)
         means[dataset], per_query[dataset], curves[dataset] = {}, {}, {}
         for system in spec.systems:
             if progress:
                 progress(f"{dataset}: {system}")
-            system_run = SYSTEMS[system].make(ctx)
+            system_run = SYSTEMS[system].run(ctx)
             run_dir = out / "runs" / dataset
             run_dir.mkdir(parents=True, exist_ok=True)
             write_run(system_run, run_dir / f"{system}.trec", tag=system)
@@ -315,8 +331,11 @@ def run(
             curves[dataset][system] = {
                 int(m.split("@")[1]): statistics.fmean(values[m].values()) for m in curve_metrics
             }
-        if "tuned" in spec.systems:
-            tuned_used[dataset] = tuned().to_dict()
+        tuned_used[dataset] = {
+            "+".join(SYSTEMS[s].lists): tuned(SYSTEMS[s].lists).to_dict()
+            for s in spec.systems
+            if SYSTEMS[s].make is _tuned
+        }
         collection.close()
     results = Results(spec, means, per_query, curves, tuned_used, versions)
     write_reports(results, out)
@@ -462,8 +481,8 @@ def html_report(results: Results) -> str:
         ax.legend(fontsize=7)
         plots.append((f"Recall@k, {d}", _svg(fig)))
     # 3. per-query wins and losses of the best hybrid against each single list
-    hybrids = [s for s in spec.systems if SYSTEMS[s].dense and s != "dense"]
-    singles = [s for s in spec.systems if s in ("bm25", "dense")]
+    hybrids = [s for s in spec.systems if len(SYSTEMS[s].lists) > 1]
+    singles = [s for s in spec.systems if len(SYSTEMS[s].lists) == 1]
     if hybrids and singles:
         fig, ax = plt.subplots(figsize=(max(6, 1.0 * len(spec.datasets) * len(singles)), 3.2))
         labels, wins, losses = [], [], []
