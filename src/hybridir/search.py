@@ -261,30 +261,8 @@ class Searcher:
         config: FusionConfig,
         k: int,
     ) -> list[Hit]:
-        if mode != HYBRID:
-            ranked = lists[mode]
-            return [
-                Hit(d, s, rank, (ListContribution(mode, s, s, rank),))
-                for rank, (d, s) in enumerate(zip(ranked.doc_ids, ranked.scores, strict=True), 1)
-            ]
-        fused = self.fuse_lists(query, lists, config, k, view)
-        raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
-        hits = []
-        for j, (doc_id, score) in enumerate(zip(fused.doc_ids, fused.scores, strict=True)):
-            parts = []
-            for i, name in enumerate(lists):
-                rank = int(fused.ranks[i, j])
-                norm = float(fused.normalized[i, j])
-                parts.append(
-                    ListContribution(
-                        name,
-                        raw[name].get(doc_id),
-                        None if math.isnan(norm) else norm,
-                        rank or None,
-                    )
-                )
-            hits.append(Hit(doc_id, float(score), j + 1, tuple(parts)))
-        return hits
+        fused = self.fuse_lists(query, lists, config, k, view) if mode == HYBRID else None
+        return hits_from(lists, mode, fused)
 
     def fuse_lists(
         self,
@@ -419,6 +397,31 @@ class Searcher:
             fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, view)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
+
+
+def hits_from(lists: Mapping[str, RankedList], mode: str, fused: Fused | None) -> list[Hit]:
+    """Hits of one query: one list's ranking (``mode`` a retriever), or the ``fused``
+    ranking with every list's raw score, normalized score and rank as contributions."""
+    if fused is None:
+        ranked = lists[mode]
+        return [
+            Hit(d, s, rank, (ListContribution(mode, s, s, rank),))
+            for rank, (d, s) in enumerate(zip(ranked.doc_ids, ranked.scores, strict=True), 1)
+        ]
+    raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
+    hits = []
+    for j, (doc_id, score) in enumerate(zip(fused.doc_ids, fused.scores, strict=True)):
+        parts = []
+        for i, name in enumerate(lists):
+            rank = int(fused.ranks[i, j])
+            norm = float(fused.normalized[i, j])
+            parts.append(
+                ListContribution(
+                    name, raw[name].get(doc_id), None if math.isnan(norm) else norm, rank or None
+                )
+            )
+        hits.append(Hit(doc_id, float(score), j + 1, tuple(parts)))
+    return hits
 
 
 def available_lists(view: CollectionView) -> list[str]:

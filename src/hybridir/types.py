@@ -74,11 +74,19 @@ class SearchResult:
     """Hits of one query, best first (score desc, doc_id asc).
 
     ``timings`` holds the milliseconds each stage took (``retrieve``, ``fuse``, ``rerank``).
+    ``missing_shards`` lists the shards of a sharded collection that did not answer when the
+    request allowed partial results (the hits then come from the other shards only).
     """
 
     query: str
     hits: tuple[Hit, ...]
     timings: Mapping[str, float] = field(default_factory=dict)
+    missing_shards: tuple[int, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        """Whether some shard's documents are missing from the hits."""
+        return bool(self.missing_shards)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``{"query", "timings", "hits": [{"doc_id", "score", "rank",
@@ -86,6 +94,8 @@ class SearchResult:
         return {
             "query": self.query,
             "timings": dict(self.timings),
+            "partial": self.partial,
+            "missing_shards": list(self.missing_shards),
             "hits": [
                 {
                     "doc_id": h.doc_id,

@@ -33,7 +33,7 @@ from hybridir.config import BM25Config
 from hybridir.sparse.encoders import SparseVector
 from hybridir.sparse.index import BM25Index
 from hybridir.sparse.postings import Postings, tie_keys
-from hybridir.sparse.segments import SegmentedBM25
+from hybridir.sparse.segments import CollectionTotals, SegmentedBM25
 
 if TYPE_CHECKING:
     from hybridir.sparse.encoders import SparseEncoder
@@ -138,6 +138,9 @@ class SegmentedImpacts(SegmentedBM25):
         segments: impact postings of each segment.
         live: per segment, rows not deleted.
         scale: weight of one quantization step.
+        totals: statistics of the whole sharded collection (for inference-free IDF).
+        order: largest live impact of every term over the whole sharded collection (the
+            order in which a query's terms are added; default: over these segments).
     """
 
     def __init__(
@@ -145,21 +148,39 @@ class SegmentedImpacts(SegmentedBM25):
         segments: Sequence[Postings],
         live: Sequence[NDArray[np.bool_] | None],
         scale: float,
+        totals: CollectionTotals | None = None,
+        order: Mapping[str, float] | None = None,
     ) -> None:
         self.scale = scale
-        super().__init__(segments, live, BM25Config())
+        self._order_of = order
+        super().__init__(segments, live, BM25Config(), totals)
+        self._has_absent = False  # a dot product has no score for absent terms
 
     def _build_indexes(self, local_to_global: Sequence[NDArray[np.int64]]) -> list[BM25Index]:
         """Segments ordering a query's terms by the term's largest live impact anywhere."""
+        best = self.max_impacts(local_to_global)
+        if self._order_of is not None:
+            best = np.asarray([float(self._order_of.get(t, 0.0)) for t in self.vocabulary])
+        return [
+            ImpactIndex(p, self.scale, best[g], mask)
+            for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True)
+        ]
+
+    def max_impacts(
+        self, local_to_global: Sequence[NDArray[np.int64]] | None = None
+    ) -> NDArray[np.float64]:
+        """Largest live impact of every term of :attr:`vocabulary` (0 when none is live)."""
+        if local_to_global is None:
+            vocab = self.vocabulary
+            local_to_global = [
+                np.asarray([vocab[t] for t in p.terms], dtype=np.int64) for p in self.segments
+            ]
         best = np.zeros(len(self.vocabulary), dtype=np.float64)
         for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True):
             term_of = np.repeat(g, np.diff(p.indptr))
             alive = mask[p.doc_rows]
             np.maximum.at(best, term_of[alive], np.asarray(p.tfs, dtype=np.float64)[alive])
-        return [
-            ImpactIndex(p, self.scale, best[g], mask)
-            for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True)
-        ]
+        return best
 
     @cached_property
     def idf(self) -> dict[str, float]:

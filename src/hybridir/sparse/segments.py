@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +33,15 @@ from hybridir.sparse.index import (
 from hybridir.sparse.postings import Postings
 
 
+class CollectionTotals(NamedTuple):
+    """Statistics of a larger collection this index is one shard of: live documents, their
+    total length, and the document frequency of every term (all shards together)."""
+
+    n_docs: int
+    total_length: int
+    df: Mapping[str, float]
+
+
 class SegmentedBM25:
     """Exact BM25 top-k over segments (see the module docstring).
 
@@ -40,6 +49,9 @@ class SegmentedBM25:
         segments: postings of each segment, in row order.
         live: per segment, which rows are not deleted (``None``: all).
         config: BM25 variant and parameters.
+        totals: score with these statistics instead of this index's own (a shard of a
+            sharded collection scores with the global ones, so its scores equal those of
+            one collection holding every shard's documents).
     """
 
     def __init__(
@@ -47,6 +59,7 @@ class SegmentedBM25:
         segments: Sequence[Postings],
         live: Sequence[NDArray[np.bool_] | None],
         config: BM25Config | None = None,
+        totals: CollectionTotals | None = None,
     ) -> None:
         self.config = config or BM25Config()
         self.segments = list(segments)
@@ -77,6 +90,12 @@ class SegmentedBM25:
             n_postings += int(alive.sum())
             total_length += int(np.sum(p.doc_lengths[mask], dtype=np.int64))
             n_live += int(mask.sum())
+        if totals is not None:
+            # Terms only other shards hold still count for BM25L/BM25+'s absent-term score.
+            for term in totals.df:
+                vocab.setdefault(term, len(vocab))
+            df = np.asarray([float(totals.df.get(t, 0.0)) for t in vocab], dtype=np.float64)
+            n_live, total_length = totals.n_docs, totals.total_length
         self.vocabulary = vocab
         self.document_frequencies = df
         self._global_to_local = []
