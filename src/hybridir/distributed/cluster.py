@@ -218,6 +218,10 @@ class ShardedCollection:
             self._stats = merge_stats(shard_stats)
         return self._stats
 
+    def invalidate_stats(self) -> None:
+        """Forget the merged statistics (after writes made behind this coordinator)."""
+        self._stats = None
+
     # -- querying ----------------------------------------------------------------------
     def lists(self) -> list[str]:
         have = {"bm25": True, "splade": self.config.splade is not None}

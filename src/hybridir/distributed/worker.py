@@ -69,9 +69,17 @@ class ShardWorker:
     def info(self) -> dict[str, Any]:
         """Process, host and generation (tests use the pid to kill the actor)."""
         view = self.collection.snapshot()
+        node = ""
+        try:
+            import ray
+
+            node = ray.get_runtime_context().get_node_id()
+        except ImportError:  # used in-process, without Ray
+            pass
         return {
             "pid": os.getpid(),
             "host": socket.gethostname(),
+            "node": node,
             "shard": self.shard,
             "generation": view.generation,
             "documents": len(view),
