@@ -28,7 +28,7 @@ from hybridir.config import (
 )
 from hybridir.errors import ConfigError, HybridirError, InvalidInputError, NotFoundError
 from hybridir.search import HYBRID, RETRIEVERS, Searcher
-from hybridir.types import ListContribution
+from hybridir.types import Document, ListContribution
 
 if TYPE_CHECKING:
     from hybridir.learn.cv import CVReport
@@ -127,7 +127,7 @@ def _fusion(
     return FusionConfig.from_dict(merged)
 
 
-def _build(source: str, directory: Path, config: CollectionConfig, overwrite: bool) -> Collection:
+def _corpus(source: str) -> list[Document]:
     from hybridir.eval.datasets import read_corpus, resolve_dataset
 
     path = Path(source)
@@ -137,6 +137,11 @@ def _build(source: str, directory: Path, config: CollectionConfig, overwrite: bo
     docs = list(read_corpus(corpus))
     if not docs:
         raise InvalidInputError(f"{corpus} holds no documents")
+    return docs
+
+
+def _build(source: str, directory: Path, config: CollectionConfig, overwrite: bool) -> Collection:
+    docs = _corpus(source)
     collection = Collection.create(directory, config, overwrite=overwrite)
     collection.add(docs, show_progress=err.is_terminal, allow_empty=True)
     return collection
@@ -177,9 +182,17 @@ def index(
     sparse_depth: SparseDepthOpt = None,
     dense_depth: DenseDepthOpt = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing collection.")] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Index into a sharded collection on this Ray cluster ('auto', host:port)."
+        ),
+    ] = None,
+    shards: Annotated[int, typer.Option(help="Shards of a sharded collection (with Ray).")] = 1,
 ) -> None:
     """Index a corpus into a new collection (BM25, plus dense vectors with --dense and
-    learned sparse weights with --splade)."""
+    learned sparse weights with --splade); with --ray-address, into --shards shards encoded
+    with Ray Data and built in parallel (rerun the same command to resume after a failure)."""
     from dataclasses import replace
 
     from hybridir.config import SpladeConfig
@@ -198,6 +211,23 @@ def index(
             config,
             splade=SpladeConfig(model=splade, query_mode=splade_query, max_terms=splade_max_terms),
         )
+    if ray_address is not None or shards > 1:
+        from hybridir.distributed.indexing import index_sharded
+
+        sharded = index_sharded(
+            _corpus(source),
+            collection_dir,
+            config,
+            shards,
+            address=ray_address,
+            overwrite=overwrite,
+            progress=err.print,
+        )
+        infos = sharded.infos()
+        sizes = ", ".join(str(i["documents"]) for i in infos)
+        total = sum(i["documents"] for i in infos)
+        out.print(f"indexed {total} documents into {shards} shards ({sizes}) at {collection_dir}")
+        return
     collection = _build(source, collection_dir, config, overwrite)
     st = collection.bm25.stats
     vectors = f", {len(collection.vectors)} vectors" if collection.has_dense else ""
@@ -669,6 +699,9 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Origin allowed by CORS (repeatable).")
     ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster of the sharded collections served.")
+    ] = None,
 ) -> None:
     """Serve collections over HTTP: JSON API, /docs, /metrics and a search page at /."""
     try:
@@ -684,6 +717,7 @@ def serve(
         api_key_file,
         keys_for_reads=keys_for_reads,
         cors_origins=tuple(cors_origin or ()),
+        ray_address=ray_address,
     )
     import os
 
@@ -693,6 +727,7 @@ def serve(
             "keys": str(api_key_file) if api_key_file else None,
             "keys_for_reads": keys_for_reads,
             "cors": list(config.cors_origins),
+            "ray_address": ray_address,
         }
     )
     err.print(f"serving {sorted(config.collections)} on http://{host}:{port}")

@@ -37,6 +37,10 @@ class NotFoundError(HybridirError, LookupError):
     """A named dataset, collection, split or document does not exist."""
 
 
+class UnavailableError(HybridirError):
+    """A part of the system (e.g. a shard of a sharded collection) did not answer in time."""
+
+
 def missing_dependency(package: str, extra: str) -> MissingDependencyError:
     """Build the error for an absent optional package, with its install hint."""
     return MissingDependencyError(

@@ -216,6 +216,7 @@ class Searcher:
         explain: bool = True,
         filter: Mapping[str, Any] | None = None,
         boosts: Sequence[Mapping[str, Any]] = (),
+        allow_partial: bool = False,
     ) -> SearchResult:
         """Top-``k`` hits for ``query``, each with its per-list explanation.
 
@@ -223,6 +224,7 @@ class Searcher:
         default it runs when the Searcher has one. ``filter`` restricts every list to the
         documents whose metadata matches, inside its top-k; ``boosts`` scale the fused
         scores of matching hits before the cut to ``k`` (see :mod:`hybridir.filters`).
+        ``allow_partial`` matters only for sharded collections (one collection is whole).
         """
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion

@@ -182,3 +182,43 @@ def test_writes_route_to_the_owning_shard(built: dict[str, Any]) -> None:
         sharded.delete(["new-doc"])
     assert_exact(sharded, built)
     shutil.rmtree(built["root"] / "single", ignore_errors=True)
+
+
+def test_http_service_fronts_the_sharded_collection(cluster: Any, built: dict[str, Any]) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from hybridir.server.app import create_app
+    from hybridir.server.config import ServerConfig
+
+    head, _ = cluster
+    root = built["root"] / "col"
+    config = ServerConfig({"adi": root}, frozenset({"k3y"}), ray_address=head.address)
+    sharded: ShardedCollection = built["sharded"]
+    with TestClient(create_app(config)) as client:
+        info = client.get("/collections/adi").json()
+        assert info["documents"] == len(built["docs"])
+        assert info["retrievers"] == ["bm25", "dense", "hybrid"]
+        body = client.post(
+            "/collections/adi/search", json={"query": "information retrieval", "k": 5}
+        ).json()
+        expected = sharded.search("information retrieval", k=5)
+        assert [h["doc_id"] for h in body["hits"]] == [h.doc_id for h in expected.hits]
+        assert body["partial"] is False
+        doc = {"id": "http-doc", "text": "xylophone quarantine retrieval"}
+        written = client.post(
+            "/collections/adi/documents", json={"documents": [doc]}, headers={"X-API-Key": "k3y"}
+        )
+        assert written.status_code == 200, written.text
+        assert client.get("/collections/adi/documents/http-doc").json()["text"] == doc["text"]
+        top = client.post(
+            "/collections/adi/search",
+            json={"query": "xylophone quarantine", "k": 1, "retriever": "bm25"},
+        ).json()["hits"][0]
+        assert top["doc_id"] == "http-doc"
+        deleted = client.delete("/collections/adi/documents/http-doc", headers={"X-API-Key": "k3y"})
+        assert deleted.status_code == 200
+        assert client.get("/collections/adi/documents/http-doc").status_code == 404
+        assert "hybridir_collection_segments" in client.get("/metrics").text
+    sharded.invalidate_stats()
+    assert_exact(sharded, built)

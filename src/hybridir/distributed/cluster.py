@@ -43,9 +43,9 @@ from hybridir.distributed.stats import GlobalStats, ShardStats, StaleStatsError,
 from hybridir.distributed.worker import ShardWorker
 from hybridir.errors import (
     ConfigError,
-    HybridirError,
     InvalidInputError,
     NotFoundError,
+    UnavailableError,
     missing_dependency,
 )
 from hybridir.fusion import fuse
@@ -58,7 +58,7 @@ ACTOR_CPUS = 0.25
 share small machines without starving each other."""
 
 
-class ShardUnavailableError(HybridirError):
+class ShardUnavailableError(UnavailableError):
     """A shard did not answer within the request's deadline."""
 
 

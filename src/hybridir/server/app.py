@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -37,10 +38,11 @@ from hybridir.errors import (
     InvalidInputError,
     MissingDependencyError,
     NotFoundError,
+    UnavailableError,
 )
 from hybridir.search import HYBRID, Searcher, available_lists
 from hybridir.server.config import NAME, ServerConfig
-from hybridir.types import Document
+from hybridir.types import Document, SearchResult
 
 PROBLEM = "application/problem+json"
 _STATUS: list[tuple[type[HybridirError], int]] = [
@@ -49,6 +51,7 @@ _STATUS: list[tuple[type[HybridirError], int]] = [
     (ConfigError, 400),
     (MissingDependencyError, 501),
     (IndexFormatError, 500),
+    (UnavailableError, 503),  # a shard of a sharded collection did not answer in time
     (HybridirError, 409),  # e.g. another process holds the writer lock
 ]
 
@@ -89,6 +92,7 @@ class SearchRequest(BaseModel):
     boosts: list[dict[str, Any]] = Field(default_factory=list)
     explain: bool = True
     rerank: bool | None = None
+    allow_partial: bool = False
 
 
 class DocumentIn(BaseModel):
@@ -110,10 +114,11 @@ class DocumentsRequest(BaseModel):
 
 @dataclass
 class Served:
-    """One served collection: its handle, searcher and write lock."""
+    """One served collection: its handle, searcher and write lock. A sharded collection
+    (:class:`hybridir.distributed.cluster.ShardedCollection`) is both handle and searcher."""
 
-    collection: Collection
-    searcher: Searcher
+    collection: Any  # Collection | ShardedCollection
+    searcher: Any  # Searcher | ShardedCollection
     write_lock: threading.Lock
 
 
@@ -178,7 +183,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     """Build the service for ``config`` (collections are opened now, so a bad path fails
     at start-up rather than on the first request)."""
     served = {
-        name: _serve(Collection.open(path)) for name, path in sorted(config.collections.items())
+        name: _serve(path, config.ray_address) for name, path in sorted(config.collections.items())
     }
     keys = Keys(config.api_keys)
     metrics = Metrics()
@@ -246,7 +251,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             base = s.collection.snapshot().config.fusion
             changes = {k: v for k, v in body.fusion.model_dump().items() if v is not None}
             fusion = FusionConfig.from_dict(base.to_dict() | changes)
-        result = s.searcher.search(
+        result: SearchResult = s.searcher.search(
             body.query,
             body.k,
             retriever=body.retriever,
@@ -255,6 +260,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             explain=body.explain,
             filter=body.filter,
             boosts=body.boosts,
+            allow_partial=body.allow_partial,
         )
         return result.to_dict()
 
@@ -315,7 +321,17 @@ def _segment_bytes(directory: Any, manifest: Any) -> int:
     return total
 
 
-def _serve(collection: Collection) -> Served:
+def _serve(path: Path, ray_address: str | None) -> Served:
+    """A collection folder as served: a local collection, or a sharded one on Ray (which
+    answers the same calls: ``search``, ``add``/``upsert``/``delete``, ``snapshot``)."""
+    from hybridir.distributed.layout import ShardedLayout
+
+    if ShardedLayout.is_sharded(path):
+        from hybridir.distributed.cluster import ShardedCollection
+
+        sharded = ShardedCollection(path, address=ray_address)
+        return Served(sharded, sharded, threading.Lock())
+    collection = Collection.open(path)
     return Served(collection, Searcher(collection), threading.Lock())
 
 

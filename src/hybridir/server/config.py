@@ -27,6 +27,7 @@ class ServerConfig:
         max_query_chars: longest query accepted.
         max_batch: most documents in one write.
         cors_origins: origins allowed by CORS (none: CORS off).
+        ray_address: Ray cluster serving the sharded collections among ``collections``.
     """
 
     collections: Mapping[str, Path]
@@ -37,6 +38,7 @@ class ServerConfig:
     max_query_chars: int = 2000
     max_batch: int = 1000
     cors_origins: Sequence[str] = field(default_factory=tuple)
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         for name in self.collections:

@@ -19,5 +19,6 @@ def app_from_env() -> FastAPI:
         settings["keys"],
         keys_for_reads=settings["keys_for_reads"],
         cors_origins=tuple(settings["cors"]),
+        ray_address=settings.get("ray_address"),
     )
     return create_app(config)
