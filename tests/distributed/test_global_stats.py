@@ -35,7 +35,9 @@ def test_routing_is_stable_and_spread() -> None:
 
 def merged_search(workers: list[ShardWorker], requests: dict, k: int) -> list[list[tuple]]:
     stats = merge_stats([w.stats() for w in workers])
-    answers = [w.search(requests, stats) for w in workers]
+    for w in workers:
+        w.set_stats(stats)
+    answers = [w.search(requests, stats.key) for w in workers]
     out = []
     for name in requests:
         n_queries = len(requests[name][0])
@@ -66,9 +68,12 @@ def test_sharded_bm25_equals_one_collection(data_dir: Path, tmp_path: Path, vari
         assert hits == [(h.doc_id, h.score) for h in expected]
     # A write behind the statistics' back is detected, not scored with stale numbers.
     stats = merge_stats([w.stats() for w in workers])
+    workers[0].set_stats(stats)
     workers[0].write([{"doc_id": "new", "text": "boundary layer flow"}])
     with pytest.raises(StaleStatsError):
-        workers[0].search({"bm25": (analyzed, 5)}, stats)
+        workers[0].search({"bm25": (analyzed, 5)}, stats.key)
+    with pytest.raises(StaleStatsError):  # a restarted worker holds no statistics yet
+        ShardWorker(str(layout.shard_dirs[1]), 1).search({"bm25": (analyzed, 5)}, stats.key)
 
 
 def test_global_stats_cover_terms_of_other_shards(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,19 @@ class ShardWorker:
         self.path = path
         self.shard = shard
         self.collection = Collection.open(path)
+        self._stats: GlobalStats | None = None
+        self._seen: tuple[int, int, int] | None = None
+        self._current: CollectionView | None = None
+
+    def _view(self) -> CollectionView:
+        """The newest generation; ``manifest.json`` is re-read only when its file changed
+        (a commit replaces it, so a new inode or mtime), which keeps a query's overhead low."""
+        st = os.stat(Path(self.path) / "manifest.json")
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._current is None or seen != self._seen:
+            self._current = self.collection.snapshot()
+            self._seen = seen
+        return self._current
 
     def info(self) -> dict[str, Any]:
         """Process, host and generation (tests use the pid to kill the actor)."""
@@ -88,11 +102,18 @@ class ShardWorker:
     def stats(self) -> ShardStats:
         return shard_stats(self.collection.snapshot())
 
-    def search(
-        self, requests: Mapping[str, tuple[Any, int]], stats: GlobalStats
-    ) -> dict[str, Hits]:
-        """Top-k of each requested list (``{list: (queries, k)}``) scored with ``stats``."""
-        view = self.collection.snapshot()
+    def set_stats(self, stats: GlobalStats) -> None:
+        """Keep the global statistics to score with (sent once per change, not per query:
+        a large vocabulary's document frequencies cost milliseconds to ship)."""
+        self._stats = stats
+
+    def search(self, requests: Mapping[str, tuple[Any, int]], key: str) -> dict[str, Hits]:
+        """Top-k of each requested list (``{list: (queries, k)}``), scored with the global
+        statistics identified by ``key`` (see :meth:`set_stats`)."""
+        stats = self._stats
+        if stats is None or stats.key != key:
+            raise StaleStatsError(f"shard {self.shard} does not hold statistics {key}")
+        view = self._view()
         if view.generation != stats.generations[self.shard]:
             raise StaleStatsError(
                 f"shard {self.shard} is at generation {view.generation}, statistics are for "
@@ -102,6 +123,10 @@ class ShardWorker:
             name: SHARD_SEARCH[name](view, payload, k, stats)
             for name, (payload, k) in requests.items()
         }
+
+    def search_packed(self, args: tuple[Mapping[str, tuple[Any, int]], str]) -> dict[str, Hits]:
+        """:meth:`search` with one argument (the form a compiled Ray graph passes)."""
+        return self.search(*args)
 
     def write(
         self,
