@@ -4,6 +4,7 @@ and learned sparse impacts)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hybridir import Collection, CollectionConfig, Document
 from hybridir.config import BM25Config
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
-from hybridir.distributed.stats import StaleStatsError, merge_stats
+from hybridir.distributed.stats import GlobalStats, StaleStatsError, merge_orders, merge_stats
 from hybridir.distributed.worker import ShardWorker
 from hybridir.eval.datasets import load_beir, read_corpus
 from hybridir.search import Searcher
@@ -33,10 +34,19 @@ def test_routing_is_stable_and_spread() -> None:
     )
 
 
-def merged_search(workers: list[ShardWorker], requests: dict, k: int) -> list[list[tuple]]:
-    stats = merge_stats([w.stats() for w in workers])
+def global_stats(workers: list[ShardWorker]) -> GlobalStats:
+    """What the coordinator does: merge counts, then the term order under them."""
+    counts = merge_stats([w.stats() for w in workers])
+    for w in workers:
+        w.set_stats(counts)
+    stats = replace(counts, bm25_order=merge_orders([w.term_order() for w in workers]))
     for w in workers:
         w.set_stats(stats)
+    return stats
+
+
+def merged_search(workers: list[ShardWorker], requests: dict, k: int) -> list[list[tuple]]:
+    stats = global_stats(workers)
     answers = [w.search(requests, stats.key) for w in workers]
     out = []
     for name in requests:
@@ -67,8 +77,7 @@ def test_sharded_bm25_equals_one_collection(data_dir: Path, tmp_path: Path, vari
         expected = searcher.search(q, 20, retriever="bm25", explain=False).hits
         assert hits == [(h.doc_id, h.score) for h in expected]
     # A write behind the statistics' back is detected, not scored with stale numbers.
-    stats = merge_stats([w.stats() for w in workers])
-    workers[0].set_stats(stats)
+    stats = global_stats(workers)
     workers[0].write([{"doc_id": "new", "text": "boundary layer flow"}])
     with pytest.raises(StaleStatsError):
         workers[0].search({"bm25": (analyzed, 5)}, stats.key)

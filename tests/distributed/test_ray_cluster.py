@@ -192,11 +192,21 @@ def test_http_service_fronts_the_sharded_collection(cluster: Any, built: dict[st
     from hybridir.server.config import ServerConfig
 
     head, _ = cluster
+    # The worker node was killed above: a new node brings room for the service's own
+    # shard actors (each coordinator starts its own).
+    import ray
+
+    node = head.add_node(num_cpus=1)
+    for _ in range(120):
+        if any(n["NodeID"] == node.node_id and n["Alive"] for n in ray.nodes()):
+            break
+        time.sleep(0.5)
     root = built["root"] / "col"
     config = ServerConfig({"adi": root}, frozenset({"k3y"}), ray_address=head.address)
     sharded: ShardedCollection = built["sharded"]
     with TestClient(create_app(config)) as client:
         info = client.get("/collections/adi").json()
+        assert "documents" in info, info
         assert info["documents"] == len(built["docs"])
         assert info["retrievers"] == ["bm25", "dense", "hybrid"]
         body = client.post(

@@ -1,12 +1,12 @@
 """The coordinator of a sharded collection on Ray.
 
 :class:`ShardedCollection` starts one :class:`ShardWorker` actor per shard (its own:
-coordinators do not share actors, see :meth:`ShardedCollection._actor`) and answers queries along the single-collection path: analyse and encode the query
-once, ask every shard in parallel for each list's top hits scored with the global
-statistics (:mod:`hybridir.distributed.stats`), merge each list by (score desc, doc id asc),
-fuse once (:func:`hybridir.fusion.fuse`), and build hits with
-:func:`hybridir.search.hits_from`. Writes go to the shard that owns each id
-(:func:`~hybridir.distributed.routing.shard_of`).
+coordinators do not share actors, see :meth:`ShardedCollection._actor`) and answers queries
+along the single-collection path: analyse and encode the query once, ask every shard in
+parallel for each list's top hits scored with the global statistics
+(:mod:`hybridir.distributed.stats`), merge each list by (score desc, doc id asc), fuse once
+(:func:`hybridir.fusion.fuse`), and build hits with :func:`hybridir.search.hits_from`.
+Writes go to the shard that owns each id (:func:`~hybridir.distributed.routing.shard_of`).
 
 Faults: actors are created with ``max_restarts=-1``, so Ray restarts a crashed actor (on
 another node when its node is gone), and the restarted actor reopens its shard from shared
@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,13 @@ from hybridir.collection import Segment, validate_documents
 from hybridir.config import CollectionConfig, FusionConfig
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
-from hybridir.distributed.stats import GlobalStats, ShardStats, StaleStatsError, merge_stats
+from hybridir.distributed.stats import (
+    GlobalStats,
+    ShardStats,
+    StaleStatsError,
+    merge_orders,
+    merge_stats,
+)
 from hybridir.distributed.worker import ShardWorker
 from hybridir.errors import (
     ConfigError,
@@ -245,7 +251,10 @@ class ShardedCollection:
         has moved to another generation)."""
         if self._stats is None:
             shard_stats: list[ShardStats] = self.call_all("stats")
-            merged = merge_stats(shard_stats)
+            counts = merge_stats(shard_stats)
+            self.call_all("set_stats", counts)
+            orders: list[dict[str, float]] = self.call_all("term_order")
+            merged = replace(counts, bm25_order=merge_orders(orders))
             self.call_all("set_stats", merged)
             self._stats = merged
         return self._stats

@@ -10,6 +10,11 @@ query's terms are added must be the same everywhere for float32 sums to agree, s
 largest live impact of each term is merged too (a maximum), as is the learned sparse df
 for inference-free IDF queries.
 
+BM25 weights depend on the global statistics, and the order in which a query's terms are
+added follows each term's largest live weight, so that order is a second round: with the
+merged counts every shard reports its largest weights (:meth:`ShardWorker.term_order`), and
+their maximum completes the statistics.
+
 Statistics are tied to the shard generations they were computed from; a shard asked to
 score with another generation's statistics refuses (:class:`StaleStatsError`), and the
 coordinator recomputes them.
@@ -58,11 +63,14 @@ class GlobalStats:
     bm25: CollectionTotals
     splade: CollectionTotals | None = None
     splade_max: dict[str, float] | None = None
+    bm25_order: dict[str, float] | None = None
 
     @property
     def key(self) -> str:
-        """Identifies the statistics (the shard generations they were merged from)."""
-        return hashlib.sha1(json.dumps(self.generations).encode()).hexdigest()[:16]
+        """Identifies the statistics (the shard generations they were merged from, and
+        whether the BM25 term order is merged in yet)."""
+        ident = [list(self.generations), self.bm25_order is not None]
+        return hashlib.sha1(json.dumps(ident).encode()).hexdigest()[:16]
 
 
 def shard_stats(view: CollectionView) -> ShardStats:
@@ -104,8 +112,19 @@ def merge_stats(stats: Sequence[ShardStats]) -> GlobalStats:
     return GlobalStats(tuple(s.generation for s in stats), bm25, splade, best)
 
 
+def merge_orders(orders: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The collection-wide BM25 term order: each term's largest live weight on any shard."""
+    best: dict[str, float] = {}
+    for order in orders:
+        for t, w in order.items():
+            if w > best.get(t, 0.0):
+                best[t] = w
+    return best
+
+
 def global_bm25(view: CollectionView, stats: GlobalStats) -> SegmentedBM25:
-    """``view``'s BM25 scored with the global statistics (built once per generation)."""
+    """``view``'s BM25 scored with the global statistics and term order (built once per
+    generation)."""
     from hybridir.sparse.segments import SegmentedBM25
 
     state = view._state
@@ -113,7 +132,7 @@ def global_bm25(view: CollectionView, stats: GlobalStats) -> SegmentedBM25:
     with state.lock:
         if key not in state.cache:
             state.cache[key] = SegmentedBM25(
-                state.postings, state.live, view.config.bm25, stats.bm25
+                state.postings, state.live, view.config.bm25, stats.bm25, stats.bm25_order
             )
         index: SegmentedBM25 = state.cache[key]
     return index

@@ -102,6 +102,13 @@ class ShardWorker:
     def stats(self) -> ShardStats:
         return shard_stats(self.collection.snapshot())
 
+    def term_order(self) -> dict[str, float]:
+        """This shard's largest live BM25 weight of each term under the statistics set
+        last (the coordinator merges them into the global term order)."""
+        if self._stats is None:
+            raise StaleStatsError(f"shard {self.shard} holds no statistics")
+        return global_bm25(self._view(), self._stats).term_order()
+
     def set_stats(self, stats: GlobalStats) -> None:
         """Keep the global statistics to score with (sent once per change, not per query:
         a large vocabulary's document frequencies cost milliseconds to ship)."""

@@ -112,18 +112,13 @@ class ImpactIndex(BM25Index):
         order: NDArray[np.float64] | None = None,
         live: NDArray[np.bool_] | None = None,
     ) -> None:
-        super().__init__(postings, BM25Config(), None, live)
+        super().__init__(postings, BM25Config(), None, live, order)
         self.scale = scale
-        self._order = order
 
     @cached_property
     def weights(self) -> NDArray[np.float32]:
         """Impact × step of every posting (float32)."""
         return (np.asarray(self.postings.tfs, dtype=np.float64) * self.scale).astype(np.float32)
-
-    @cached_property
-    def order_key(self) -> NDArray[np.float64]:
-        return self.term_max if self._order is None else self._order
 
     @cached_property
     def _has_absent_scores(self) -> bool:
@@ -152,8 +147,7 @@ class SegmentedImpacts(SegmentedBM25):
         order: Mapping[str, float] | None = None,
     ) -> None:
         self.scale = scale
-        self._order_of = order
-        super().__init__(segments, live, BM25Config(), totals)
+        super().__init__(segments, live, BM25Config(), totals, order)
         self._has_absent = False  # a dot product has no score for absent terms
 
     def _build_indexes(self, local_to_global: Sequence[NDArray[np.int64]]) -> list[BM25Index]:

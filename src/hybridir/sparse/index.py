@@ -87,8 +87,10 @@ class BM25Index:
         config: BM25Config | None = None,
         corpus: CorpusStats | None = None,
         live: NDArray[np.bool_] | None = None,
+        order: NDArray[np.float64] | None = None,
     ) -> None:
         self.postings = postings
+        self._order = order
         self.config = config or BM25Config()
         self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
         self._corpus = corpus
@@ -164,13 +166,26 @@ class BM25Index:
         return out
 
     @cached_property
+    def live_term_max(self) -> NDArray[np.float64]:
+        """Largest weight of each term over the live rows only (0 when none is live)."""
+        p = self.postings
+        if bool(self._live.all()):
+            return self.term_max
+        out = np.zeros(p.n_terms, dtype=np.float64)
+        nonempty = np.flatnonzero(np.diff(p.indptr) > 0)
+        if len(nonempty):
+            live_weights = np.where(self._live[p.doc_rows], self.weights, np.float32(0))
+            out[nonempty] = np.maximum.reduceat(live_weights, p.indptr[nonempty])
+        return out
+
+    @cached_property
     def order_key(self) -> NDArray[np.float64]:
-        """Order in which a query's terms are scored: Lucene IDF over the scoring statistics
-        (collection-wide for a segment), rarest first, so float32 sums never depend on how
-        documents are split into segments."""
-        n_docs, _ = self.scoring_stats
-        df = self.document_frequencies
-        return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        """Order in which a query's terms are scored: by the term's largest live weight
+        (highest first, so max-score pruning can skip the long lists early). A segment of a
+        live collection gets the largest over *all* segments (``order``), so every segment,
+        and a fresh build of the live documents, adds a document's weights in the same
+        order and gets bit-identical float32 scores."""
+        return self.live_term_max if self._order is None else self._order
 
     @cached_property
     def dense_rows(self) -> tuple[NDArray[np.int32], NDArray[np.float32]]:

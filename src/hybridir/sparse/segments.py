@@ -52,6 +52,8 @@ class SegmentedBM25:
         totals: score with these statistics instead of this index's own (a shard of a
             sharded collection scores with the global ones, so its scores equal those of
             one collection holding every shard's documents).
+        order: the largest live weight of each term over the whole sharded collection
+            (the order a query's terms are added in; default: over these segments).
     """
 
     def __init__(
@@ -60,8 +62,10 @@ class SegmentedBM25:
         live: Sequence[NDArray[np.bool_] | None],
         config: BM25Config | None = None,
         totals: CollectionTotals | None = None,
+        order: Mapping[str, float] | None = None,
     ) -> None:
         self.config = config or BM25Config()
+        self._order_of = order
         self.segments = list(segments)
         self.live = [
             np.ones(p.n_docs, dtype=np.bool_) if m is None else np.asarray(m, dtype=np.bool_)
@@ -113,12 +117,38 @@ class SegmentedBM25:
         self._has_absent = bool(np.any(self._absent[df > 0])) if len(df) else False
 
     def _build_indexes(self, local_to_global: Sequence[NDArray[np.int64]]) -> list[BM25Index]:
-        """One index per segment, scoring with the collection-wide statistics."""
+        """One index per segment, scoring with the collection-wide statistics and adding a
+        query's terms in one collection-wide order (each term's largest live weight)."""
         df, st = self.document_frequencies, self.stats
-        return [
+        indexes = [
             BM25Index(p, self.config, CorpusStats(st.n_docs, st.avg_doc_length, df[g]), mask)
             for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True)
         ]
+        best = self.global_order(indexes, local_to_global)
+        for index, g in zip(indexes, local_to_global, strict=True):
+            index._order = best[g]
+        return indexes
+
+    def global_order(
+        self, indexes: Sequence[BM25Index], local_to_global: Sequence[NDArray[np.int64]]
+    ) -> NDArray[np.float64]:
+        """Each term's largest live weight over every segment (or the given ``order``)."""
+        if self._order_of is not None:
+            return np.asarray([float(self._order_of.get(t, 0.0)) for t in self.vocabulary])
+        best = np.zeros(len(self.vocabulary), dtype=np.float64)
+        for index, g in zip(indexes, local_to_global, strict=True):
+            best[g] = np.maximum(best[g], index.live_term_max)
+        return best
+
+    def term_order(self) -> dict[str, float]:
+        """The collection-wide term order as ``{term: largest live weight}`` (shards merge
+        theirs with a maximum)."""
+        vocab = self.vocabulary
+        best = np.zeros(len(vocab), dtype=np.float64)
+        for index, p in zip(self.indexes, self.segments, strict=True):
+            g = np.asarray([vocab[t] for t in p.terms], dtype=np.int64)
+            best[g] = np.maximum(best[g], index.live_term_max)
+        return {t: float(best[i]) for t, i in vocab.items() if best[i] > 0}
 
     def constants(self, queries: Sequence[QueryTerms]) -> NDArray[np.float64] | None:
         """Each query's score for absent terms under the collection's vocabulary (only
