@@ -50,8 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def language(dataset: str) -> str:
+    """``xquad-r/de`` → ``de``, ``poquad-dev-pl`` → ``pl``, anything else English."""
+    from hybridir.text.languages import LANGUAGES
+
     tail = dataset.rstrip("/").split("/")[-1]
-    return "pl" if tail.endswith("-pl") else tail
+    if tail.endswith("-pl"):
+        return "pl"
+    return tail if tail in LANGUAGES else "en"
 
 
 def build(dataset: str, config: CollectionConfig) -> Collection:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder = make_encoder(config.dense)
     with console.status("document vectors (embedding cache)"):
         vectors = encode_documents_cached(encoder, [f"{d.title} {d.text}".strip() for d in docs])
-    work = Path(tempfile.mkdtemp(dir=cache_root("benchmark").parent, prefix="sharded-"))
+    cache_root("benchmark").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=cache_root("benchmark"), prefix="sharded-"))
     single = Collection.create(work / "single", config)
     single.add(docs, vectors=vectors, allow_empty=True)
     layout = ShardedLayout.create(work / "sharded", config, args.shards)
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if not texts:  # --encode-docs 0: latency only
         if args.json:
             print(json.dumps(result))
+        shutil.rmtree(work, ignore_errors=True)
         return 0
     fresh = make_encoder(DenseConfig())
     fresh.encode_documents(texts[:32])  # load and warm the model
@@ -141,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     sharded.close()
     single.close()
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

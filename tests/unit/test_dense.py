@@ -144,7 +144,9 @@ def test_hybrid_hits_explain_every_list(hybrid_col: Collection) -> None:
 def test_dense_modes_need_a_dense_index(tmp_path: Path) -> None:
     col = Collection.create(tmp_path / "c")
     col.add(DOCS)
-    with pytest.raises(ConfigError, match="needs a dense index"):
+    with pytest.raises(ConfigError, match=r"'dense' is not indexed .*--dense MODEL"):
         Searcher(col).search("x", retriever="dense")
+    with pytest.raises(ConfigError, match="'hybrid' needs a second list"):
+        Searcher(col).search("x", retriever="hybrid")
     with pytest.raises(ConfigError, match="unknown retriever 'vector'"):
         Searcher(col).search("x", retriever="vector")
