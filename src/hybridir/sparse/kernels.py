@@ -210,10 +210,10 @@ def score_queries(  # type: ignore[no-untyped-def]
 ):
     """Exact top-k of queries ``first..last-1``, term at a time, into ``out_*[q]``.
 
-    Terms are taken by decreasing ``qw · order_key`` (the caller passes IDF, which depends
-    on collection-wide statistics only, so every segment of a live collection, and a fresh
-    build of its live documents, adds a document's term weights in the same order and gets
-    bit-identical float32 scores); pruning uses the upper bounds ``qw · term_max``.
+    Terms are taken by decreasing ``qw · order_key`` (the caller passes each term's largest
+    live weight over the whole collection, so every segment of a live collection, and a
+    fresh build of its live documents, adds a document's term weights in the same order and
+    gets bit-identical float32 scores); pruning uses the upper bounds ``qw · term_max``.
     Accumulators start sparse: only touched rows are visited, marked by
     ``seen[r] == stamp`` (stamps never repeat across calls, as callers advance
     ``stamp_base``, so buffers are never cleared).
