@@ -125,6 +125,21 @@ def test_three_way_hybrid_explains_splade_terms(data_dir: Path, tmp_path: Path) 
     # Each single list is searchable on its own, and the fusion default covers all three.
     for mode in ("bm25", "splade", "dense"):
         assert searcher.search("retrieval", k=3, retriever=mode).hits
+    # Learned rescoring trains over the three lists and is served from the collection;
+    # adaptive α is defined for two lists and says so.
+    from hybridir.errors import ConfigError
+    from hybridir.learn.data import collect
+    from hybridir.learn.train import activate, fit
+
+    data = load_beir(data_dir / "adi")
+    training = collect(searcher, data.queries, data.qrels, dict.fromkeys(searcher.lists(), 100))
+    model = fit("rescore", collection, training, collection.config.fusion)
+    assert set(model.depths) == {"bm25", "splade", "dense"}
+    activate(collection, model)
+    served = Searcher(collection).search("computer based information retrieval systems", k=5)
+    assert [c.retriever for c in served.hits[0].contributions] == ["bm25", "splade", "dense"]
+    with pytest.raises(ConfigError, match="exactly two lists"):
+        fit("adaptive", collection, training, collection.config.fusion)
 
 
 def test_cli_index_search_and_token_weights(
