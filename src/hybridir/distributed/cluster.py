@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import heapq
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -73,13 +74,16 @@ class ShardUnavailableError(UnavailableError):
 
 
 def ray_module(address: str | None = None) -> Any:
-    """Ray, connected to ``address`` (``None``: the running cluster, else a local one)."""
+    """Ray, connected to ``address``: a cluster (``host:port``, ``auto``), else ``$RAY_ADDRESS``,
+    else a new local instance of this process (never silently another program's cluster).
+    A process already connected keeps its connection."""
     try:
         import ray
     except ImportError as exc:
         raise missing_dependency("ray", "ray") from exc
     if not ray.is_initialized():
-        ray.init(address=address, namespace="hybridir", log_to_driver=False)
+        target = address or os.environ.get("RAY_ADDRESS") or "local"
+        ray.init(address=target, namespace="hybridir", log_to_driver=False)
     return ray
 
 
