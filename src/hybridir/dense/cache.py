@@ -50,14 +50,7 @@ class EmbeddingCache:
         return found
 
     def put_many(self, texts: Sequence[str], vectors: Vectors) -> None:
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO emb VALUES (?, ?)",
-                (
-                    (text_key(t), v.astype(np.float32).tobytes())
-                    for t, v in zip(texts, vectors, strict=True)
-                ),
-            )
+        self.put_blobs(texts, [v.astype(np.float32).tobytes() for v in vectors])
 
     def put_blobs(self, texts: Sequence[str], blobs: Sequence[bytes]) -> None:
         """Store already-serialised values (e.g. sparse weights) by text."""

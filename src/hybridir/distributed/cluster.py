@@ -32,7 +32,6 @@ import os
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -555,27 +554,12 @@ def _fused(lists: Mapping[str, RankedList], config: FusionConfig, k: int) -> Any
 def _splade_payload(
     config: CollectionConfig, encoder: Any, texts: Sequence[str], stats: GlobalStats
 ) -> list[dict[str, float]]:
-    """Learned sparse query weights: the encoder's, or IDF weights over the global df."""
+    """Learned sparse query weights as one collection's ``QUERY_MODES`` give them, with the
+    global statistics as the IDF source."""
+    from hybridir.sparse.impact import QUERY_MODES
+
     sp = config.splade
     assert sp is not None
-    if sp.query_mode == "encoder":
-        vocab = encoder.vocab
-        return [
-            {vocab[int(i)]: float(w) for i, w in zip(v.ids, v.weights, strict=True)}
-            for v in encoder.encode_queries(list(texts))
-        ]
-    if sp.query_mode == "idf" and stats.splade is not None:
-        n = stats.splade.n_docs
-        df = stats.splade.df
-        out = []
-        for ids in encoder.tokenize(list(texts)):
-            counts = Counter(encoder.vocab[i] for i in ids)
-            out.append(
-                {
-                    t: c * float(np.log1p((n - df[t] + 0.5) / (df[t] + 0.5)))
-                    for t, c in counts.items()
-                    if df.get(t, 0) > 0
-                }
-            )
-        return out
-    raise ConfigError(f"learned sparse query mode {sp.query_mode!r} is not distributed yet")
+    if sp.query_mode == "table":
+        raise ConfigError("learned sparse query mode 'table' is not distributed yet")
+    return QUERY_MODES[sp.query_mode](encoder, stats, list(texts), None)

@@ -7,7 +7,7 @@ holding every document, so each shard reports its live statistics
 IDF of Lucene's ``DfsQueryThenFetch``), and every shard scores with the sums
 (:func:`global_bm25`). Learned sparse weights need no statistics, but the order in which a
 query's terms are added must be the same everywhere for float32 sums to agree, so the
-largest live impact of each term is merged too (a maximum), as is the learned sparse df
+largest live weight of each term is merged too (a maximum), as is the learned sparse df
 for inference-free IDF queries.
 
 BM25 weights depend on the global statistics, and the order in which a query's terms are
@@ -26,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,6 +66,13 @@ class GlobalStats:
     splade_max: dict[str, float] | None = None
     bm25_order: dict[str, float] | None = None
 
+    @cached_property
+    def idf(self) -> dict[str, float]:
+        """Lucene IDF over the learned sparse df of every shard (inference-free queries)."""
+        from hybridir.sparse.impact import lucene_idf
+
+        return {} if self.splade is None else lucene_idf(self.splade.n_docs, self.splade.df)
+
     @property
     def key(self) -> str:
         """Identifies the statistics (the shard generations they were merged from, and
@@ -84,9 +92,8 @@ def shard_stats(view: CollectionView) -> ShardStats:
     splade_df = splade_max = None
     if view.has_splade:
         sp = view.splade
-        best = sp.max_impacts()
         splade_df = {t: int(sp.document_frequencies[i]) for t, i in sp.vocabulary.items()}
-        splade_max = {t: float(best[i]) for t, i in sp.vocabulary.items() if best[i] > 0}
+        splade_max = sp.term_order()
     return ShardStats(view.generation, bm25.stats.n_docs, total, df, splade_df, splade_max)
 
 

@@ -10,7 +10,7 @@ query's score is the dot product ``Σ q_t · impact_t · step``.
 
 Scores do not depend on the segmentation: the weight of a posting is fixed by its impact
 alone, and every segment adds a query's terms in one collection-wide order (decreasing
-``q_t`` × the term's largest live impact), so a live collection returns the same float32
+``q_t`` × the term's largest live weight), so a live collection returns the same float32
 scores as a fresh build.
 
 Queries are weighted by a :data:`QUERY_MODES` entry: the full SPLADE query encoder, or
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -134,7 +134,7 @@ class SegmentedImpacts(SegmentedBM25):
         live: per segment, rows not deleted.
         scale: weight of one quantization step.
         totals: statistics of the whole sharded collection (for inference-free IDF).
-        order: largest live impact of every term over the whole sharded collection (the
+        order: largest live weight of every term over the whole sharded collection (the
             order in which a query's terms are added; default: over these segments).
     """
 
@@ -150,39 +150,17 @@ class SegmentedImpacts(SegmentedBM25):
         super().__init__(segments, live, BM25Config(), totals, order)
         self._has_absent = False  # a dot product has no score for absent terms
 
-    def _build_indexes(self, local_to_global: Sequence[NDArray[np.int64]]) -> list[BM25Index]:
-        """Segments ordering a query's terms by the term's largest live impact anywhere."""
-        best = self.max_impacts(local_to_global)
-        if self._order_of is not None:
-            best = np.asarray([float(self._order_of.get(t, 0.0)) for t in self.vocabulary])
-        return [
-            ImpactIndex(p, self.scale, best[g], mask)
-            for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True)
-        ]
-
-    def max_impacts(
-        self, local_to_global: Sequence[NDArray[np.int64]] | None = None
-    ) -> NDArray[np.float64]:
-        """Largest live impact of every term of :attr:`vocabulary` (0 when none is live)."""
-        if local_to_global is None:
-            vocab = self.vocabulary
-            local_to_global = [
-                np.asarray([vocab[t] for t in p.terms], dtype=np.int64) for p in self.segments
-            ]
-        best = np.zeros(len(self.vocabulary), dtype=np.float64)
-        for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True):
-            term_of = np.repeat(g, np.diff(p.indptr))
-            alive = mask[p.doc_rows]
-            np.maximum.at(best, term_of[alive], np.asarray(p.tfs, dtype=np.float64)[alive])
-        return best
+    def _index(
+        self, postings: Postings, live: NDArray[np.bool_], to_global: NDArray[np.int64]
+    ) -> BM25Index:
+        """One segment's impacts (their weights need no collection statistics)."""
+        return ImpactIndex(postings, self.scale, None, live)
 
     @cached_property
     def idf(self) -> dict[str, float]:
         """Lucene IDF of every term over the live documents (inference-free query weights)."""
-        n = self.stats.n_docs
         df = self.document_frequencies
-        values = np.log1p((n - df + 0.5) / (df + 0.5))
-        return {t: float(values[i]) for t, i in self.vocabulary.items() if df[i] > 0}
+        return lucene_idf(self.stats.n_docs, {t: float(df[i]) for t, i in self.vocabulary.items()})
 
     def term_contributions(
         self, row: int, query: Mapping[str, float], top: int = 10
@@ -206,13 +184,28 @@ class SegmentedImpacts(SegmentedBM25):
 
 # -- query weighting -----------------------------------------------------------------------
 
-QueryWeighter = Callable[
-    ["SparseEncoder", SegmentedImpacts, Sequence[str], Any], list[dict[str, float]]
-]
+
+def lucene_idf(n_docs: int, df: Mapping[str, float]) -> dict[str, float]:
+    """Lucene's IDF, ``log(1 + (N - df + 0.5) / (df + 0.5))``, of every term with df > 0."""
+    terms = [t for t, d in df.items() if d > 0]
+    counts = np.asarray([df[t] for t in terms], dtype=np.float64)
+    values = np.log1p((n_docs - counts + 0.5) / (counts + 0.5))
+    return dict(zip(terms, values.tolist(), strict=True))
+
+
+class IdfSource(Protocol):
+    """Whatever knows the collection's IDF: an impact index, or a sharded collection's
+    global statistics."""
+
+    @property
+    def idf(self) -> Mapping[str, float]: ...
+
+
+QueryWeighter = Callable[["SparseEncoder", IdfSource, Sequence[str], Any], list[dict[str, float]]]
 
 
 def encoder_queries(
-    encoder: SparseEncoder, index: SegmentedImpacts, texts: Sequence[str], table: Any
+    encoder: SparseEncoder, index: IdfSource, texts: Sequence[str], table: Any
 ) -> list[dict[str, float]]:
     """Full SPLADE query encoding (one forward pass per new query)."""
     vocab = encoder.vocab
@@ -223,7 +216,7 @@ def encoder_queries(
 
 
 def idf_queries(
-    encoder: SparseEncoder, index: SegmentedImpacts, texts: Sequence[str], table: Any
+    encoder: SparseEncoder, index: IdfSource, texts: Sequence[str], table: Any
 ) -> list[dict[str, float]]:
     """Inference-free: each query token weighted by (count ×) its IDF in the collection."""
     vocab, idf = encoder.vocab, index.idf
@@ -235,7 +228,7 @@ def idf_queries(
 
 
 def table_queries(
-    encoder: SparseEncoder, index: SegmentedImpacts, texts: Sequence[str], table: Any
+    encoder: SparseEncoder, index: IdfSource, texts: Sequence[str], table: Any
 ) -> list[dict[str, float]]:
     """Inference-free: each query token weighted by (count ×) a learned per-token weight
     (:class:`hybridir.learn.token_weights.TokenWeights`)."""

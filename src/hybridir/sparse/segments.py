@@ -119,15 +119,22 @@ class SegmentedBM25:
     def _build_indexes(self, local_to_global: Sequence[NDArray[np.int64]]) -> list[BM25Index]:
         """One index per segment, scoring with the collection-wide statistics and adding a
         query's terms in one collection-wide order (each term's largest live weight)."""
-        df, st = self.document_frequencies, self.stats
         indexes = [
-            BM25Index(p, self.config, CorpusStats(st.n_docs, st.avg_doc_length, df[g]), mask)
+            self._index(p, mask, g)
             for p, mask, g in zip(self.segments, self.live, local_to_global, strict=True)
         ]
         best = self.global_order(indexes, local_to_global)
         for index, g in zip(indexes, local_to_global, strict=True):
             index._order = best[g]
         return indexes
+
+    def _index(
+        self, postings: Postings, live: NDArray[np.bool_], to_global: NDArray[np.int64]
+    ) -> BM25Index:
+        """One segment's index, scoring with the collection-wide statistics."""
+        df, st = self.document_frequencies, self.stats
+        corpus = CorpusStats(st.n_docs, st.avg_doc_length, df[to_global])
+        return BM25Index(postings, self.config, corpus, live)
 
     def global_order(
         self, indexes: Sequence[BM25Index], local_to_global: Sequence[NDArray[np.int64]]
