@@ -35,7 +35,7 @@ from hybridir import Collection, CollectionConfig, Searcher
 from hybridir._cache import cache_root
 from hybridir.config import DenseConfig, FusionConfig, SpladeConfig
 from hybridir.eval import evaluate_per_query, load_beir
-from hybridir.eval.datasets import read_corpus, resolve_dataset
+from hybridir.eval.runner import cached_collection
 from hybridir.learn.data import collect
 from hybridir.learn.store import save_model
 from hybridir.learn.token_weights import fit_token_weights
@@ -67,21 +67,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-tuning", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     return parser.parse_args(argv)
-
-
-def build(dataset: str, config: CollectionConfig, tag: str) -> Collection:
-    """The dataset's collection under the benchmark cache (reused when already built)."""
-    path = cache_root("benchmark") / f"learned-sparse-{dataset.replace('/', '-')}-{tag}"
-    if (path / "manifest.json").is_file():
-        existing = Collection.open(path)
-        if existing.config == config:
-            return existing
-        existing.close()
-    collection = Collection.create(path, config, overwrite=True)
-    collection.add(
-        read_corpus(resolve_dataset(dataset) / "corpus.jsonl"), allow_empty=True, show_progress=True
-    )
-    return collection
 
 
 def folder_bytes(collection: Collection, part: str) -> int:
@@ -155,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     splade = SpladeConfig(model=args.splade)
     config = CollectionConfig(splade=splade, dense=DenseConfig(model=args.model))
     with console.status("indexing (BM25, splade, MiniLM; encodings are cached)"):
-        collection = build(args.dataset, config, "full")
+        collection = cached_collection(args.dataset, config, cache_root("benchmark"))
     searcher = Searcher(collection)
     names = searcher.lists()
     result: dict[str, Any] = {"dataset": args.dataset, "splade": args.splade, "dense": args.model}
@@ -233,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     # Pruning each document to its top-N terms.
     pruning: dict[str, dict[str, Any]] = {}
     for n in [int(x) for x in args.prune.split(",") if x]:
-        pruned = build(
-            args.dataset, CollectionConfig(splade=replace(splade, max_terms=n)), f"top{n}"
+        pruned = cached_collection(
+            args.dataset,
+            CollectionConfig(splade=replace(splade, max_terms=n)),
+            cache_root("benchmark"),
         )
         run = Searcher(pruned).run(test.queries, depth, retriever="splade")
         pruning[str(n)] = {

@@ -24,11 +24,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hybridir import Collection, CollectionConfig, Searcher
+from hybridir import CollectionConfig, Searcher
 from hybridir._cache import cache_root
 from hybridir.config import AnalyzerConfig, DenseConfig, FusionConfig
 from hybridir.eval import evaluate_per_query, load_beir
-from hybridir.eval.datasets import read_corpus, resolve_dataset
+from hybridir.eval.runner import cached_collection
 from hybridir.learn.cv import query_folds
 from hybridir.types import Run
 
@@ -59,20 +59,6 @@ def language(dataset: str) -> str:
     return tail if tail in LANGUAGES else "en"
 
 
-def build(dataset: str, config: CollectionConfig) -> Collection:
-    """The dataset's collection under the benchmark cache (reused when already built)."""
-    tag = f"{dataset.replace('/', '-')}-{config.dense.model if config.dense else 'bm25'}"
-    path = cache_root("benchmark") / f"multilingual-{tag.replace('/', '-')}"
-    if (path / "manifest.json").is_file():
-        existing = Collection.open(path)
-        if existing.config == config:
-            return existing
-        existing.close()
-    collection = Collection.create(path, config, overwrite=True)
-    collection.add(read_corpus(resolve_dataset(dataset) / "corpus.jsonl"), allow_empty=True)
-    return collection
-
-
 def per_query(run: Run, qrels: Any, qids: list[str]) -> dict[str, np.ndarray]:
     values = evaluate_per_query(run, qrels, METRICS)
     return {m: np.asarray([values[m][q] for q in qids]) for m in METRICS}
@@ -83,7 +69,7 @@ def evaluate_dataset(dataset: str, model: str, folds: int) -> dict[str, Any]:
     config = CollectionConfig(
         analyzer=AnalyzerConfig(language=language(dataset)), dense=DenseConfig(model=model)
     )
-    collection = build(dataset, config)
+    collection = cached_collection(dataset, config, cache_root("benchmark"))
     searcher = Searcher(collection)
     depth = 1000
     base = FusionConfig(depths=dict.fromkeys(searcher.lists(), depth))

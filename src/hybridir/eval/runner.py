@@ -185,11 +185,16 @@ def _collection_config(spec: Spec, dataset: str) -> CollectionConfig:
 
 
 def _collection(spec: Spec, dataset: str, cache: Path) -> Any:
-    """The dataset's collection, built on first use and cached by configuration."""
+    """The dataset's collection for ``spec`` (see :func:`cached_collection`)."""
+    return cached_collection(dataset, _collection_config(spec, dataset), cache)
+
+
+def cached_collection(dataset: str, config: CollectionConfig, cache: Path) -> Any:
+    """``dataset``'s collection under ``config``, built on first use and cached in ``cache``
+    by dataset and configuration (benchmark scripts share it)."""
     from hybridir.collection import Collection
     from hybridir.eval.datasets import read_corpus
 
-    config = _collection_config(spec, dataset)
     key = hashlib.sha1(
         json.dumps([dataset, config.to_dict()], sort_keys=True).encode()
     ).hexdigest()[:12]
