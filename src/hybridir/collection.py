@@ -31,18 +31,23 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
+import os
+import re
 import shutil
+import signal
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridir._atomic import atomic_write_text, fsync_tree
+from hybridir._atomic import atomic_write_text, fsync_dir, fsync_tree
 from hybridir.config import CollectionConfig, DenseConfig, FusionConfig, SpladeConfig
 from hybridir.docstore import DocStore
 from hybridir.errors import (
@@ -51,6 +56,17 @@ from hybridir.errors import (
     IndexFormatError,
     InvalidInputError,
     NotFoundError,
+)
+from hybridir.manifest import (
+    DELETES,
+    MANIFEST,
+    METADATA,
+    Manifest,
+    Segment,
+    file_sums,
+    tree_files,
+    verify_checksums,
+    verify_sizes,
 )
 from hybridir.sparse.postings import (
     Postings,
@@ -72,98 +88,37 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT_NAME = "hybridir-collection"
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-DELETES = "deletes"
-METADATA = "metadata.json"
 MAX_DOCUMENT_CHARS = 1_000_000
 """Longest title + text accepted (characters); longer documents should be split."""
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One immutable segment: its folder, row count, and deleted rows as of this manifest."""
-
-    name: str
-    n_docs: int
-    dead: str | None = None  # path of the deleted-rows array, relative to the collection
-    n_dead: int = 0
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The published state of a collection."""
-
-    generation: int
-    config: CollectionConfig
-    segments: tuple[Segment, ...] = ()
-    n_docs: int = 0  # live documents
-    dim: int | None = None  # dense vector dimension, once known
-
-    def to_json(self) -> str:
-        from hybridir import __version__
-
-        return json.dumps(
-            {
-                "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
-                "hybridir_version": __version__,
-                "generation": self.generation,
-                "n_docs": self.n_docs,
-                "dim": self.dim,
-                "config": self.config.to_dict(),
-                "segments": [s.__dict__ for s in self.segments],
-            },
-            indent=2,
-        )
-
-    @classmethod
-    def read(cls, directory: Path) -> Manifest:
-        path = directory / MANIFEST
-        if not path.is_file():
-            raise IndexFormatError(f"{directory} is not a hybridir collection (no {MANIFEST})")
-        try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"cannot read {path}: {exc}") from exc
-        if data.get("format") != FORMAT_NAME:
-            raise IndexFormatError(f"{path} is not a hybridir manifest")
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise IndexFormatError(
-                f"{directory} has collection format version {version}, this hybridir reads "
-                f"version {FORMAT_VERSION}; rebuild it with `hybridir index` "
-                f"(written by hybridir {data.get('hybridir_version', '?')})"
-            )
-        try:
-            return cls(
-                generation=int(data["generation"]),
-                config=CollectionConfig.from_dict(data["config"]),
-                segments=tuple(Segment(**s) for s in data["segments"]),
-                n_docs=int(data["n_docs"]),
-                dim=None if data.get("dim") is None else int(data["dim"]),
-            )
-        except (KeyError, TypeError, ValueError, ConfigError) as exc:
-            raise IndexFormatError(f"{path} is malformed: {exc}") from exc
+MAX_ID_CHARS = 512
+"""Longest document id accepted (characters)."""
+MAX_METADATA_DEPTH = 32
+"""Deepest nesting of metadata objects and lists accepted."""
+JSON_SAFE_INTEGER = 2**53 - 1
+"""Largest integer magnitude in metadata: beyond it, JSON readers that use doubles (most
+of them) change the value (RFC 7493, I-JSON, section 2.2)."""
+STORE = "docs.sqlite"
+LOCK = "write.lock"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def validate_documents(docs: Sequence[Document], *, allow_empty: bool = False) -> None:
-    """Reject a batch that cannot be stored, naming the offending document.
+    """Reject a batch that cannot be stored and read back exactly, naming the offending
+    document.
 
     Raises:
-        InvalidInputError: an empty, non-string or repeated doc id; a non-string title or
-            text; an empty title and text (unless ``allow_empty``: test collections such as
-            Cranfield hold a few empty documents, indexed so that they never match); a
-            document over :data:`MAX_DOCUMENT_CHARS`; text that is not valid Unicode (lone
-            surrogates, e.g. from undecodable bytes); metadata that is not JSON.
+        InvalidInputError: a bad doc id (:func:`validate_id`) or one repeated in the batch;
+            a non-string title or text; an empty title and text (unless ``allow_empty``:
+            test collections such as Cranfield hold a few empty documents, indexed so that
+            they never match); a document over :data:`MAX_DOCUMENT_CHARS`; text that is not
+            valid Unicode (lone surrogates, e.g. from undecodable bytes); metadata that JSON
+            cannot carry exactly (:func:`validate_metadata`).
     """
     seen: set[str] = set()
     for i, doc in enumerate(docs):
         if not isinstance(doc, Document):
             raise InvalidInputError(f"item #{i} is a {type(doc).__name__}, not a Document")
-        if not isinstance(doc.doc_id, str) or not doc.doc_id.strip():
-            raise InvalidInputError(f"document #{i} has an empty or non-string doc_id")
+        validate_id(doc.doc_id, f"document #{i}")
         name = repr(doc.doc_id)
         if doc.doc_id in seen:
             raise InvalidInputError(f"duplicate doc_id {name} in the batch")
@@ -178,13 +133,75 @@ def validate_documents(docs: Sequence[Document], *, allow_empty: bool = False) -
                 f"document {name} has {size:,} characters, over the limit of "
                 f"{MAX_DOCUMENT_CHARS:,}; split it into passages"
             )
-        try:
-            (doc.doc_id + doc.title + doc.text).encode("utf-8")
-            json.dumps(dict(doc.metadata))
-        except UnicodeEncodeError as exc:
-            raise InvalidInputError(f"document {name} is not valid Unicode text: {exc}") from exc
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"document {name}: metadata is not JSON: {exc}") from exc
+        _check_unicode(doc.title, f"document {name}: the title")
+        _check_unicode(doc.text, f"document {name}: the text")
+        validate_metadata(doc.metadata, f"document {name}")
+
+
+def validate_id(doc_id: object, what: str = "a document") -> None:
+    """A doc id is a non-blank string of at most :data:`MAX_ID_CHARS` valid Unicode
+    characters without control characters. ``/`` is allowed (ids from file paths); over
+    HTTP such ids work in the document URL as they are."""
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise InvalidInputError(f"{what} has an empty or non-string doc_id")
+    if len(doc_id) > MAX_ID_CHARS:
+        raise InvalidInputError(
+            f"{what} has a doc_id of {len(doc_id):,} characters (at most {MAX_ID_CHARS})"
+        )
+    _check_unicode(doc_id, f"{what}: the doc_id")
+    if _CONTROL.search(doc_id):
+        raise InvalidInputError(f"{what}: the doc_id {doc_id!r} holds a control character")
+
+
+def _check_unicode(value: str, what: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{what} is not valid Unicode text (a lone surrogate at position {exc.start}, "
+            "e.g. from undecodable bytes)"
+        ) from None
+
+
+def validate_metadata(metadata: object, what: str) -> None:
+    """Metadata is a JSON object that round-trips exactly: string keys, valid Unicode,
+    finite numbers, integers within :data:`JSON_SAFE_INTEGER`, at most
+    :data:`MAX_METADATA_DEPTH` levels. Walked without recursion, so any depth gets an
+    answer."""
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"{what}: metadata must be a JSON object")
+    stack: list[tuple[object, int, str]] = [(metadata, 1, "metadata")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, Mapping | list | tuple) and depth > MAX_METADATA_DEPTH:
+            raise InvalidInputError(
+                f"{what}: {where} is nested over {MAX_METADATA_DEPTH} levels deep"
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InvalidInputError(f"{what}: {where} has a non-string key {key!r}")
+                _check_unicode(key, f"{what}: a key in {where}")
+                stack.append((item, depth + 1, f"{where}.{key}"))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_unicode(value, f"{what}: {where}")
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if abs(value) > JSON_SAFE_INTEGER:
+                raise InvalidInputError(
+                    f"{what}: {where} = {value} is beyond ±2^53-1, which JSON numbers do not "
+                    "carry exactly; store it as a string"
+                )
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidInputError(f"{what}: {where} is {value}, which JSON cannot carry")
+        else:
+            raise InvalidInputError(
+                f"{what}: {where} is a {type(value).__name__}, not a JSON value"
+            )
 
 
 class DocView:
@@ -217,49 +234,131 @@ class _Missing:
 MISSING = _Missing()
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What one segment is made of, loaded once: segments never change, so a new
+    generation reuses the parts of every segment it keeps (only new ones are read).
+
+    Files read lazily (metadata, a FAISS index) are opened now: an open file outlives its
+    removal by a later merge, so a view of an old generation keeps answering.
+    """
+
+    postings: Postings
+    metadata: BinaryIO
+    vectors: NDArray[np.float32] | None = None
+    vector_dir: Path | None = None
+    faiss: BinaryIO | None = None
+    impacts: Postings | None = None
+
+
 @dataclass
 class _State:
     """The loaded components of one manifest (never changed once built)."""
 
     manifest: Manifest
-    postings: list[Postings]
+    parts: list[_Parts]
     live: list[NDArray[np.bool_]]
-    vector_dirs: list[Path] = field(default_factory=list)
-    vector_arrays: list[NDArray[np.float32]] = field(default_factory=list)
-    impacts: list[Postings] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def postings(self) -> list[Postings]:
+        return [p.postings for p in self.parts]
 
-def _load_state(directory: Path, manifest: Manifest) -> _State:
-    postings, live, vector_dirs, arrays, impacts = [], [], [], [], []
-    dense = manifest.config.dense is not None
-    splade = manifest.config.splade is not None
-    for seg in manifest.segments:
-        p = load_postings(directory / seg.name / "postings")
-        if p.n_docs != seg.n_docs:
-            raise IndexFormatError(f"segment {seg.name} has {p.n_docs} rows, manifest {seg.n_docs}")
-        mask = np.ones(seg.n_docs, dtype=np.bool_)
-        if seg.dead is not None:
+    @property
+    def impacts(self) -> list[Postings]:
+        return [p.impacts for p in self.parts if p.impacts is not None]
+
+    @property
+    def vector_arrays(self) -> list[NDArray[np.float32]]:
+        return [p.vectors for p in self.parts if p.vectors is not None]
+
+    def metadata(self, i: int) -> list[dict[str, Any]]:
+        """Row metadata of segment ``i`` (read from the file opened at load)."""
+        handle = self.parts[i].metadata
+        name = self.manifest.segments[i].name
+        try:
+            data = os.pread(handle.fileno(), os.fstat(handle.fileno()).st_size, 0)
+            rows = json.loads(data.decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise IndexFormatError(f"cannot read the metadata of {name}: {exc}") from exc
+        if not isinstance(rows, list) or len(rows) != self.manifest.segments[i].n_docs:
+            raise IndexFormatError(f"the metadata of {name} does not match its rows")
+        return rows
+
+
+def _segment_key(seg: Segment) -> tuple[Any, ...]:
+    """What identifies a segment's content (its name, rows and recorded files)."""
+    return (seg.name, seg.n_docs, tuple(sorted(seg.own_files().items())))
+
+
+def _load_parts(directory: Path, config: CollectionConfig, seg: Segment) -> _Parts:
+    verify_sizes(directory, seg)
+    folder = directory / seg.name
+    postings = load_postings(folder / "postings")
+    if postings.n_docs != seg.n_docs:
+        raise IndexFormatError(
+            f"segment {seg.name} has {postings.n_docs} rows, manifest {seg.n_docs}"
+        )
+    try:
+        metadata = open(folder / METADATA, "rb")  # noqa: SIM115 (kept open: see _Parts)
+    except OSError as exc:
+        raise IndexFormatError(f"cannot read the metadata of {seg.name}: {exc}") from exc
+    parts = _Parts(postings, metadata)
+    if config.dense is not None:
+        from hybridir.dense.vectors import FAISS_FILE, VectorIndex
+
+        vectors = VectorIndex.read_vectors(folder / "vectors")
+        if vectors.ndim != 2 or vectors.shape[0] != seg.n_docs:
+            raise IndexFormatError(f"segment {seg.name}: vectors of shape {vectors.shape}")
+        faiss = None
+        if config.dense.index != "Flat":
             try:
-                dead = np.load(directory / seg.dead)
-            except (OSError, ValueError) as exc:
-                raise IndexFormatError(f"cannot read {seg.dead}: {exc}") from exc
-            mask[dead] = False
-        postings.append(p)
-        live.append(mask)
-        if dense:
-            from hybridir.dense.vectors import VectorIndex
+                faiss = open(folder / "vectors" / FAISS_FILE, "rb")  # noqa: SIM115
+            except OSError as exc:
+                raise IndexFormatError(f"segment {seg.name}: {exc}") from exc
+        parts = replace(parts, vectors=vectors, vector_dir=folder / "vectors", faiss=faiss)
+    if config.splade is not None:
+        impacts = load_postings(folder / "impacts")
+        if impacts.n_docs != seg.n_docs:
+            raise IndexFormatError(f"segment {seg.name}: impacts and postings rows differ")
+        parts = replace(parts, impacts=impacts)
+    return parts
 
-            folder = directory / seg.name / "vectors"
-            # Opened now, so a later merge that removes the folder cannot break us.
-            arrays.append(VectorIndex.read_vectors(folder))
-            vector_dirs.append(folder)
-        if splade:
-            impacts.append(load_postings(directory / seg.name / "impacts"))
-            if impacts[-1].n_docs != seg.n_docs:
-                raise IndexFormatError(f"segment {seg.name}: impacts and postings rows differ")
-    return _State(manifest, postings, live, vector_dirs, arrays, impacts)
+
+def _live_mask(directory: Path, seg: Segment) -> NDArray[np.bool_]:
+    mask = np.ones(seg.n_docs, dtype=np.bool_)
+    if seg.dead is not None:
+        try:
+            dead = np.load(directory / seg.dead)
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"cannot read {seg.dead}: {exc}") from exc
+        if (
+            dead.ndim != 1
+            or dead.dtype.kind not in "iu"
+            or (len(dead) and (int(dead.min()) < 0 or int(dead.max()) >= seg.n_docs))
+        ):
+            raise IndexFormatError(f"{seg.dead} is damaged (rows outside segment {seg.name})")
+        mask[dead] = False
+    return mask
+
+
+def _load_state(directory: Path, manifest: Manifest, previous: _State | None = None) -> _State:
+    """Load ``manifest``'s components, reusing ``previous``'s parts of unchanged segments."""
+    known = {}
+    if previous is not None and previous.manifest.config == manifest.config:
+        known = {
+            _segment_key(seg): part
+            for seg, part in zip(previous.manifest.segments, previous.parts, strict=True)
+        }
+    parts, live = [], []
+    for seg in manifest.segments:
+        part = known.get(_segment_key(seg))
+        if part is None:
+            part = _load_parts(directory, manifest.config, seg)
+        parts.append(part)
+        live.append(_live_mask(directory, seg))
+    return _State(manifest, parts, live)
 
 
 class CollectionView:
@@ -334,8 +433,13 @@ class CollectionView:
         with state.lock:
             if "vectors" not in state.cache:
                 indexes = [
-                    VectorIndex.load(folder, dense.index, vectors=array)
-                    for array, folder in zip(state.vector_arrays, state.vector_dirs, strict=True)
+                    VectorIndex.load(
+                        part.vector_dir or self.directory,
+                        dense.index,
+                        vectors=part.vectors,
+                        index_file=part.faiss,
+                    )
+                    for part in state.parts
                 ]
                 dim = self.manifest.dim or (indexes[0].dim if indexes else self.encoder.dim)
                 state.cache["vectors"] = (indexes, dim)
@@ -397,9 +501,7 @@ class CollectionView:
             key = f"meta:{name}"
             if key not in state.cache:
                 if "meta" not in state.cache:
-                    state.cache["meta"] = [
-                        segment_metadata(self.directory, seg) for seg in self.manifest.segments
-                    ]
+                    state.cache["meta"] = [state.metadata(i) for i in range(len(state.parts))]
                 values = [m.get(name, MISSING) for rows in state.cache["meta"] for m in rows]
                 column = np.empty(len(values), dtype=object)
                 column[:] = values
@@ -425,22 +527,11 @@ class CollectionView:
         return title * self.config.bm25.title_weight + self.analyzer.analyze(doc.text)
 
 
-def segment_metadata(directory: Path, segment: Segment) -> list[dict[str, Any]]:
-    """The metadata of each row of ``segment``."""
-    try:
-        rows: list[dict[str, Any]] = json.loads(
-            (directory / segment.name / METADATA).read_text(encoding="utf-8")
-        )
-    except (OSError, ValueError) as exc:
-        raise IndexFormatError(f"cannot read the metadata of {segment.name}: {exc}") from exc
-    return rows
-
-
 class _Shared:
     """What every view of one open collection shares: the document store and the models."""
 
-    def __init__(self, directory: Path) -> None:
-        self.store = DocStore(directory / "docs.sqlite")
+    def __init__(self, directory: Path, *, create: bool = False) -> None:
+        self.store = DocStore(directory / STORE, create=create)
         self._analyzer: tuple[Any, Analyzer] | None = None
         self._encoder: tuple[DenseConfig, Encoder] | None = None
         self._sparse: tuple[tuple[str, int, int], SparseEncoder] | None = None
@@ -477,6 +568,12 @@ class _Shared:
 class Collection(CollectionView):
     """A searchable, updatable document collection stored in a directory.
 
+    A write returns only once it is durable: when ``add``, ``upsert`` or ``delete``
+    returns, the documents survive ``kill -9`` of any process and a power cut, and every
+    process that opens the collection afterwards sees them (docs/architecture.md,
+    "Durability"). One process writes at a time (a ``flock`` on ``write.lock``); a writer
+    that finds it taken waits up to ``wait`` seconds, then raises :class:`WriterBusyError`.
+
     Example:
         >>> col = Collection.create("/tmp/demo-col", overwrite=True)
         >>> col.add([Document("d1", "BM25 ranks documents"), Document("d2", "dense vectors")])
@@ -496,10 +593,15 @@ class Collection(CollectionView):
     merge_dead_share: float = 0.5
     """A segment with more deleted rows than this share is merged (purged) after a write."""
 
-    def __init__(self, directory: Path, manifest: Manifest) -> None:
-        shared = _Shared(directory)
+    def __init__(
+        self, directory: Path, manifest: Manifest, *, wait: float = 0.0, create: bool = False
+    ) -> None:
+        shared = _Shared(directory, create=create)
         super().__init__(directory, shared, _load_with_retry(directory, manifest))
         self._refresh_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # threads sharing this handle write in turn
+        self.wait = wait
+        """Seconds a write waits for another writer to finish before failing."""
 
     # -- opening -----------------------------------------------------------------------
     @classmethod
@@ -509,6 +611,7 @@ class Collection(CollectionView):
         config: CollectionConfig | None = None,
         *,
         overwrite: bool = False,
+        wait: float = 0.0,
     ) -> Collection:
         """Create an empty collection (``overwrite`` replaces an existing one)."""
         path = Path(directory)
@@ -520,18 +623,25 @@ class Collection(CollectionView):
             if not (path / MANIFEST).is_file():
                 raise ConfigError(f"refusing to overwrite {path}: it is not a hybridir collection")
             shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
         config = config or CollectionConfig()
         Analyzer(config.analyzer)  # fail now on an unknown language or stemmer
+        path.mkdir(parents=True, exist_ok=True)
+        fsync_dir(path.parent)
+        DocStore(path / STORE, create=True).close()  # the store exists before the manifest
         manifest = Manifest(generation=0, config=config)
         atomic_write_text(path / MANIFEST, manifest.to_json())
-        return cls(path, manifest)
+        return cls(path, manifest, wait=wait)
 
     @classmethod
-    def open(cls, directory: str | Path) -> Collection:
-        """Open an existing collection, checking its format version."""
+    def open(cls, directory: str | Path, *, wait: float = 0.0) -> Collection:
+        """Open an existing collection, checking its format version and its files.
+
+        Args:
+            directory: the collection folder.
+            wait: seconds a write waits for another process's write to finish.
+        """
         path = Path(directory)
-        return cls(path, Manifest.read(path))
+        return cls(path, Manifest.read(path), wait=wait)
 
     def close(self) -> None:
         self._shared.store.close()
@@ -542,7 +652,7 @@ class Collection(CollectionView):
             latest = Manifest.read(self.directory)
             if latest.generation == self.generation:
                 return False
-            self._state = _load_with_retry(self.directory, latest)
+            self._state = _load_with_retry(self.directory, latest, self._state)
             return True
 
     def snapshot(self) -> CollectionView:
@@ -552,18 +662,32 @@ class Collection(CollectionView):
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager
-    def _writer_lock(self) -> Iterator[None]:
-        with open(self.directory / "write.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise HybridirError(
-                    f"another process is writing to {self.directory}; one writer at a time"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _writer_lock(self) -> Iterator[CollectionView]:
+        """Hold the collection's single-writer lock and yield the newest generation,
+        cleaned of what a writer that died left behind (staged document versions,
+        unreferenced segment files)."""
+        deadline = time.monotonic() + max(0.0, self.wait)
+        if not self._write_lock.acquire(timeout=max(0.0, self.wait) or -1):
+            raise WriterBusyError(self._busy_message())
+        try:
+            with open(self.directory / LOCK, "a") as handle:
+                _flock_until(handle, deadline, self._busy_message)
+                try:
+                    self.refresh()
+                    self._shared.store.discard_unpublished(self.generation)
+                    self._reclaim(self.manifest)
+                    yield CollectionView(self.directory, self._shared, self._state)
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            self._write_lock.release()
+
+    def _busy_message(self) -> str:
+        waited = f" (waited {self.wait:g} s)" if self.wait > 0 else ""
+        return (
+            f"another process is writing to {self.directory}{waited}; one writer at a time "
+            "(wait for it: Collection.open(..., wait=SECONDS), CLI --wait SECONDS)"
+        )
 
     def add(
         self,
@@ -573,7 +697,8 @@ class Collection(CollectionView):
         show_progress: bool = False,
         allow_empty: bool = False,
     ) -> int:
-        """Add new documents in one transaction; returns how many were added.
+        """Add new documents in one transaction; returns how many were added, once they
+        are durable.
 
         Args:
             docs: the documents; none may already be in the collection.
@@ -584,6 +709,7 @@ class Collection(CollectionView):
         Raises:
             InvalidInputError: a document is invalid (:func:`validate_documents`), already
                 stored, or ``vectors`` has the wrong shape. Nothing is written then.
+            WriterBusyError: another process kept writing for longer than ``wait``.
         """
         return self._write(
             list(docs), (), vectors, replace=False, show=show_progress, allow_empty=allow_empty
@@ -611,8 +737,7 @@ class Collection(CollectionView):
         """
         ids = list(dict.fromkeys(doc_ids))
         for i, d in enumerate(ids):
-            if not isinstance(d, str) or not d:
-                raise InvalidInputError(f"doc id #{i} is empty or not a string")
+            validate_id(d, f"doc id #{i}")
         return self._write([], ids, None, replace=False, show=False, missing_ok=missing_ok)
 
     def _write(
@@ -629,11 +754,7 @@ class Collection(CollectionView):
         validate_documents(batch, allow_empty=allow_empty)
         if vectors is not None:
             self._check_vectors(batch, vectors)
-        with self._writer_lock():
-            self.refresh()
-            view = CollectionView(self.directory, self._shared, self._state)
-            store = self._shared.store
-            store.discard_unpublished(view.generation)
+        with self._writer_lock() as view:
             bm25 = view.bm25
             taken = [d.doc_id for d in batch if bm25.has(d.doc_id)]
             if taken and not replace:
@@ -655,7 +776,8 @@ class Collection(CollectionView):
             segments = self._with_deletions(view, removed, generation)
             if new_segment is not None:
                 segments.append(new_segment)
-            store.stage(batch, removed, generation)
+            _crashpoint("segment-written")
+            self._shared.store.stage(batch, removed, generation)
             n_live = len(view) + len(batch) - len(removed)
             dim = None if fresh is None else int(fresh.shape[1])
             self._publish(view, segments, n_live, generation, dim)
@@ -725,6 +847,8 @@ class Collection(CollectionView):
         metadata: list[dict[str, Any]],
         impacts: Postings | None = None,
     ) -> Segment:
+        """Write a segment folder, fsync it (files, folders, its entry) and return it with
+        its files' checksums."""
         folder = self.directory / name
         if folder.exists():  # left by a writer that died before publishing
             shutil.rmtree(folder)
@@ -739,7 +863,8 @@ class Collection(CollectionView):
             dense = self._dense_config()
             VectorIndex(np.asarray(vectors, dtype=np.float32), dense.index).save(folder / "vectors")
         fsync_tree(folder)
-        return Segment(name, postings.n_docs)
+        files = file_sums(self.directory, tree_files(self.directory, name))
+        return Segment(name, postings.n_docs, files=files)
 
     def _with_deletions(
         self, view: CollectionView, removed: Sequence[str], generation: int
@@ -754,14 +879,18 @@ class Collection(CollectionView):
         for row in bm25.rows_of(removed):
             s, local = bm25.locate(row)
             by_segment.setdefault(s, []).append(local)
-        (self.directory / DELETES).mkdir(exist_ok=True)
+        deletes = self.directory / DELETES
+        if not deletes.is_dir():
+            deletes.mkdir()
+            fsync_dir(self.directory)
         for s, rows in by_segment.items():
             seg = segments[s]
             dead = np.flatnonzero(~view._state.live[s]).tolist() + rows
-            path = Path(DELETES) / f"{seg.name}-{generation:06d}.npy"
+            path = f"{DELETES}/{seg.name}-{generation:06d}.npy"
             np.save(self.directory / path, np.unique(np.asarray(dead, dtype=np.int64)))
             fsync_tree(self.directory / path)
-            segments[s] = Segment(seg.name, seg.n_docs, str(path), len(set(dead)))
+            files = {**seg.own_files(), **file_sums(self.directory, [path])}
+            segments[s] = Segment(seg.name, seg.n_docs, path, len(set(dead)), files)
         return segments
 
     def _publish(
@@ -773,30 +902,54 @@ class Collection(CollectionView):
         dim: int | None = None,
     ) -> None:
         """Write the manifest of ``generation`` (the commit point), then drop what it no
-        longer references. ``dim``: the vector dimension, when these are the first vectors."""
+        longer references. ``dim``: the vector dimension, when these are the first vectors.
+
+        Everything the manifest names is already durable (segment trees and deletion lists
+        fsynced, document versions committed by SQLite with ``synchronous=FULL``), so the
+        fsynced rename is the one step that makes the write visible and durable at once.
+        """
         manifest = Manifest(
             generation, view.config, tuple(segments), n_live, view.manifest.dim or dim
         )
-        fsync_tree(self.directory / "docs.sqlite")
+        _crashpoint("staged")
         atomic_write_text(self.directory / MANIFEST, manifest.to_json())
-        old = self._referenced(view.manifest) - self._referenced(manifest)
-        self._state = _load_with_retry(self.directory, manifest)
-        for name in old:
-            # Readers that loaded the old generation keep their memory maps alive on POSIX.
+        _crashpoint("published")
+        self._state = _load_with_retry(self.directory, manifest, self._state)
+        # Readers that loaded the old generation keep their open files and maps (POSIX).
+        self._remove(view.manifest.referenced() - manifest.referenced())
+
+    def _remove(self, names: Iterable[str]) -> None:
+        """Remove files and folders of the collection named relative to it."""
+        for name in names:
             target = self.directory / name
             if target.is_dir():
                 shutil.rmtree(target, ignore_errors=True)
             else:
                 target.unlink(missing_ok=True)
 
-    @staticmethod
-    def _referenced(manifest: Manifest) -> set[str]:
-        names = set()
-        for seg in manifest.segments:
-            names.add(seg.name)
-            if seg.dead is not None:
-                names.add(seg.dead)
-        return names
+    def orphans(self) -> list[str]:
+        """Files and folders no manifest references (left by a writer killed between
+        writing them and publishing, or before removing what a commit replaced); the next
+        write or :meth:`optimize` removes them. Empty while another process is writing
+        (what it is writing is not an orphan)."""
+        with open(self.directory / LOCK, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return []
+            try:
+                return _orphans(self.directory, Manifest.read(self.directory))
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _reclaim(self, manifest: Manifest) -> None:
+        """Remove orphans (under the writer lock, so none of them is being written)."""
+        found = _orphans(self.directory, manifest)
+        if found:
+            logger.info(
+                "removing %d unreferenced file(s) in %s: %s", len(found), self.directory, found[:5]
+            )
+            self._remove(found)
 
     # -- merging -----------------------------------------------------------------------
     def _merge_plan(self, segments: Sequence[Segment]) -> list[int]:
@@ -819,9 +972,9 @@ class Collection(CollectionView):
             self._merge(plan)
 
     def optimize(self) -> None:
-        """Merge every segment into one, dropping deleted rows (fastest queries)."""
+        """Merge every segment into one, dropping deleted rows (fastest queries), and
+        remove unreferenced files."""
         with self._writer_lock():
-            self.refresh()
             segments = self.manifest.segments
             if len(segments) > 1 or any(s.n_dead for s in segments):
                 self._merge(list(range(len(segments))))
@@ -837,21 +990,23 @@ class Collection(CollectionView):
         for i in chosen:
             kept = compact_postings(state.postings[i], state.live[i])
             merged = kept if merged is None else append_postings(merged, kept)
-            if view.has_splade:
-                imp = compact_postings(state.impacts[i], state.live[i])
+            part = state.parts[i]
+            if part.impacts is not None:
+                imp = compact_postings(part.impacts, state.live[i])
                 merged_impacts = (
                     imp if merged_impacts is None else append_postings(merged_impacts, imp)
                 )
-            rows = segment_metadata(self.directory, view.manifest.segments[i])
+            rows = state.metadata(i)
             metadata += [m for m, ok in zip(rows, state.live[i].tolist(), strict=True) if ok]
-            if view.has_dense:
-                parts.append(np.asarray(state.vector_arrays[i])[state.live[i]])
+            if part.vectors is not None:
+                parts.append(np.asarray(part.vectors)[state.live[i]])
         assert merged is not None
         generation = view.generation + 1
         vectors = np.concatenate(parts) if parts else None
         segment = self._save_segment(
             f"seg-{generation:06d}", merged, vectors, metadata, merged_impacts
         )
+        _crashpoint("merge-written")
         segments = [s for i, s in enumerate(view.manifest.segments) if i not in set(chosen)]
         segments.insert(min(chosen), segment)
         if segment.n_docs == 0:
@@ -866,65 +1021,90 @@ class Collection(CollectionView):
         ``search``, ``evaluate`` and ``serve`` use it from then on. A learned method's model
         must already be stored (see :func:`hybridir.learn.store.save_model`).
         """
-        if fusion.model is not None and not (self.models_dir / fusion.model).is_dir():
-            raise ConfigError(f"no trained model {fusion.model!r} in {self.models_dir}")
+        if fusion.model is not None:
+            self._require_model(fusion.model)
         self._set_config(fusion=fusion)
 
     def set_splade_query(self, mode: str, model: str | None = None) -> None:
         """Make ``mode`` (a :data:`hybridir.sparse.impact.QUERY_MODES` name; ``"table"``
         with a stored token-weight ``model``) how learned sparse queries are weighted."""
         splade = self._splade_config()
-        if model is not None and not (self.models_dir / model).is_dir():
-            raise ConfigError(f"no trained model {model!r} in {self.models_dir}")
+        if model is not None:
+            self._require_model(model)
         self._set_config(splade=replace(splade, query_mode=mode, query_model=model))
+
+    def _require_model(self, name: str) -> None:
+        from hybridir.learn.store import check_model_name
+
+        check_model_name(name)
+        if not (self.models_dir / name).is_dir():
+            raise ConfigError(f"no trained model {name!r} in {self.models_dir}")
 
     def set_rerank(self, spec: str | None) -> None:
         """Make ``spec`` (or no reranking, with ``None``) the collection's default reranker."""
         self._set_config(rerank=spec)
 
     def _set_config(self, **changes: Any) -> None:
-        with self._writer_lock():
-            self.refresh()
-            m = self.manifest
+        with self._writer_lock() as view:
+            m = view.manifest
             manifest = replace(m, generation=m.generation + 1, config=replace(m.config, **changes))
             atomic_write_text(self.directory / MANIFEST, manifest.to_json())
-            self._state = replace(self._state, manifest=manifest, cache={}, lock=threading.Lock())
+            self._state = _load_with_retry(self.directory, manifest, self._state)
 
     # -- integrity ---------------------------------------------------------------------
     def check(self) -> list[str]:
-        """Problems found by checking that the manifest, every segment and the document
-        store agree (an empty list when the collection is sound)."""
-        problems: list[str] = []
+        """Problems found by checking that the manifest, every file it names (sizes and
+        CRC-32 checksums), every segment's contents and the document store agree (an
+        empty list when the collection is sound). Orphans are not problems: see
+        :meth:`orphans`."""
         try:
             manifest = Manifest.read(self.directory)
+        except HybridirError as exc:
+            return [str(exc)]
+        problems: list[str] = []
+        for seg in manifest.segments:
+            problems += [f"{seg.name}: {p}" for p in verify_checksums(self.directory, seg)]
+            if not seg.files:
+                problems += _missing_files(self.directory, manifest.config, seg)
+        if problems:
+            return problems
+        try:
             state = _load_state(self.directory, manifest)
+            metadata = [state.metadata(i) for i in range(len(state.parts))]
         except HybridirError as exc:
             return [str(exc)]
         live_ids: list[str] = []
-        for seg, p, mask in zip(manifest.segments, state.postings, state.live, strict=True):
-            problems += _check_postings(seg.name, p)
+        for seg, part, mask, rows in zip(
+            manifest.segments, state.parts, state.live, metadata, strict=True
+        ):
+            problems += _check_postings(seg.name, part.postings)
             if int((~mask).sum()) != seg.n_dead:
                 problems.append(
                     f"{seg.name}: {int((~mask).sum())} deleted rows, manifest {seg.n_dead}"
                 )
-            live_ids += [d for d, ok in zip(p.doc_ids, mask.tolist(), strict=True) if ok]
-        for seg, imp, p in zip(manifest.segments, state.impacts, state.postings, strict=False):
-            problems += _check_postings(f"{seg.name}/impacts", imp)
-            if imp.doc_ids != p.doc_ids:
-                problems.append(f"{seg.name}: impact rows and postings rows differ")
-        for seg, array in zip(manifest.segments, state.vector_arrays, strict=False):
-            if array.shape[0] != seg.n_docs:
-                problems.append(f"{seg.name}: {array.shape[0]} vectors for {seg.n_docs} rows")
-            if manifest.dim is not None and array.shape[1] != manifest.dim:
-                problems.append(
-                    f"{seg.name}: vectors of dimension {array.shape[1]}, not {manifest.dim}"
-                )
+            if not all(isinstance(r, dict) for r in rows):
+                problems.append(f"{seg.name}: metadata rows are not JSON objects")
+            live_ids += [
+                d for d, ok in zip(part.postings.doc_ids, mask.tolist(), strict=True) if ok
+            ]
+            if part.impacts is not None:
+                problems += _check_postings(f"{seg.name}/impacts", part.impacts)
+                if part.impacts.doc_ids != part.postings.doc_ids:
+                    problems.append(f"{seg.name}: impact rows and postings rows differ")
+            if part.vectors is not None:
+                if manifest.dim is not None and part.vectors.shape[1] != manifest.dim:
+                    dim = part.vectors.shape[1]
+                    problems.append(f"{seg.name}: vectors of dimension {dim}, not {manifest.dim}")
+                if not np.isfinite(part.vectors).all():
+                    problems.append(f"{seg.name}: vectors hold NaN or infinite values")
         if len(live_ids) != len(set(live_ids)):
             problems.append("a doc id is live in more than one row")
         if len(live_ids) != manifest.n_docs:
             problems.append(f"{len(live_ids)} live rows, manifest says {manifest.n_docs}")
-        stored = DocView(self._shared.store, manifest.generation)
-        visible = {d.doc_id for d in stored}
+        if not (self.directory / STORE).is_file():
+            return [*problems, f"the document store {STORE} is missing"]
+        problems += self._shared.store.quick_check()
+        visible = {d.doc_id for d in DocView(self._shared.store, manifest.generation)}
         if visible != set(live_ids):
             extra = sorted(visible - set(live_ids))[:5]
             lost = sorted(set(live_ids) - visible)[:5]
@@ -934,13 +1114,78 @@ class Collection(CollectionView):
         return problems
 
 
+class WriterBusyError(HybridirError):
+    """Another process (or thread) held the collection's writer lock for longer than the
+    writer was willing to wait."""
+
+
+def _flock_until(handle: Any, deadline: float, message: Any) -> None:
+    """Take an exclusive ``flock`` on ``handle``, polling until ``deadline`` (``flock``
+    has no timeout of its own)."""
+    pause = 0.005
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WriterBusyError(message()) from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.1)
+
+
+_ORPHAN_TEMP = re.compile(r"^\.manifest\.json\..*\.tmp$")
+
+
+def _orphans(directory: Path, manifest: Manifest) -> list[str]:
+    """Names (relative to ``directory``) of hybridir's own files that ``manifest`` does not
+    reference: segment folders, deletion lists, temporary manifests, and model folders
+    a killed ``save_model`` left half-written. Anything else in the folder is left alone."""
+    from hybridir.learn.store import TMP_PREFIX
+    from hybridir.manifest import DEAD_NAME, SEGMENT_NAME
+
+    referenced = manifest.referenced()
+    found = [
+        entry.name
+        for entry in directory.iterdir()
+        if ((SEGMENT_NAME.match(entry.name) and entry.is_dir()) or _ORPHAN_TEMP.match(entry.name))
+        and entry.name not in referenced
+    ]
+    if (directory / DELETES).is_dir():
+        for entry in (directory / DELETES).iterdir():
+            name = f"{DELETES}/{entry.name}"
+            if DEAD_NAME.match(name) and name not in referenced:
+                found.append(name)
+    models = directory / "models"
+    if models.is_dir():
+        stale = time.time() - 3600  # a model being saved right now is not an orphan yet
+        found += [
+            f"models/{entry.name}"
+            for entry in models.iterdir()
+            if entry.name.startswith(TMP_PREFIX) and entry.stat().st_mtime < stale
+        ]
+    return sorted(found)
+
+
+def _missing_files(directory: Path, config: CollectionConfig, seg: Segment) -> list[str]:
+    """Files a segment without recorded checksums (format 2) needs but lacks."""
+    from hybridir.sparse.postings import _ARRAYS
+
+    needed = [METADATA, *(f"postings/{a}.npy" for a in _ARRAYS), "postings/terms.json"]
+    needed.append("postings/doc_ids.json")
+    if config.splade is not None:
+        needed += [p.replace("postings/", "impacts/") for p in needed if p.startswith("postings/")]
+    if config.dense is not None:
+        needed.append("vectors/vectors.npy")
+    return [
+        f"{seg.name}: {n} is missing" for n in needed if not (directory / seg.name / n).is_file()
+    ]
+
+
 def _check_postings(name: str, p: Postings) -> list[str]:
+    """The checks too slow for every open (structure is checked by ``load_postings``)."""
     problems = []
-    if np.any(np.diff(p.indptr) < 0) or int(p.indptr[-1]) != len(p.doc_rows):
-        problems.append(f"{name}: posting offsets are inconsistent")
-        return problems
-    if len(p.doc_rows) and (p.doc_rows.min() < 0 or p.doc_rows.max() >= p.n_docs):
-        problems.append(f"{name}: a posting points outside the segment")
     if np.any(p.tfs <= 0):
         problems.append(f"{name}: a posting has a non-positive term frequency")
     lengths = np.bincount(p.doc_rows, weights=p.tfs, minlength=p.n_docs)
@@ -949,18 +1194,38 @@ def _check_postings(name: str, p: Postings) -> list[str]:
     return problems
 
 
-def _load_with_retry(directory: Path, manifest: Manifest, attempts: int = 20) -> _State:
+def _load_with_retry(
+    directory: Path, manifest: Manifest, previous: _State | None = None, attempts: int = 20
+) -> _State:
     """Load ``manifest``'s components; if a writer removed them meanwhile (it published a
     newer generation and cleaned up), move to the newest manifest and try again."""
     for _ in range(attempts):
         try:
-            return _load_state(directory, manifest)
+            return _load_state(directory, manifest, previous)
         except IndexFormatError:
             latest = Manifest.read(directory)
             if latest.generation == manifest.generation:
                 raise
             manifest = latest
-    return _load_state(directory, manifest)
+    return _load_state(directory, manifest, previous)
+
+
+def _crashpoint(name: str) -> None:
+    """Fault injection for the crash tests: with ``HYBRIDIR_CRASH_AT=<name>[:<n>]`` in the
+    environment, the process kills itself with SIGKILL the ``n``-th time (default 1st) it
+    reaches the point ``name`` of a commit. Points, in commit order: ``segment-written``
+    (segment and deletion files durable), ``staged`` (document versions committed, manifest
+    not yet replaced), ``published`` (manifest replaced, old files not yet removed),
+    ``merge-written`` (a merged segment written, not yet published)."""
+    spec = os.environ.get("HYBRIDIR_CRASH_AT")
+    if not spec or spec.partition(":")[0] != name:
+        return
+    _CRASH_COUNTS[name] = _CRASH_COUNTS.get(name, 0) + 1
+    if _CRASH_COUNTS[name] >= int(spec.partition(":")[2] or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_CRASH_COUNTS: dict[str, int] = {}
 
 
 def _progress(items: Sequence[Document], show: bool, label: str) -> Iterable[Document]:

@@ -30,25 +30,58 @@ CREATE TABLE IF NOT EXISTS docs (
     PRIMARY KEY (doc_id, added)
 )
 """
+BUSY_TIMEOUT_S = 30.0
+"""How long a statement waits for another connection's lock before failing."""
 _VISIBLE = "added <= ? AND (removed IS NULL OR removed > ?)"
 _CHUNK = 500
 
 
 class DocStore:
-    """Document versions of a collection; every read names the generation it reads as of."""
+    """Document versions of a collection; every read names the generation it reads as of.
 
-    def __init__(self, path: Path) -> None:
+    SQLite in WAL mode with ``synchronous=FULL``: a committed transaction is in the
+    write-ahead log and fsynced before :meth:`stage` returns; readers in other processes
+    keep reading while a writer commits. The file is only ever opened through SQLite (see
+    :mod:`hybridir._atomic` for why a second descriptor would be fatal) and never created
+    by opening: a missing store is an error, not an empty collection.
+    """
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
         self._lock = threading.Lock()  # one connection, shared by the threads of a process
+        if not create and not path.is_file():
+            raise IndexFormatError(
+                f"the document store {path} is missing: the collection is damaged "
+                "(restore the folder from a backup or rebuild it with `hybridir index`)"
+            )
+        mode = "rwc" if create else "rw"
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
+            self._db = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode={mode}",
+                uri=True,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_S,
+            )
             # WAL: readers in other processes keep reading while a writer commits.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            (journal,) = self._db.execute("PRAGMA journal_mode=WAL").fetchone()
+            if str(journal).lower() != "wal":
+                raise IndexFormatError(
+                    f"{path}: SQLite cannot use its write-ahead log here (journal mode "
+                    f"{journal!r}); put the collection on a local file system"
+                )
+            self._db.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit
             self._db.execute(_SCHEMA)
             self._db.commit()
         except sqlite3.DatabaseError as exc:
             raise IndexFormatError(f"document store {path} is unreadable: {exc}") from exc
+
+    def quick_check(self) -> list[str]:
+        """Problems SQLite finds in the store's pages (``PRAGMA quick_check``)."""
+        try:
+            rows = self._query("PRAGMA quick_check", ())
+        except sqlite3.DatabaseError as exc:
+            return [f"document store: {exc}"]
+        return [f"document store: {r[0]}" for r in rows if r[0] != "ok"]
 
     def close(self) -> None:
         with self._lock:

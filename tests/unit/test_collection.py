@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_format_version_and_corruption_are_clear_errors(tmp_path: Path) -> None:
     data = json.loads(manifest.read_text())
     data["format_version"] = 99
     manifest.write_text(json.dumps(data))
-    with pytest.raises(IndexFormatError, match=r"format version 99.*reads version 2"):
+    with pytest.raises(IndexFormatError, match=r"format version 99.*reads versions 2, 3"):
         Collection.open(tmp_path / "c")
     manifest.write_text("{not json")
     with pytest.raises(IndexFormatError, match="cannot read"):
@@ -106,8 +107,8 @@ def test_missing_postings_file_is_a_format_error(tmp_path: Path) -> None:
     col = Collection.create(tmp_path / "c")
     col.add(DOCS)
     (tmp_path / "c" / "seg-000001" / "postings" / "tfs.npy").unlink()
-    with pytest.raises(IndexFormatError, match="cannot read postings"):
-        _ = Collection.open(tmp_path / "c").bm25
+    with pytest.raises(IndexFormatError, match=r"postings/tfs\.npy is missing"):
+        Collection.open(tmp_path / "c")
 
 
 def test_create_refuses_to_clobber(tmp_path: Path) -> None:
@@ -176,13 +177,32 @@ def test_upsert_and_delete_publish_new_generations(tmp_path: Path) -> None:
     assert Searcher(col).search("cats").hits[0].doc_id == "a"
 
 
+def _nested(depth: int) -> dict[str, object]:
+    """A metadata object ``depth`` levels deep (built without recursion)."""
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
         (Document("x", "   ", title=""), "'x' has no text"),
         (Document("x", "a" * 1_000_001), "over the limit"),
         (Document("x", "bad \ud800 surrogate"), "not valid Unicode"),
-        (Document("x", "fine", metadata={"when": object()}), "metadata is not JSON"),
+        (Document("x", "fine", metadata={"when": object()}), "metadata.when is a object, not"),
+        (Document("\ud800x", "fine"), "the doc_id is not valid Unicode"),
+        (Document("x", "fine", metadata={"\udc80": 1}), "a key in metadata is not valid Unicode"),
+        (Document("x", "fine", metadata={"k": ["\ud800"]}), r"metadata\.k\[0\] is not valid"),
+        (Document("x", "fine", metadata={"score": math.nan}), "score is nan, which JSON"),
+        (Document("x", "fine", metadata={"score": -math.inf}), "score is -inf, which JSON"),
+        (Document("x", "fine", metadata={"n": 2**60}), "beyond ±2\\^53-1"),
+        (Document("x", "fine", metadata={1: "one"}), "non-string key 1"),
+        (Document("x", "fine", metadata=_nested(5000)), "nested over 32 levels"),
+        (Document("x" * 513, "fine"), "doc_id of 513 characters"),
+        (Document("a\nb", "fine"), "holds a control character"),
+        (Document("   ", "fine"), "empty or non-string doc_id"),
     ],
 )
 def test_invalid_documents_name_themselves_and_write_nothing(

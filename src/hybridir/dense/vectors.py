@@ -7,9 +7,10 @@ BM25's. FAISS pads missing results with -1; :meth:`VectorIndex.search` never ret
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,13 +100,25 @@ class VectorIndex:
         factory: str = "Flat",
         mmap: bool = True,
         vectors: NDArray[np.float32] | None = None,
+        index_file: BinaryIO | None = None,
     ) -> VectorIndex:
-        """Read what :meth:`save` wrote (``vectors``: already read by :meth:`read_vectors`)."""
+        """Read what :meth:`save` wrote (``vectors``: already read by :meth:`read_vectors`;
+        ``index_file``: the FAISS file opened earlier, so a snapshot still reads it after a
+        merge removed the folder)."""
         if vectors is None:
             vectors = cls.read_vectors(directory, mmap)
         index = None
         if factory != "Flat":
-            index = _faiss().read_index(str(directory / FAISS_FILE))
+            try:
+                if index_file is None:
+                    index = _faiss().read_index(str(directory / FAISS_FILE))
+                else:
+                    data = os.pread(index_file.fileno(), os.fstat(index_file.fileno()).st_size, 0)
+                    index = _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            except (OSError, RuntimeError) as exc:
+                raise IndexFormatError(
+                    f"cannot read the vector index in {directory}: {exc}"
+                ) from exc
         return cls(np.asarray(vectors, dtype=np.float32), factory, index)
 
     @staticmethod

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridir.collection import Segment, validate_documents
+from hybridir.collection import validate_documents
 from hybridir.config import CollectionConfig, FusionConfig
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
@@ -60,6 +60,7 @@ from hybridir.errors import (
 )
 from hybridir.fusion import fuse
 from hybridir.learn import LEARNED_METHODS
+from hybridir.manifest import Segment
 from hybridir.search import HYBRID, RETRIEVERS, RankedList, hits_from, scored_list
 from hybridir.types import Document, Run, SearchResult
 

@@ -11,15 +11,19 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from hybridir._atomic import fsync_tree
+from hybridir._atomic import fsync_tree, make_temp_dir
 from hybridir.errors import IndexFormatError, NotFoundError
 
 META = "meta.json"
+TMP_PREFIX = ".tmp-"
+"""Folders being written by :func:`save_model` (a killed writer leaves one behind)."""
+MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]*-[0-9a-f]{12}$")
+"""A stored model's name: ``<kind>-<12 hex digits>``, never a path."""
 
 KINDS: dict[str, str] = {
     "rescore": "hybridir.learn.rescore:Rescorer",
@@ -49,8 +53,7 @@ class StoredModel(Protocol):
 
 def save_model(models_dir: Path, model: StoredModel) -> str:
     """Store ``model`` under ``models_dir`` and return its name."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".tmp-"))
+    tmp = make_temp_dir(models_dir, TMP_PREFIX)
     try:
         model.write(tmp)
         meta = {"kind": model.kind, **model.meta()}
@@ -64,7 +67,6 @@ def save_model(models_dir: Path, model: StoredModel) -> str:
         fsync_tree(tmp)
         if target.exists():  # identical content already stored
             return name
-        tmp.chmod(0o755)
         os.replace(tmp, target)
         return name
     finally:
@@ -74,8 +76,16 @@ def save_model(models_dir: Path, model: StoredModel) -> str:
 _LOADED: dict[tuple[str, str], StoredModel] = {}
 
 
+def check_model_name(name: str) -> None:
+    """Refuse a model name that is not ``<kind>-<digest>`` (a config naming ``../x`` must
+    not make hybridir read or list anything outside ``models/``)."""
+    if not MODEL_NAME.match(name):
+        raise IndexFormatError(f"invalid model name {name!r} (expected <kind>-<12 hex digits>)")
+
+
 def load_model(models_dir: Path, name: str) -> StoredModel:
     """The stored model ``name`` (loaded once per process; stored models never change)."""
+    check_model_name(name)
     key = (str(models_dir.resolve()), name)
     if key in _LOADED:
         return _LOADED[key]

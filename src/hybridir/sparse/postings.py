@@ -127,12 +127,39 @@ def load_postings(directory: Path, mmap: bool = True) -> Postings:
         }
         terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
         doc_ids = json.loads((directory / "doc_ids.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise IndexFormatError(f"cannot read postings in {directory}: {exc}") from exc
-    postings = Postings(terms=tuple(terms), doc_ids=tuple(doc_ids), **arrays)
-    if postings.indptr.shape[0] != len(terms) + 1 or postings.doc_lengths.shape[0] != len(doc_ids):
-        raise IndexFormatError(f"postings in {directory} are inconsistent (array sizes differ)")
-    return postings
+    problem = structure_problem(terms, doc_ids, arrays)
+    if problem is not None:
+        raise IndexFormatError(f"postings in {directory} are damaged: {problem}")
+    return Postings(terms=tuple(terms), doc_ids=tuple(doc_ids), **arrays)
+
+
+def structure_problem(terms: Any, doc_ids: Any, arrays: dict[str, Any]) -> str | None:
+    """What makes loaded postings unusable, or ``None``: the checks that keep the
+    unchecked numba kernels inside their arrays (shapes, integer types, offsets rising
+    from 0 to the posting count, rows inside the segment). One pass over each array."""
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        return "terms.json is not a list of strings"
+    if not isinstance(doc_ids, list) or not all(isinstance(d, str) for d in doc_ids):
+        return "doc_ids.json is not a list of strings"
+    for name, array in arrays.items():
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            return f"{name} is not a 1-D integer array ({array.dtype}, shape {array.shape})"
+    indptr, rows = arrays["indptr"], arrays["doc_rows"]
+    n_docs, n_postings = len(doc_ids), len(rows)
+    if len(indptr) != len(terms) + 1:
+        return f"{len(indptr)} term offsets for {len(terms)} terms"
+    if len(arrays["tfs"]) != n_postings:
+        return f"{len(arrays['tfs'])} frequencies for {n_postings} postings"
+    for name in ("doc_lengths", "tie_key"):
+        if len(arrays[name]) != n_docs:
+            return f"{len(arrays[name])} {name} for {n_docs} documents"
+    if int(indptr[0]) != 0 or int(indptr[-1]) != n_postings or np.any(np.diff(indptr) < 0):
+        return "term offsets do not rise from 0 to the number of postings"
+    if n_postings and (int(rows.min()) < 0 or int(rows.max()) >= n_docs):
+        return "a posting points outside the segment"
+    return None
 
 
 def append_postings(base: Postings, extra: Postings) -> Postings:
