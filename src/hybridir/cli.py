@@ -77,6 +77,12 @@ RerankOpt = Annotated[
 ]
 NoRerankOpt = Annotated[bool, typer.Option(help="Skip the collection's default reranker.")]
 SplitOpt = Annotated[str, typer.Option(help="Qrels split.")]
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait", help="Seconds to wait for another process's write to finish (0: fail at once)."
+    ),
+]
 
 
 def _config(
@@ -425,12 +431,13 @@ def add(
     upsert: Annotated[
         bool, typer.Option(help="Replace documents whose ids are already stored.")
     ] = False,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Add documents from a JSON-lines file in one transaction (all or nothing)."""
     from hybridir.eval.datasets import read_corpus
 
     docs = list(read_corpus(source))  # a malformed line fails here, before any write
-    collection = Collection.open(collection_dir)
+    collection = Collection.open(collection_dir, wait=wait)
     if upsert:
         n = collection.upsert(docs, show_progress=err.is_terminal)
     else:
@@ -444,9 +451,10 @@ def delete(
     collection_dir: Annotated[Path, typer.Argument(help="Collection to delete from.")],
     doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to delete.")],
     missing_ok: Annotated[bool, typer.Option(help="Ignore ids that are not stored.")] = False,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Delete documents by id in one transaction."""
-    collection = Collection.open(collection_dir)
+    collection = Collection.open(collection_dir, wait=wait)
     n = collection.delete(doc_ids, missing_ok=missing_ok)
     out.print(f"deleted {n} documents; {len(collection)} in {collection_dir}")
 
@@ -460,6 +468,13 @@ def check(
     problems = collection.check()
     for problem in problems:
         err.print(f"problem: {problem}", markup=False, highlight=False)
+    for orphan in collection.orphans():
+        err.print(
+            f"orphan: {orphan} (no generation references it; the next write or "
+            "`hybridir optimize` removes it)",
+            markup=False,
+            highlight=False,
+        )
     if problems:
         raise typer.Exit(1)
     m = collection.manifest
@@ -471,9 +486,11 @@ def check(
 @app.command()
 def optimize(
     collection_dir: Annotated[Path, typer.Argument(help="Collection to compact.")],
+    wait: WaitOpt = 0.0,
 ) -> None:
-    """Merge all segments into one and drop deleted documents (fastest queries)."""
-    collection = Collection.open(collection_dir)
+    """Merge all segments into one, drop deleted documents (fastest queries) and remove
+    files no generation references."""
+    collection = Collection.open(collection_dir, wait=wait)
     collection.optimize()
     out.print(f"{len(collection)} documents in {len(collection.manifest.segments)} segment(s)")
 
@@ -527,6 +544,7 @@ def tune(
         bool, typer.Option(help="Save the winner even if it does not beat the current fusion.")
     ] = False,
     allow_test: Annotated[bool, typer.Option(help="Allow tuning on a 'test' split.")] = False,
+    wait: WaitOpt = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
     """Grid-search fusion (method × normalization × weights × rrf_k × depths) on judged
@@ -538,7 +556,7 @@ def tune(
 
     _refuse_test_split(split, allow_test)
     (metric,) = check_metrics([metric])
-    collection = Collection.open(collection_dir)
+    collection = Collection.open(collection_dir, wait=wait)
     training = _training(collection, dataset, split, depth)
     depth_options = sorted({min(100, depth), depth})
     grid = default_grid(training.names, depth_options)
@@ -582,6 +600,7 @@ def train(
         bool, typer.Option(help="Make the model the collection's fusion (or reranker).")
     ] = True,
     allow_test: Annotated[bool, typer.Option(help="Allow training on a 'test' split.")] = False,
+    wait: WaitOpt = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
     """Train a learned fusion model or reranker on judged queries and store it in the
@@ -595,7 +614,7 @@ def train(
     kinds = [*TRAINERS, "collaborative", "token-weights"]
     if model not in kinds:
         raise ConfigError(f"unknown model {model!r}; valid: {kinds}")
-    collection = Collection.open(collection_dir)
+    collection = Collection.open(collection_dir, wait=wait)
     if model == "token-weights":
         _train_token_weights(collection, dataset, split, activate, as_json)
         return
@@ -657,13 +676,14 @@ def copy_model(
     name: Annotated[str, typer.Argument(help="Stored model name (see models/).")],
     target_dir: Annotated[Path, typer.Argument(help="Collection to use it in.")],
     activate: Annotated[bool, typer.Option(help="Make it the target's fusion/reranker.")] = True,
+    wait: WaitOpt = 0.0,
 ) -> None:
     """Use a model trained on one collection in another (e.g. SciFact-trained fusion on
     your own corpus)."""
     from hybridir.learn.store import load_model, save_model
 
     source = Collection.open(source_dir)
-    target = Collection.open(target_dir)
+    target = Collection.open(target_dir, wait=wait)
     model = load_model(source.models_dir, name)
     stored = save_model(target.models_dir, model)
     if activate:
