@@ -48,7 +48,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir._atomic import atomic_write_text, fsync_dir, fsync_tree
-from hybridir.config import CollectionConfig, DenseConfig, FusionConfig, SpladeConfig
+from hybridir.config import (
+    CollectionConfig,
+    DenseConfig,
+    FusionConfig,
+    SpladeConfig,
+    check_model_name,
+)
 from hybridir.docstore import DocStore
 from hybridir.errors import (
     ConfigError,
@@ -1034,8 +1040,6 @@ class Collection(CollectionView):
         self._set_config(splade=replace(splade, query_mode=mode, query_model=model))
 
     def _require_model(self, name: str) -> None:
-        from hybridir.learn.store import check_model_name
-
         check_model_name(name)
         if not (self.models_dir / name).is_dir():
             raise ConfigError(f"no trained model {name!r} in {self.models_dir}")

@@ -7,6 +7,7 @@ collection manifest can rebuild every component with ``cls(**config.to_dict())``
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -148,6 +149,8 @@ class FusionConfig(_JsonConfig):
                 f"fusion method {self.method!r} needs the name of a trained model "
                 "(train one with `hybridir train`)"
             )
+        if self.model is not None:
+            check_model_name(self.model)
         if self.norm != "default":
             _check("normalization", self.norm, NORMALIZERS)
         _check("missing-score rule", self.missing, dict.fromkeys(MISSING))
@@ -168,6 +171,17 @@ class FusionConfig(_JsonConfig):
     def depth(self, retriever: str, default: int = 1000) -> int:
         """Candidates to take from ``retriever``."""
         return int(self.depths.get(retriever, default))
+
+
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+"""A stored model's name (a folder of the collection's ``models/``): one plain path part,
+so a config can never name anything outside that folder."""
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a model name that is not one plain folder name (see :data:`MODEL_NAME`)."""
+    if not MODEL_NAME.match(name):
+        raise ConfigError(f"invalid model name {name!r} (letters, digits, _ . -)")
 
 
 def _check(kind: str, name: str, registry: Mapping[str, object]) -> None:
@@ -240,6 +254,8 @@ class SpladeConfig(_JsonConfig):
         if not self.max_weight > 0:
             raise ConfigError(f"max_weight must be > 0, got {self.max_weight}")
         _check("query mode", self.query_mode, QUERY_MODES)
+        if self.query_model is not None:
+            check_model_name(self.query_model)
         if self.query_mode == "table" and not self.query_model:
             raise ConfigError(
                 "query_mode 'table' needs query_model (train one with "

@@ -11,19 +11,17 @@ import hashlib
 import importlib
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from hybridir._atomic import fsync_tree, make_temp_dir
+from hybridir.config import check_model_name
 from hybridir.errors import IndexFormatError, NotFoundError
 
 META = "meta.json"
 TMP_PREFIX = ".tmp-"
 """Folders being written by :func:`save_model` (a killed writer leaves one behind)."""
-MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]*-[0-9a-f]{12}$")
-"""A stored model's name: ``<kind>-<12 hex digits>``, never a path."""
 
 KINDS: dict[str, str] = {
     "rescore": "hybridir.learn.rescore:Rescorer",
@@ -74,13 +72,6 @@ def save_model(models_dir: Path, model: StoredModel) -> str:
 
 
 _LOADED: dict[tuple[str, str], StoredModel] = {}
-
-
-def check_model_name(name: str) -> None:
-    """Refuse a model name that is not ``<kind>-<digest>`` (a config naming ``../x`` must
-    not make hybridir read or list anything outside ``models/``)."""
-    if not MODEL_NAME.match(name):
-        raise IndexFormatError(f"invalid model name {name!r} (expected <kind>-<12 hex digits>)")
 
 
 def load_model(models_dir: Path, name: str) -> StoredModel:
