@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybridir import Collection, Document, IndexFormatError
+from hybridir import Collection, Document, IndexFormatError, NotFoundError
 from hybridir.cli import main
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
