@@ -8,6 +8,10 @@ A **filter** is a JSON object over document metadata, every condition must hold:
                                          # of its values is in the set)
      "url": {"exists": true}}            # present (or absent, with false)
 
+Operators may also be spelled as in MongoDB-style filters (``$eq``, ``$in``, ``$exists``,
+``$gt``, ``$gte``, ``$lt``, ``$lte``); any other key starting with ``$`` (``$or``, ``$and``,
+``$not``, ``$ne``, ``$nin``…) is refused, never read as a field name that matches nothing.
+
 It becomes a row mask that every retriever applies *inside* its top-k (BM25 skips rows
 outside it in the kernel, dense search scores only the rows inside it), so a filtered
 query returns k hits whenever k matching documents have them, never padded with others.
@@ -88,15 +92,30 @@ def _condition(column: NDArray[np.object_], op: str, arg: Any, field: str) -> Ma
         with np.errstate(invalid="ignore"):
             result: Mask = _RANGE[op](numbers, bound) & ~np.isnan(numbers)
         return result
-    raise ConfigError(
-        f"filter on {field!r}: unknown operator {op!r}; valid: eq, in, exists, gt, gte, lt, lte"
-    )
+    raise ConfigError(f"filter on {field!r}: unknown operator {op!r}; valid: {OPERATORS}")
+
+
+OPERATORS = "eq, in, exists, gt, gte, lt, lte (also as $eq, $in, …)"
+
+
+def _operator(op: str, field: str) -> str:
+    """``op`` without a MongoDB-style ``$`` (only for the operators above)."""
+    name = op[1:] if op.startswith("$") else op
+    if name not in ("eq", "in", "exists", *_RANGE):
+        raise ConfigError(f"filter on {field!r}: unknown operator {op!r}; valid: {OPERATORS}")
+    return name
 
 
 def filter_mask(view: CollectionView, spec: Mapping[str, Any]) -> Mask:
     """Rows (live ones only) whose metadata satisfies every condition of ``spec``."""
     if not isinstance(spec, Mapping):
         raise ConfigError(f"a filter is a JSON object of field conditions, got {spec!r}")
+    for field in spec:
+        if str(field).startswith("$"):
+            raise ConfigError(
+                f"filter key {field!r} is not supported: a filter is an object of field "
+                f"conditions that must all hold (no $or/$and/$not); operators: {OPERATORS}"
+            )
     mask = view.bm25.live_rows.copy()
     for field, condition in spec.items():
         column = view.metadata_column(str(field))
@@ -104,7 +123,7 @@ def filter_mask(view: CollectionView, spec: Mapping[str, Any]) -> Mask:
             if not condition:
                 raise ConfigError(f"filter on {field!r} has no condition")
             for op, arg in condition.items():
-                mask &= _condition(column, str(op), arg, str(field))
+                mask &= _condition(column, _operator(str(op), str(field)), arg, str(field))
         else:
             mask &= _condition(column, "eq", condition, str(field))
     return mask

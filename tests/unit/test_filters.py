@@ -66,6 +66,23 @@ def test_filter_operators(col: Collection) -> None:
             filter_mask(col, bad)
 
 
+def test_mongo_style_operators_work_and_other_dollar_keys_are_refused(col: Collection) -> None:
+    assert _ids(col, {"year": {"$gte": 2010, "$lt": 2015}, "lang": {"$in": ["de"]}}) == _ids(
+        col, {"year": {"gte": 2010, "lt": 2015}, "lang": {"in": ["de"]}}
+    )
+    assert _ids(col, {"lang": {"$eq": "pl"}}) == _by_hand(col, lambda m: m["lang"] == "pl")
+    for bad, named in (
+        ({"$or": [{"lang": "de"}, {"lang": "pl"}]}, "'$or' is not supported"),
+        ({"$and": [{"lang": "de"}]}, "'$and' is not supported"),
+        ({"lang": {"$ne": "de"}}, "unknown operator '$ne'"),
+        ({"year": {"$nin": [2001]}}, "unknown operator '$nin'"),
+    ):
+        with pytest.raises(ConfigError, match=r"valid|operators: eq, in, exists") as info:
+            filter_mask(col, bad)
+        assert named in str(info.value)
+        assert "gte" in str(info.value)  # the valid operators are listed
+
+
 def test_filtered_bm25_is_the_top_k_of_the_matching_documents(col: Collection) -> None:
     spec = {"lang": "en", "year": {"gte": 2005}}
     allowed = filter_mask(col, spec)
