@@ -229,3 +229,37 @@ def test_add_delete_check_optimize(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["optimize", col]) == 0
     assert "3 documents" not in capsys.readouterr().out
     assert main(["check", col]) == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            '{"_id": "x", "text": "t", "metadata": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001,
+            "JSON nested too deeply",
+        ),
+        (
+            '{"_id": "x", "text": "t", "metadata": ' + '{"a": ' * 40 + "1" + "}" * 41,
+            "nested over 32 levels",
+        ),
+        ('{"_id": "x", "text": "bad \\ud800 surrogate"}', "not valid Unicode"),
+        ('{"_id": "x\\udc80", "text": "t"}', "doc_id is not valid Unicode"),
+        ('{"_id": "x", "text": "t", "metadata": {"score": NaN}}', "score is nan"),
+        ('{"_id": "x", "text": "t", "metadata": {"score": 1e400}}', "score is inf"),
+    ],
+)
+def test_bad_documents_in_a_file_give_one_error_line_and_write_nothing(
+    tmp_path: Path, line: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hybridir import Collection, Document
+
+    col = tmp_path / "col"
+    Collection.create(col).add([Document("keep", "stays")])
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"_id": "fine", "text": "ok"}\n' + line + "\n")
+    assert main(["add", str(col), str(source)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert [d.doc_id for d in Collection.open(col)] == ["keep"]

@@ -98,6 +98,8 @@ def iter_json_objects(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise line_error(file, lineno, f"malformed JSON ({exc.msg})") from exc
+        except RecursionError:
+            raise line_error(file, lineno, "JSON nested too deeply") from None
         if not isinstance(obj, dict):
             raise line_error(file, lineno, f"expected a JSON object, got {type(obj).__name__}")
         yield lineno, obj
