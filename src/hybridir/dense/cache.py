@@ -29,7 +29,12 @@ class EmbeddingCache:
         folder.mkdir(parents=True, exist_ok=True)
         slug = hashlib.sha1(encoder_key.encode()).hexdigest()[:16]
         self.path = folder / f"{slug}.sqlite"
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        # Shared by every process that encodes with this model: WAL and a busy timeout so
+        # concurrent writers queue instead of failing with "database is locked". A cache
+        # may lose its last entries in a power cut (synchronous=NORMAL); they are re-encoded.
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (encoder TEXT)")
         with self._db:
