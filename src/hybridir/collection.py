@@ -784,6 +784,7 @@ class Collection(CollectionView):
                 segments.append(new_segment)
             _crashpoint("segment-written")
             self._shared.store.stage(batch, removed, generation)
+            _crashpoint("staged")
             n_live = len(view) + len(batch) - len(removed)
             dim = None if fresh is None else int(fresh.shape[1])
             self._publish(view, segments, n_live, generation, dim)
@@ -917,7 +918,6 @@ class Collection(CollectionView):
         manifest = Manifest(
             generation, view.config, tuple(segments), n_live, view.manifest.dim or dim
         )
-        _crashpoint("staged")
         atomic_write_text(self.directory / MANIFEST, manifest.to_json())
         _crashpoint("published")
         self._state = _load_with_retry(self.directory, manifest, self._state)
@@ -1056,15 +1056,24 @@ class Collection(CollectionView):
             self._state = _load_with_retry(self.directory, manifest, self._state)
 
     # -- integrity ---------------------------------------------------------------------
-    def check(self) -> list[str]:
+    def check(self, attempts: int = 5) -> list[str]:
         """Problems found by checking that the manifest, every file it names (sizes and
         CRC-32 checksums), every segment's contents and the document store agree (an
         empty list when the collection is sound). Orphans are not problems: see
-        :meth:`orphans`."""
-        try:
-            manifest = Manifest.read(self.directory)
-        except HybridirError as exc:
-            return [str(exc)]
+        :meth:`orphans`. Safe while another process writes: a generation whose files a
+        writer removed meanwhile is checked again at the newest one."""
+        problems: list[str] = []
+        for _ in range(attempts):
+            try:
+                manifest = Manifest.read(self.directory)
+            except HybridirError as exc:
+                return [str(exc)]
+            problems = self._check(manifest)
+            if not problems or Manifest.read(self.directory).generation == manifest.generation:
+                return problems
+        return problems
+
+    def _check(self, manifest: Manifest) -> list[str]:
         problems: list[str] = []
         for seg in manifest.segments:
             problems += [f"{seg.name}: {p}" for p in verify_checksums(self.directory, seg)]
