@@ -207,3 +207,24 @@ def test_a_damaged_postings_array_is_an_index_format_error(
     assert err.startswith("error: ")
     assert "points outside the segment" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_collection_files_respect_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        col = _collection(tmp_path / "c", 2)
+        col.delete(["b0-1"])
+        col.optimize()
+        col.set_fusion(col.config.fusion)
+        col.close()
+    finally:
+        os.umask(old)
+    entries = [tmp_path / "c", *(tmp_path / "c").rglob("*")]
+    assert len(entries) > 10
+    for entry in entries:
+        mode = entry.stat().st_mode & 0o777
+        expected = (0o777 if entry.is_dir() else 0o666) & ~umask
+        if entry.name.startswith("docs.sqlite"):
+            expected = 0o644 & ~umask  # SQLite's own default, masked likewise
+        assert mode == expected, f"{entry.relative_to(tmp_path)}: {oct(mode)}"
