@@ -9,6 +9,7 @@ from hybridir.errors import (
     InvalidInputError,
     MissingDependencyError,
     NotFoundError,
+    WriterBusyError,
 )
 from hybridir.search import Searcher
 from hybridir.text.analyzer import Analyzer
@@ -36,5 +37,6 @@ __all__ = [
     "Run",
     "SearchResult",
     "Searcher",
+    "WriterBusyError",
     "__version__",
 ]

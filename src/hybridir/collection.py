@@ -62,6 +62,7 @@ from hybridir.errors import (
     IndexFormatError,
     InvalidInputError,
     NotFoundError,
+    WriterBusyError,
 )
 from hybridir.manifest import (
     DELETES,
@@ -1125,11 +1126,6 @@ class Collection(CollectionView):
                 f"document store and index disagree: only stored {extra}, only indexed {lost}"
             )
         return problems
-
-
-class WriterBusyError(HybridirError):
-    """Another process (or thread) held the collection's writer lock for longer than the
-    writer was willing to wait."""
 
 
 def _flock_until(handle: Any, deadline: float, message: Any) -> None:

@@ -7,7 +7,9 @@ Every error derives from :class:`HybridirError`, so callers can catch one type::
      ├── InvalidInputError      user data (documents, queries, files) is malformed
      ├── IndexFormatError       a collection on disk is missing, corrupt or of another version
      ├── MissingDependencyError an optional extra is not installed (message has the pip hint)
-     └── NotFoundError          a named thing (dataset, collection, document) does not exist
+     ├── NotFoundError          a named thing (dataset, collection, document) does not exist
+     ├── UnavailableError       a part of the system (a shard) did not answer in time
+     └── WriterBusyError        another writer held a collection's lock longer than we waited
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class NotFoundError(HybridirError, LookupError):
 
 class UnavailableError(HybridirError):
     """A part of the system (e.g. a shard of a sharded collection) did not answer in time."""
+
+
+class WriterBusyError(HybridirError):
+    """Another process (or thread) held a collection's writer lock for longer than the
+    writer was willing to wait (``Collection.open(path, wait=SECONDS)``, CLI ``--wait``)."""
 
 
 def missing_dependency(package: str, extra: str) -> MissingDependencyError:

@@ -30,6 +30,7 @@ def test_exported_members_are_the_documented_ones() -> None:
             "Run",
             "SearchResult",
             "Searcher",
+            "WriterBusyError",
             "__version__",
         ]
     )
@@ -44,6 +45,7 @@ def test_errors_share_one_base() -> None:
         "InvalidInputError",
         "MissingDependencyError",
         "NotFoundError",
+        "WriterBusyError",
     ):
         assert issubclass(getattr(hybridir, name), hybridir.HybridirError)
 
