@@ -133,3 +133,65 @@ def test_no_code_path_opens_a_second_descriptor_on_a_sqlite_file(tmp_path: Path)
     finally:
         recording[0] = False
     assert opened == []
+
+
+def test_threads_with_their_own_or_a_shared_handle_all_land(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "c"
+    Collection.create(path).close()
+    shared = Collection.open(path, wait=60)
+    handles = [Collection.open(path, wait=60) for _ in range(2)] + [shared, shared]
+    errors: list[BaseException] = []
+
+    def write(n: int, col: Collection) -> None:
+        try:
+            for i in range(15):
+                col.upsert([Document(f"t{n}-{i}", f"thread {n} item {i}")])
+                if i % 5 == 4:
+                    col.delete([f"t{n}-{i - 1}"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n, h)) for n, h in enumerate(handles)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    col = Collection.open(path)
+    assert col.check() == []
+    assert len(col) == 4 * 12
+    assert col.get("t3-14").text == "thread 3 item 14"
+
+
+def test_a_writer_waits_for_another_process_or_says_it_is_busy(tmp_path: Path) -> None:
+    import time
+
+    from hybridir import WriterBusyError
+
+    path = tmp_path / "c"
+    Collection.create(path).close()
+    holder = subprocess.Popen(  # holds the writer lock for 1.5 s, as a long write would
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            f"h = open({str(path / 'write.lock')!r}, 'a'); fcntl.flock(h, fcntl.LOCK_EX)\n"
+            "print('LOCKED', flush=True); time.sleep(1.5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "LOCKED"
+    with pytest.raises(WriterBusyError, match="another process is writing"):
+        Collection.open(path).add([Document("a", "refused at once")])
+    failed = _cli("add", str(path), str(_jsonl(tmp_path, "x")))
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: another process is writing")
+    start = time.monotonic()
+    Collection.open(path, wait=30).add([Document("b", "waited for the lock")])
+    assert time.monotonic() - start > 0.5
+    holder.wait(timeout=30)
+    assert [d.doc_id for d in Collection.open(path)] == ["b"]
