@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from hybridir._atomic import fsync_tree, make_temp_dir
+from hybridir._atomic import fsync_dir, fsync_tree, make_temp_dir
 from hybridir.config import check_model_name
 from hybridir.errors import IndexFormatError, NotFoundError
 
@@ -66,6 +66,8 @@ def save_model(models_dir: Path, model: StoredModel) -> str:
         if target.exists():  # identical content already stored
             return name
         os.replace(tmp, target)
+        fsync_dir(models_dir)  # the rename survives a crash before a manifest names it
+        fsync_dir(models_dir.parent)
         return name
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
