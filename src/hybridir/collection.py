@@ -606,6 +606,7 @@ class Collection(CollectionView):
         shared = _Shared(directory, create=create)
         super().__init__(directory, shared, _load_with_retry(directory, manifest))
         self._refresh_lock = threading.Lock()
+        self._manifest_stamp: tuple[int, ...] | None = None
         self._write_lock = threading.Lock()  # threads sharing this handle write in turn
         self.wait = wait
         """Seconds a write waits for another writer to finish before failing."""
@@ -656,7 +657,17 @@ class Collection(CollectionView):
     def refresh(self) -> bool:
         """Move to the newest published generation; returns whether it changed."""
         with self._refresh_lock:
+            # A commit replaces the manifest by a rename, so an unchanged inode, time and
+            # size mean an unchanged manifest: a stat (2 µs) instead of a parse (~100 µs).
+            try:
+                st = os.stat(self.directory / MANIFEST)
+            except OSError as exc:
+                raise IndexFormatError(f"cannot read {self.directory / MANIFEST}: {exc}") from exc
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+            if stamp == self._manifest_stamp:
+                return False
             latest = Manifest.read(self.directory)
+            self._manifest_stamp = stamp
             if latest.generation == self.generation:
                 return False
             self._state = _load_with_retry(self.directory, latest, self._state)
