@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -24,9 +25,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hybridir.collection import Collection
@@ -41,10 +43,14 @@ from hybridir.errors import (
     UnavailableError,
 )
 from hybridir.search import HYBRID, Searcher, available_lists
+from hybridir.server.body import BufferedBody
 from hybridir.server.config import NAME, ServerConfig
+from hybridir.server.jsonbody import BoundedJSONRoute
+from hybridir.server.problems import PROBLEM, ProblemError, problem
 from hybridir.types import Document, SearchResult
 
-PROBLEM = "application/problem+json"
+__all__ = ["PROBLEM", "ProblemError", "check_collections", "create_app", "problem"]
+
 _STATUS: list[tuple[type[HybridirError], int]] = [
     (NotFoundError, 404),
     (InvalidInputError, 422),
@@ -56,26 +62,30 @@ _STATUS: list[tuple[type[HybridirError], int]] = [
 ]
 
 
-class ProblemError(Exception):
-    """An HTTP error to answer as problem details."""
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
-
-
-def problem(status: int, title: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
-
-
 # -- request bodies -------------------------------------------------------------------------
+
+
+def _finite(value: Any) -> Any:
+    """``value`` if every number in it is finite. Why: filters and boosts are free-form
+    JSON, so no field type refuses the ``NaN``/``Infinity`` a client may send; a NaN
+    condition matches nothing without saying so, and an infinite boost makes scores that
+    JSON cannot carry."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"numbers must be finite, got {item}")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
 
 
 class FusionOverrides(BaseModel):
     """Fusion settings that override the collection's for one search."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     method: str | None = None
     norm: str | None = None
     alpha: float | None = Field(None, ge=0.0, le=1.0)
@@ -83,13 +93,13 @@ class FusionOverrides(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     query: str = Field(min_length=1)
     k: int = Field(10, ge=1)
     retriever: Literal["bm25", "splade", "dense", "hybrid"] | None = None
     fusion: FusionOverrides | None = None
-    filter: dict[str, Any] | None = None
-    boosts: list[dict[str, Any]] = Field(default_factory=list)
+    filter: Annotated[dict[str, Any] | None, AfterValidator(_finite)] = None
+    boosts: Annotated[list[dict[str, Any]], AfterValidator(_finite)] = Field(default_factory=list)
     explain: bool = True
     rerank: bool | None = None
     allow_partial: bool = False
@@ -194,12 +204,15 @@ def create_app(config: ServerConfig) -> FastAPI:
         for s in served.values():
             s.collection.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from packaged assets: no CDN, works offline
         title="hybridir",
         description="Hybrid sparse + dense search with per-hit explanations.",
         version=_version(),
         lifespan=lifespan,
+        static_url="/static/docs",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
+    app.router.route_class = BoundedJSONRoute
     app.state.config = config
     app.state.metrics = metrics
     _install_middleware(app, config, metrics)
@@ -277,7 +290,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         metrics.documents.labels(name).set(len(s.collection))
         return {"written": n, "documents": len(s.collection), "generation": s.collection.generation}
 
-    @app.get("/collections/{name}/documents/{doc_id}", dependencies=[Depends(reader)])
+    # ``:path``: ids made from relative file paths hold "/" (docs/a/b.md), raw or as %2F
+    @app.get("/collections/{name}/documents/{doc_id:path}", dependencies=[Depends(reader)])
     def get_document(name: str, doc_id: str) -> dict[str, Any]:
         s = lookup(name)
         doc = s.collection.snapshot().get(doc_id)
@@ -288,7 +302,7 @@ def create_app(config: ServerConfig) -> FastAPI:
             "metadata": dict(doc.metadata),
         }
 
-    @app.delete("/collections/{name}/documents/{doc_id}", dependencies=[Depends(writer)])
+    @app.delete("/collections/{name}/documents/{doc_id:path}", dependencies=[Depends(writer)])
     def delete_document(name: str, doc_id: str) -> dict[str, Any]:
         s = lookup(name)
         with s.write_lock:
@@ -310,6 +324,18 @@ def create_app(config: ServerConfig) -> FastAPI:
         return resources.files("hybridir.server").joinpath("static/index.html").read_text("utf-8")
 
     return app
+
+
+def check_collections(config: ServerConfig) -> None:
+    """Open and close every collection of ``config``: the check :func:`create_app` makes,
+    without keeping them open (``hybridir serve --workers N`` runs it before its workers
+    open their own).
+
+    Raises:
+        HybridirError: a collection is missing, damaged or of another format version.
+    """
+    for path in config.collections.values():
+        _serve(path, config.ray_address).collection.close()
 
 
 def _segment_bytes(directory: Any, manifest: Any) -> int:
@@ -382,40 +408,8 @@ def _install_middleware(app: FastAPI, config: ServerConfig, metrics: Metrics) ->
         metrics.latency.labels(label).observe(time.perf_counter() - start)
         return response
 
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
-
-
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes (by Content-Length, and while streaming)."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        too_big = problem(
-            413, "Content Too Large", f"request bodies are limited to {self.limit} bytes"
-        )
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await too_big(scope, receive, send)
-            return
-        seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise ProblemError(
-                    413, "Content Too Large", f"request bodies are limited to {self.limit} bytes"
-                )
-            return message
-
-        await self.app(scope, limited, send)
+    # outermost: bodies are refused (413, 408) before any other layer or handler runs
+    app.add_middleware(BufferedBody, limit=config.max_body_bytes, timeout=config.body_timeout)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -433,7 +427,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        parts = [_validation_message(e) for e in exc.errors()]
         return problem(422, "Unprocessable Content", "; ".join(parts)[:2000])
 
     @app.exception_handler(StarletteHTTPException)
@@ -443,3 +437,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         return problem(500, "Internal Server Error", "the server failed; see its log")
+
+
+def _validation_message(error: Any) -> str:
+    """``loc: msg`` of one validation error; for a body that is not JSON, with the parser's
+    reason (FastAPI's message alone is "JSON decode error")."""
+    where = ".".join(str(p) for p in error["loc"])
+    reason = error.get("ctx", {}).get("error") if error["type"] == "json_invalid" else None
+    return f"{where}: {error['msg']}" + (f" ({reason})" if reason else "")

@@ -28,6 +28,9 @@ class ServerConfig:
         max_batch: most documents in one write.
         cors_origins: origins allowed by CORS (none: CORS off).
         ray_address: Ray cluster serving the sharded collections among ``collections``.
+        header_timeout: seconds a connection may take to send a request head, from its
+            opening or the end of the previous response (slow or idle clients are closed).
+        body_timeout: seconds a request body may take to arrive after its head (then 408).
     """
 
     collections: Mapping[str, Path]
@@ -39,6 +42,8 @@ class ServerConfig:
     max_batch: int = 1000
     cors_origins: Sequence[str] = field(default_factory=tuple)
     ray_address: str | None = None
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for name in self.collections:
@@ -46,6 +51,10 @@ class ServerConfig:
                 raise ConfigError(f"invalid collection name {name!r} (letters, digits, _ . -)")
         if self.keys_for_reads and not self.api_keys:
             raise ConfigError("keys_for_reads needs at least one API key")
+        for name in ("header_timeout", "body_timeout"):
+            seconds = getattr(self, name)
+            if not 0 < seconds < float("inf"):
+                raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}")
 
     @classmethod
     def from_dirs(
