@@ -710,8 +710,8 @@ def _progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
 def serve(
     collection_dirs: Annotated[list[Path], typer.Argument(help="Collections to serve.")],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one).")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
     api_key_file: Annotated[
         Path | None, typer.Option(help="File of API keys, one per line (enables writes).")
     ] = None,
@@ -722,12 +722,21 @@ def serve(
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster of the sharded collections served.")
     ] = None,
+    header_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send a request's headers.")
+    ] = 10.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send a request's body (then 408).")
+    ] = 30.0,
 ) -> None:
-    """Serve collections over HTTP: JSON API, /docs, /metrics and a search page at /."""
-    try:
-        import uvicorn
+    """Serve collections over HTTP: JSON API, /docs, /metrics and a search page at /.
 
+    Every collection is opened and the port bound before "serving … on …" is printed, so a
+    bad collection or a port in use fails here with one error line.
+    """
+    try:
         from hybridir.server.config import ServerConfig
+        from hybridir.server.serving import listen, prepare, run, url
     except ImportError as exc:
         from hybridir.errors import missing_dependency
 
@@ -738,27 +747,15 @@ def serve(
         keys_for_reads=keys_for_reads,
         cors_origins=tuple(cors_origin or ()),
         ray_address=ray_address,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
     )
-    import os
-
-    os.environ["HYBRIDIR_SERVER_CONFIG"] = json.dumps(
-        {
-            "dirs": [str(p) for p in config.collections.values()],
-            "keys": str(api_key_file) if api_key_file else None,
-            "keys_for_reads": keys_for_reads,
-            "cors": list(config.cors_origins),
-            "ray_address": ray_address,
-        }
-    )
-    err.print(f"serving {sorted(config.collections)} on http://{host}:{port}")
-    uvicorn.run(
-        "hybridir.server.main:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    app_or_factory = prepare(config, workers, api_key_file)
+    with listen(host, port) as sock:
+        err.print(
+            f"serving {sorted(config.collections)} on {url(sock)}", markup=False, soft_wrap=True
+        )
+        run(app_or_factory, config, sock, workers)
 
 
 @app.command()

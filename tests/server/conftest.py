@@ -6,13 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from hybridir import Collection, Document
+from hybridir.server.config import ServerConfig
 
 KEY = "live-test-key"
 
@@ -54,3 +57,28 @@ def server(tmp_path: Path) -> Iterator[str]:
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@contextmanager
+def serving_in_thread(config: ServerConfig) -> Iterator[str]:
+    """A real uvicorn in a thread on 127.0.0.1, started as ``hybridir serve`` starts it
+    (bound socket, request-head deadline, limits and body timeout of ``config``); yields
+    its base URL."""
+    import uvicorn
+
+    from hybridir.server.app import create_app
+    from hybridir.server.serving import listen, url, uvicorn_config
+
+    with listen("127.0.0.1", 0) as sock:
+        server = uvicorn.Server(uvicorn_config(create_app(config), config))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        try:
+            yield url(sock)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
