@@ -728,6 +728,10 @@ def serve(
     body_timeout: Annotated[
         float, typer.Option(help="Seconds a client has to send a request's body (then 408).")
     ] = 30.0,
+    write_wait: Annotated[
+        float,
+        typer.Option(help="Seconds a write waits for another process's write (then 409)."),
+    ] = 30.0,
 ) -> None:
     """Serve collections over HTTP: JSON API, /docs, /metrics and a search page at /.
 
@@ -749,6 +753,7 @@ def serve(
         ray_address=ray_address,
         header_timeout=header_timeout,
         body_timeout=body_timeout,
+        write_wait=write_wait,
     )
     app_or_factory = prepare(config, workers, api_key_file)
     with listen(host, port) as sock:

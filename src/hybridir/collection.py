@@ -772,6 +772,13 @@ class Collection(CollectionView):
         validate_documents(batch, allow_empty=allow_empty)
         if vectors is not None:
             self._check_vectors(batch, vectors)
+        # Encode before taking the lock: the slow part of a write never blocks other writers.
+        fresh, weights = vectors, None
+        if batch:
+            current = self.snapshot()
+            if fresh is None:
+                fresh = self._encode(current, batch, show)
+            weights = self._encode_sparse(current, batch, show)
         with self._writer_lock() as view:
             bm25 = view.bm25
             taken = [d.doc_id for d in batch if bm25.has(d.doc_id)]
@@ -786,10 +793,8 @@ class Collection(CollectionView):
             if not batch and not removed:
                 return 0
             generation = view.generation + 1
-            new_segment, fresh = None, None
+            new_segment = None
             if batch:
-                fresh = vectors if vectors is not None else self._encode(view, batch, show)
-                weights = self._encode_sparse(view, batch, show)
                 new_segment = self._write_segment(view, batch, fresh, weights, generation, show)
             segments = self._with_deletions(view, removed, generation)
             if new_segment is not None:

@@ -71,6 +71,9 @@ def _hashable(value: Any) -> Any:
 
 
 def _condition(column: NDArray[np.object_], op: str, arg: Any, field: str) -> Mask:
+    values = arg if isinstance(arg, list) else [arg]
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise ConfigError(f"filter on {field!r}: {arg!r} is not a finite number")
     missing = _missing()
     if op == "eq":
         return np.fromiter((_matches_any(v, {_hashable(arg)}) for v in column), bool, len(column))

@@ -61,7 +61,15 @@ def test_filter_operators(col: Collection) -> None:
         col, lambda m: "url" not in m and m["lang"] == "pl"
     )
     assert "d01" not in _ids(col, {"lang": "de"})  # deleted rows never match
-    for bad in ({"year": {"near": 3}}, {"year": {"gte": "x"}}, {"tags": {"in": "faq"}}):
+    bad_specs = (
+        {"year": {"near": 3}},
+        {"year": {"gte": "x"}},
+        {"tags": {"in": "faq"}},
+        {"year": float("nan")},
+        {"year": {"in": [2001, float("inf")]}},
+        {"year": {"lt": float("nan")}},
+    )
+    for bad in bad_specs:
         with pytest.raises(ConfigError):
             filter_mask(col, bad)
 

@@ -192,9 +192,7 @@ class Keys:
 def create_app(config: ServerConfig) -> FastAPI:
     """Build the service for ``config`` (collections are opened now, so a bad path fails
     at start-up rather than on the first request)."""
-    served = {
-        name: _serve(path, config.ray_address) for name, path in sorted(config.collections.items())
-    }
+    served = {name: _serve(path, config) for name, path in sorted(config.collections.items())}
     keys = Keys(config.api_keys)
     metrics = Metrics()
 
@@ -335,7 +333,7 @@ def check_collections(config: ServerConfig) -> None:
         HybridirError: a collection is missing, damaged or of another format version.
     """
     for path in config.collections.values():
-        _serve(path, config.ray_address).collection.close()
+        _serve(path, config).collection.close()
 
 
 def _segment_bytes(directory: Any, manifest: Any) -> int:
@@ -347,17 +345,18 @@ def _segment_bytes(directory: Any, manifest: Any) -> int:
     return total
 
 
-def _serve(path: Path, ray_address: str | None) -> Served:
-    """A collection folder as served: a local collection, or a sharded one on Ray (which
-    answers the same calls: ``search``, ``add``/``upsert``/``delete``, ``snapshot``)."""
+def _serve(path: Path, config: ServerConfig) -> Served:
+    """A collection folder as served: a local collection (whose writes wait up to
+    ``config.write_wait`` for other writers), or a sharded one on Ray (which answers the
+    same calls: ``search``, ``add``/``upsert``/``delete``, ``snapshot``)."""
     from hybridir.distributed.layout import ShardedLayout
 
     if ShardedLayout.is_sharded(path):
         from hybridir.distributed.cluster import ShardedCollection
 
-        sharded = ShardedCollection(path, address=ray_address)
+        sharded = ShardedCollection(path, address=config.ray_address)
         return Served(sharded, sharded, threading.Lock())
-    collection = Collection.open(path)
+    collection = Collection.open(path, wait=config.write_wait)
     return Served(collection, Searcher(collection), threading.Lock())
 
 

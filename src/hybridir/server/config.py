@@ -31,6 +31,8 @@ class ServerConfig:
         header_timeout: seconds a connection may take to send a request head, from its
             opening or the end of the previous response (slow or idle clients are closed).
         body_timeout: seconds a request body may take to arrive after its head (then 408).
+        write_wait: seconds a write waits for another process writing to the same
+            collection (a CLI ``add``, ``optimize``…) before answering 409.
     """
 
     collections: Mapping[str, Path]
@@ -44,6 +46,7 @@ class ServerConfig:
     ray_address: str | None = None
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    write_wait: float = 30.0
 
     def __post_init__(self) -> None:
         for name in self.collections:
@@ -55,6 +58,8 @@ class ServerConfig:
             seconds = getattr(self, name)
             if not 0 < seconds < float("inf"):
                 raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}")
+        if not 0 <= self.write_wait < float("inf"):
+            raise ConfigError(f"write_wait must be >= 0 seconds, got {self.write_wait!r}")
 
     @classmethod
     def from_dirs(

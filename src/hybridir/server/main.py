@@ -28,6 +28,7 @@ def export_config(config: ServerConfig, api_key_file: Path | None) -> None:
             "ray_address": config.ray_address,
             "header_timeout": config.header_timeout,
             "body_timeout": config.body_timeout,
+            "write_wait": config.write_wait,
         }
     )
 
@@ -43,5 +44,6 @@ def app_from_env() -> FastAPI:
         ray_address=settings.get("ray_address"),
         header_timeout=settings["header_timeout"],
         body_timeout=settings["body_timeout"],
+        write_wait=settings["write_wait"],
     )
     return create_app(config)
