@@ -48,7 +48,8 @@ def test_health_collections_and_info(client: TestClient) -> None:
 
 
 def test_search_with_explanations_filters_and_overrides(client: TestClient) -> None:
-    r = client.post("/collections/energy/search", json={"query": "convert solar", "k": 2})
+    url = "/collections/energy/search"
+    r = client.post(url, json={"query": "convert solar", "k": 2})
     assert r.status_code == 200
     hits = r.json()["hits"]
     assert [h["doc_id"] for h in hits] == ["a", "b"]
@@ -57,15 +58,41 @@ def test_search_with_explanations_filters_and_overrides(client: TestClient) -> N
     assert part["rank"] == 1
     assert part["matched_terms"] == ["convert", "solar"]
     assert "retrieve" in r.json()["timings"]
-    r = client.post(
-        "/collections/energy/search",
-        json={
-            "query": "convert",
-            "filter": {"lang": "en"},
-            "boosts": [{"field": "lang", "value": "en", "factor": 2.0}],
-        },
+
+    def search(**body: object) -> list[dict]:  # type: ignore[type-arg]
+        response = client.post(url, json={"query": "convert panele", **body})
+        assert response.status_code == 200, response.text
+        return response.json()["hits"]
+
+    lang = {d.doc_id: d.metadata["lang"] for d in DOCS}
+    plain = search()
+    assert {h["doc_id"] for h in plain} == {"a", "b", "c"}  # every language matches unfiltered
+    for wanted in ("en", "pl"):
+        filtered = search(filter={"lang": wanted})
+        expected = [h["doc_id"] for h in plain if lang[h["doc_id"]] == wanted]
+        assert [h["doc_id"] for h in filtered] == expected
+        assert expected  # the filter keeps the matching hits, not an empty list
+
+    # The middle hit (not first, not the lowest candidate, whose score a boost cannot
+    # move: scores scale from the lowest one) gets lifted above the first.
+    first, middle, lowest = plain
+    assert (middle["doc_id"], lang[middle["doc_id"]]) == ("c", "pl")
+    factor = 10.0
+    lifted = lowest["score"] + (middle["score"] - lowest["score"]) * factor
+    assert lifted > first["score"]
+    boosted = search(boosts=[{"field": "lang", "value": "pl", "factor": factor}])
+    assert [h["doc_id"] for h in boosted] == ["c", first["doc_id"], lowest["doc_id"]]
+    assert boosted[0]["score"] == pytest.approx(lifted)
+    assert boosted[0]["score"] > middle["score"]
+    by_id = {h["doc_id"]: h["score"] for h in boosted}
+    assert by_id[first["doc_id"]] == pytest.approx(first["score"])  # unmatched: unchanged
+    boost_parts = [p for p in boosted[0]["lists"] if p["retriever"] == "boost"]
+    assert [p["raw_score"] for p in boost_parts] == [factor]
+    # A boost reorders what the filter kept; it never brings back a filtered-out document.
+    both = search(
+        filter={"lang": "en"}, boosts=[{"field": "lang", "value": "pl", "factor": factor}]
     )
-    assert {h["doc_id"] for h in r.json()["hits"]} <= {"a", "b"}
+    assert [h["doc_id"] for h in both] == [h["doc_id"] for h in plain if lang[h["doc_id"]] == "en"]
 
 
 def test_search_errors(client: TestClient) -> None:
