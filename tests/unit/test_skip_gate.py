@@ -36,7 +36,7 @@ def test_page():
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_data=SKIPPING, test_browser=MODULE_SKIP)
+    pytester.makepyfile(test_gate_data=SKIPPING, test_gate_browser=MODULE_SKIP)
     return pytester
 
 
@@ -64,8 +64,8 @@ def test_skips_fail_the_run_with_the_variable(
     result.stdout.fnmatch_lines(
         [
             f"*{ENV}: skipped tests fail this run*",
-            "SKIPPED test_browser.py: Skipped: needs Debian's chromium",
-            "SKIPPED test_data.py::test_needs_data: Skipped: shared datasets folder not found",
+            "SKIPPED test_gate_browser.py: Skipped: needs Debian's chromium",
+            "SKIPPED test_gate_data.py::test_needs_data: Skipped: shared datasets folder not found",
             "2 skipped; install what they need*",
         ]
     )
@@ -87,13 +87,13 @@ def test_allowed_skips_are_excused(suite: pytest.Pytester, monkeypatch: pytest.M
     monkeypatch.setenv(ENV, "1")
     empty = "ALLOWED_SKIPS: dict[str, str] = {}"
     assert CONFTEST.count(empty) == 1
-    allowed = 'ALLOWED_SKIPS: dict[str, str] = {"test_browser.py": "no display in CI"}'
+    allowed = 'ALLOWED_SKIPS: dict[str, str] = {"test_gate_browser.py": "no display in CI"}'
     suite.makeconftest(CONFTEST.replace(empty, allowed))
     result = suite.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # test_needs_data is not excused
     summary = result.stdout.str().split(ENV)[1]
     assert "test_needs_data" in summary
-    assert "test_browser" not in summary
+    assert "test_gate_browser" not in summary
 
 
 def test_skips_on_xdist_workers_fail_the_run(
@@ -104,5 +104,5 @@ def test_skips_on_xdist_workers_fail_the_run(
     monkeypatch.setenv(ENV, "1")
     result = suite.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["SKIPPED test_data.py::test_needs_data: *"])
-    result.stdout.fnmatch_lines(["SKIPPED test_browser.py: *"])
+    result.stdout.fnmatch_lines(["SKIPPED test_gate_data.py::test_needs_data: *"])
+    result.stdout.fnmatch_lines(["SKIPPED test_gate_browser.py: *"])
