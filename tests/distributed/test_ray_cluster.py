@@ -146,7 +146,7 @@ def test_unavailable_shard_fails_clearly_or_returns_partial(built: dict[str, Any
     shard_dir.rename(hidden)  # the actor cannot reopen its shard after a crash
     try:
         os.kill(victim["pid"], signal.SIGKILL)
-        sharded.deadline_s = 8
+        sharded.deadline_s = 15  # the live shards answer well within it, even under load
         with pytest.raises(ShardUnavailableError, match=r"shard\(s\) \[2\]"):
             sharded.search("information retrieval", k=5)
         result = sharded.search("information retrieval", k=5, allow_partial=True)
