@@ -1,7 +1,15 @@
 """hybridir: hybrid sparse + dense retrieval with exact BM25 and trec_eval-exact evaluation."""
 
+from hybridir._version import __version__
 from hybridir.collection import Collection
-from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig
+from hybridir.config import (
+    AnalyzerConfig,
+    BM25Config,
+    CollectionConfig,
+    DenseConfig,
+    FusionConfig,
+    SpladeConfig,
+)
 from hybridir.errors import (
     ConfigError,
     HybridirError,
@@ -9,13 +17,13 @@ from hybridir.errors import (
     InvalidInputError,
     MissingDependencyError,
     NotFoundError,
+    ShardUnavailableError,
+    UnavailableError,
     WriterBusyError,
 )
 from hybridir.search import Searcher
 from hybridir.text.analyzer import Analyzer
 from hybridir.types import Document, Hit, ListContribution, Qrels, Query, Run, SearchResult
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Analyzer",
@@ -24,7 +32,9 @@ __all__ = [
     "Collection",
     "CollectionConfig",
     "ConfigError",
+    "DenseConfig",
     "Document",
+    "FusionConfig",
     "Hit",
     "HybridirError",
     "IndexFormatError",
@@ -37,6 +47,9 @@ __all__ = [
     "Run",
     "SearchResult",
     "Searcher",
+    "ShardUnavailableError",
+    "SpladeConfig",
+    "UnavailableError",
     "WriterBusyError",
     "__version__",
 ]

@@ -2,19 +2,51 @@
 
 Each config's fields are the keyword arguments of the component it configures, so a
 collection manifest can rebuild every component with ``cls(**config.to_dict())``.
+
+This module sits at the bottom of the package (it imports only :mod:`hybridir.errors`), so
+the closed sets of names a config may hold are declared here; each component's registry
+is keyed by exactly these names (``tests/unit/test_layers.py`` checks that they agree).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hybridir.errors import ConfigError
 
 C = TypeVar("C", bound="_JsonConfig")
+
+BM25_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+"""Keys of :data:`hybridir.sparse.bm25.VARIANTS`."""
+FIXED_METHODS = (
+    "rrf",
+    "isr",
+    "log_isr",
+    "convex",
+    "combsum",
+    "combmnz",
+    "combmax",
+    "dbsf",
+    "tmm",
+    "arithmetic_mean",
+    "geometric_mean",
+    "harmonic_mean",
+)
+"""Keys of :data:`hybridir.fusion.METHODS`."""
+LEARNED_METHODS = ("rescore", "adaptive")
+"""Fusion methods that apply a model trained with ``hybridir train`` (:mod:`hybridir.learn`)."""
+NORMALIZATIONS = ("none", "minmax", "zscore", "l2", "dbsf", "tmm", "arctan", "rank")
+"""Keys of :data:`hybridir.fusion.NORMALIZERS`."""
+MISSING_RULES = ("zero", "min", "skip")
+"""What a document absent from a list contributes (:data:`hybridir.fusion.MISSING`)."""
+STOPWORD_SOURCES = ("none", "iso", "lucene")
+"""Keys of :data:`hybridir.text.languages.STOPWORD_SOURCES`."""
+SPLADE_QUERY_MODES = ("encoder", "idf", "table")
+"""Keys of :data:`hybridir.sparse.impact.QUERY_MODES`."""
 
 
 class _JsonConfig:
@@ -67,8 +99,6 @@ class AnalyzerConfig(_JsonConfig):
                 "need 1 <= min_token_length <= max_token_length, got "
                 f"{self.min_token_length} and {self.max_token_length}"
             )
-        from hybridir.text.languages import STOPWORD_SOURCES
-
         valid = ["default", *STOPWORD_SOURCES]
         if self.stopwords not in valid:
             raise ConfigError(f"stopwords must be one of {valid}, got {self.stopwords!r}")
@@ -104,11 +134,7 @@ class BM25Config(_JsonConfig):
             raise ConfigError(f"delta must be >= 0, got {self.delta}")
         if self.title_weight < 0:
             raise ConfigError(f"title_weight must be >= 0, got {self.title_weight}")
-        # Imported here so config stays importable without the scoring stack.
-        from hybridir.sparse.bm25 import VARIANTS
-
-        if self.variant not in VARIANTS:
-            raise ConfigError(f"unknown BM25 variant {self.variant!r}; valid: {sorted(VARIANTS)}")
+        _check("BM25 variant", self.variant, BM25_VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -140,10 +166,7 @@ class FusionConfig(_JsonConfig):
     model: str | None = None
 
     def __post_init__(self) -> None:
-        from hybridir.fusion import METHODS, MISSING, NORMALIZERS
-        from hybridir.learn import LEARNED_METHODS
-
-        _check("fusion method", self.method, {**METHODS, **dict.fromkeys(LEARNED_METHODS)})
+        _check("fusion method", self.method, FIXED_METHODS + LEARNED_METHODS)
         if self.method in LEARNED_METHODS and not self.model:
             raise ConfigError(
                 f"fusion method {self.method!r} needs the name of a trained model "
@@ -152,8 +175,8 @@ class FusionConfig(_JsonConfig):
         if self.model is not None:
             check_model_name(self.model)
         if self.norm != "default":
-            _check("normalization", self.norm, NORMALIZERS)
-        _check("missing-score rule", self.missing, dict.fromkeys(MISSING))
+            _check("normalization", self.norm, NORMALIZATIONS)
+        _check("missing-score rule", self.missing, MISSING_RULES)
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
         if self.rrf_k < 0:
@@ -184,7 +207,7 @@ def check_model_name(name: str) -> None:
         raise ConfigError(f"invalid model name {name!r} (letters, digits, _ . -)")
 
 
-def _check(kind: str, name: str, registry: Mapping[str, object]) -> None:
+def _check(kind: str, name: str, registry: Collection[str]) -> None:
     if name not in registry:
         raise ConfigError(f"unknown {kind} {name!r}; valid: {sorted(registry)}")
 
@@ -245,15 +268,13 @@ class SpladeConfig(_JsonConfig):
     query_model: str | None = None
 
     def __post_init__(self) -> None:
-        from hybridir.sparse.impact import QUERY_MODES
-
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_terms is not None and self.max_terms < 1:
             raise ConfigError(f"max_terms must be >= 1, got {self.max_terms}")
         if not self.max_weight > 0:
             raise ConfigError(f"max_weight must be > 0, got {self.max_weight}")
-        _check("query mode", self.query_mode, QUERY_MODES)
+        _check("query mode", self.query_mode, SPLADE_QUERY_MODES)
         if self.query_model is not None:
             check_model_name(self.query_model)
         if self.query_mode == "table" and not self.query_model:

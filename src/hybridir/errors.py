@@ -8,7 +8,8 @@ Every error derives from :class:`HybridirError`, so callers can catch one type::
      ├── IndexFormatError       a collection on disk is missing, corrupt or of another version
      ├── MissingDependencyError an optional extra is not installed (message has the pip hint)
      ├── NotFoundError          a named thing (dataset, collection, document) does not exist
-     ├── UnavailableError       a part of the system (a shard) did not answer in time
+     ├── UnavailableError       a part of the system did not answer in time
+     │    └── ShardUnavailableError  a shard of a sharded collection, within the deadline
      └── WriterBusyError        another writer held a collection's lock longer than we waited
 """
 
@@ -41,6 +42,11 @@ class NotFoundError(HybridirError, LookupError):
 
 class UnavailableError(HybridirError):
     """A part of the system (e.g. a shard of a sharded collection) did not answer in time."""
+
+
+class ShardUnavailableError(UnavailableError):
+    """A shard of a sharded collection did not answer within the request's deadline (a
+    search with ``allow_partial=True`` returns the other shards' hits instead)."""
 
 
 class WriterBusyError(HybridirError):

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridir.config import MISSING_RULES
 from hybridir.config import FusionConfig as FusionConfig
 
 Array = NDArray[np.float64]
@@ -218,7 +219,7 @@ METHODS: dict[str, Method] = {
 }
 """Fusion methods by name (``convex`` is ``combsum`` with weights ``1-α, α``)."""
 
-MISSING = ("zero", "min", "skip")  # keys of _FILLERS
+MISSING = MISSING_RULES  # keys of _FILLERS
 """What a document absent from a list contributes there.
 
 - ``zero``: normalized score 0 (ranx, OpenSearch; RRF always behaves like this);

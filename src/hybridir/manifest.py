@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hybridir._version import __version__
 from hybridir.config import CollectionConfig
 from hybridir.errors import ConfigError, IndexFormatError
 
@@ -107,8 +108,6 @@ class Manifest:
     dim: int | None = None  # dense vector dimension, once known
 
     def to_json(self) -> str:
-        from hybridir import __version__
-
         return json.dumps(
             {
                 "format": FORMAT_NAME,

@@ -20,11 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir.collection import CollectionView
-from hybridir.config import FusionConfig
+from hybridir.config import LEARNED_METHODS, FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.filters import Boost, apply_boosts, boost_factors, filter_mask, parse_boosts
 from hybridir.fusion import Fused, ScoredList, fuse, prepare
-from hybridir.learn import LEARNED_METHODS
 from hybridir.types import Hit, ListContribution, Run, SearchResult
 
 if TYPE_CHECKING:

@@ -17,7 +17,9 @@ def test_exported_members_are_the_documented_ones() -> None:
             "Collection",
             "CollectionConfig",
             "ConfigError",
+            "DenseConfig",
             "Document",
+            "FusionConfig",
             "Hit",
             "HybridirError",
             "IndexFormatError",
@@ -30,6 +32,9 @@ def test_exported_members_are_the_documented_ones() -> None:
             "Run",
             "SearchResult",
             "Searcher",
+            "ShardUnavailableError",
+            "SpladeConfig",
+            "UnavailableError",
             "WriterBusyError",
             "__version__",
         ]
@@ -45,6 +50,8 @@ def test_errors_share_one_base() -> None:
         "InvalidInputError",
         "MissingDependencyError",
         "NotFoundError",
+        "ShardUnavailableError",
+        "UnavailableError",
         "WriterBusyError",
     ):
         assert issubclass(getattr(hybridir, name), hybridir.HybridirError)

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from hybridir.collection import validate_documents
-from hybridir.config import CollectionConfig, FusionConfig
+from hybridir.config import LEARNED_METHODS, CollectionConfig, FusionConfig
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
 from hybridir.distributed.stats import (
@@ -55,11 +55,10 @@ from hybridir.errors import (
     ConfigError,
     InvalidInputError,
     NotFoundError,
-    UnavailableError,
+    ShardUnavailableError,
     missing_dependency,
 )
 from hybridir.fusion import fuse
-from hybridir.learn import LEARNED_METHODS
 from hybridir.manifest import Segment
 from hybridir.search import HYBRID, RETRIEVERS, RankedList, hits_from, scored_list
 from hybridir.types import Document, Run, SearchResult
@@ -67,10 +66,6 @@ from hybridir.types import Document, Run, SearchResult
 ACTOR_CPUS = 0.25
 """CPUs reserved per shard actor: fractional, so shard actors and Ray Data encoding tasks
 share small machines without starving each other."""
-
-
-class ShardUnavailableError(UnavailableError):
-    """A shard did not answer within the request's deadline."""
 
 
 def ray_module(address: str | None = None) -> Any:

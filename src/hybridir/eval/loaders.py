@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hybridir._atomic import fsync_tree
+from hybridir._version import __version__
 from hybridir.errors import ConfigError, InvalidInputError, NotFoundError
 from hybridir.eval import _download
 from hybridir.eval._native import write_miracl, write_mrtydi, write_pirb
@@ -205,7 +206,6 @@ def _staged(dest: Path, work_root: Path) -> Iterator[tuple[Path, Path]]:
 
 def _write_source(out: Path, record: dict[str, Any]) -> None:
     """Write the provenance record (with the hybridir version) as ``source.json``."""
-    from hybridir import __version__
 
     record = {**record, "hybridir": __version__}
     (out / SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

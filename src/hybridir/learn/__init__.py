@@ -6,8 +6,5 @@
 - :mod:`~hybridir.learn.adaptive`: α predicted per query (HyPA-RAG), method ``"adaptive"``;
 - :mod:`~hybridir.learn.store`: trained models saved in, and loaded from, a collection.
 
-Nothing heavy is imported here: the config module reads :data:`LEARNED_METHODS`.
+The names of the learned fusion methods live in :data:`hybridir.config.LEARNED_METHODS`.
 """
-
-LEARNED_METHODS = ("rescore", "adaptive")
-"""Fusion methods that apply a model trained with ``hybridir train``."""
