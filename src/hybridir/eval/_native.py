@@ -32,7 +32,7 @@ from typing import Any
 
 from hybridir.errors import ConfigError, InvalidInputError, NotFoundError
 from hybridir.eval._lines import iter_json_objects, iter_lines, line_error
-from hybridir.eval.datasets import read_corpus, read_qrels, read_queries
+from hybridir.eval.readers import read_corpus, read_qrels, read_queries
 from hybridir.eval.trec import read_trec_qrels
 from hybridir.types import Qrels
 

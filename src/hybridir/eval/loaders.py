@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hybridir._atomic import fsync_tree
+from hybridir._cache import cache_root
 from hybridir._version import __version__
 from hybridir.errors import ConfigError, InvalidInputError, NotFoundError
 from hybridir.eval import _download
@@ -305,7 +306,7 @@ def import_dataset(name: str, src: str | os.PathLike[str], cache: Path | None = 
     Args:
         name: ``mrtydi/<language>``, ``miracl/<language>`` or ``pirb/<dataset>``.
         src: the native files, as the family's ``convert_*`` function takes them.
-        cache: the dataset cache; by default :func:`~hybridir.eval.datasets.cache_dir`.
+        cache: the dataset cache; by default :func:`dataset_cache`.
 
     Returns:
         The converted folder, ``cache / name``.
@@ -315,11 +316,14 @@ def import_dataset(name: str, src: str | os.PathLike[str], cache: Path | None = 
         ConfigError: the dataset is already in the cache.
         InvalidInputError: a malformed file.
     """
-    from hybridir.eval.datasets import cache_dir
-
     loader, member = _require(name)
     family = name.partition("/")[0]
-    return _convert_local(family, src, (cache or cache_dir()) / name, loader.native(member))
+    return _convert_local(family, src, (cache or dataset_cache()) / name, loader.native(member))
+
+
+def dataset_cache() -> Path:
+    """The download cache: ``$HYBRIDIR_CACHE/datasets`` or ``~/.cache/hybridir/datasets``."""
+    return cache_root("datasets")
 
 
 # -- downloading -------------------------------------------------------------------------------
