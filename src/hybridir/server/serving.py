@@ -18,10 +18,11 @@ from uvicorn import Server
 from uvicorn.supervisors import Multiprocess
 
 from hybridir.errors import ConfigError
-from hybridir.server.app import check_collections, create_app
+from hybridir.server.app import create_app
 from hybridir.server.config import ServerConfig
 from hybridir.server.main import FACTORY, export_config
 from hybridir.server.protocol import HeaderTimeoutProtocol, TimedConfig
+from hybridir.server.served import check_collections
 
 BACKLOG = 2048  # uvicorn's default
 
