@@ -1,0 +1,213 @@
+"""Commands that answer queries: ``search`` (one query, explained) and ``evaluate`` (a judged
+dataset's queries, scored with trec_eval metrics)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hybridir.cli.app import app, err, out
+from hybridir.cli.index import build_collection
+from hybridir.cli.options import (
+    FusionOptions,
+    JsonOpt,
+    RerankOptions,
+    SplitOpt,
+    analyzer_options,
+    bm25_options,
+    encoder_options,
+    fusion_depth_options,
+    fusion_options,
+    open_collection,
+    rerank_options,
+)
+from hybridir.cli.signature import with_options
+from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig, DenseConfig, FusionConfig
+from hybridir.errors import ConfigError
+from hybridir.query import RETRIEVERS
+from hybridir.search import HYBRID, Searcher
+
+if TYPE_CHECKING:
+    from hybridir.collection import Collection
+    from hybridir.eval.datasets import BeirDataset
+    from hybridir.types import ListContribution, SearchResult
+
+RETRIEVER_NAMES = sorted([*RETRIEVERS, HYBRID])
+"""What ``--retriever`` accepts."""
+
+
+def _searcher(
+    collection: Collection, retriever: str | None, fusion: FusionConfig, rerank: RerankOptions
+) -> Searcher:
+    return Searcher(collection, retriever, fusion, rerank.reranker(collection))
+
+
+@app.command()
+@with_options(fusion=fusion_options, rerank=rerank_options)
+def search(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection directory.")],
+    query: Annotated[str, typer.Argument(help="Query text.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
+    retriever: Annotated[
+        str | None,
+        typer.Option(help=f"One of {RETRIEVER_NAMES} (default: the collection's)."),
+    ] = None,
+    *,
+    fusion: FusionOptions,
+    rerank: RerankOptions,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search a collection and show the hits with each list's explanation."""
+    collection = open_collection(collection_dir)
+    searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
+    result = searcher.search(query, k, rerank=rerank.flag)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    _print_hits(collection, query, result)
+
+
+def _print_hits(collection: Collection, query: str, result: SearchResult) -> None:
+    from rich.table import Table
+
+    lists = [c.retriever for c in result.hits[0].contributions] if result.hits else []
+    table = Table(title=f"{query!r}: {len(result.hits)} hits")
+    for column in ("rank", "doc_id", "score"):
+        table.add_column(column)
+    for name in lists:
+        table.add_column(f"{name} rank / raw / norm")
+    table.add_column("matched terms")
+    table.add_column("title / text")
+    for hit in result.hits:
+        doc = collection.get(hit.doc_id)
+        cells = [_contribution_cell(c) for c in hit.contributions]
+        matched = next((c.matched_terms for c in hit.contributions if c.matched_terms), ())
+        table.add_row(
+            str(hit.rank),
+            hit.doc_id,
+            f"{hit.score:.4f}",
+            *cells,
+            " ".join(matched),
+            (doc.title or doc.text)[:60],
+        )
+    out.print(table)
+    timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in result.timings.items())
+    err.print(f"[dim]{timings}[/dim]")
+
+
+def _contribution_cell(c: ListContribution) -> str:
+    if c.rank is None:
+        return "absent"
+    norm = "" if c.normalized_score is None else f" / {c.normalized_score:.3f}"
+    return f"{c.rank} / {c.raw_score:.3f}{norm}"
+
+
+@app.command()
+@with_options(
+    dense=encoder_options,
+    fusion=fusion_depth_options,
+    analyzer=analyzer_options,
+    bm25=bm25_options,
+    rerank=rerank_options,
+)
+def evaluate(
+    dataset: Annotated[str, typer.Argument(help="BEIR dataset folder or name.")],
+    split: SplitOpt = "test",
+    retriever: Annotated[
+        str | None,
+        typer.Option(
+            help=f"One of {RETRIEVER_NAMES} (default: bm25, or the collection's with --collection)."
+        ),
+    ] = None,
+    *,
+    dense: DenseConfig,
+    fusion: FusionOptions,
+    analyzer: AnalyzerConfig,
+    bm25: BM25Config,
+    metrics: Annotated[
+        str, typer.Option(help="Comma-separated metrics.")
+    ] = "ndcg@10,recall@100,mrr@10,map@100",
+    depth: Annotated[int, typer.Option(help="Hits retrieved per query.")] = 1000,
+    ignore_identical_ids: Annotated[
+        bool, typer.Option(help="Drop hits whose doc id equals the query id (BEIR's ArguAna rule).")
+    ] = False,
+    save_run: Annotated[Path | None, typer.Option(help="Write the TREC run here.")] = None,
+    threads: Annotated[int, typer.Option(help="Retrieval threads.")] = 1,
+    collection_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--collection",
+            help="Search this existing collection (its analyzer, fusion and reranker) "
+            "instead of indexing the dataset.",
+        ),
+    ] = None,
+    rerank: RerankOptions,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieve for a BEIR dataset's queries and report trec_eval metrics.
+
+    Indexes the dataset into a temporary collection, or, with --collection, searches an
+    existing one with its own configuration (for instance after `hybridir tune`).
+    """
+    from hybridir.eval.datasets import exclude_identical_ids, load_beir
+    from hybridir.eval.metrics import check_metrics
+    from hybridir.eval.metrics import evaluate as score_run
+    from hybridir.eval.trec import write_run
+
+    names = check_metrics([m.strip() for m in metrics.split(",") if m.strip()])
+    if retriever is None and collection_dir is None:
+        retriever = "bm25"
+    if retriever is not None and retriever not in RETRIEVER_NAMES:
+        raise ConfigError(f"unknown retriever {retriever!r}; valid: {RETRIEVER_NAMES}")
+    data = load_beir(dataset, split=split)
+    with ExitStack() as stack:
+        if collection_dir is not None:
+            collection = stack.enter_context(closing(open_collection(collection_dir)))
+        else:
+            config = CollectionConfig(
+                analyzer=analyzer,
+                bm25=bm25,
+                dense=None if retriever == "bm25" else dense,
+                fusion=fusion.over(FusionConfig()),
+            )
+            collection = stack.enter_context(_indexed(data, config))
+        searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
+        run = searcher.run(data.queries, depth, rerank=rerank.flag, n_threads=threads)
+    if ignore_identical_ids:
+        run = exclude_identical_ids(run)
+    if save_run is not None:
+        write_run(run, save_run, tag=f"hybridir-{searcher.retriever}")
+    results: dict[str, float | int] = dict(score_run(run, data.qrels, names))
+    results["queries"] = len(data.qrels)
+    if as_json:
+        print(json.dumps(results))
+        return
+    title = f"{data.name} ({split}), {searcher.retriever}, {len(data.qrels)} queries"
+    _print_metrics(title, names, results)
+
+
+@contextmanager
+def _indexed(data: BeirDataset, config: CollectionConfig) -> Iterator[Collection]:
+    """The dataset's corpus indexed with ``config`` into a temporary folder (closed and
+    removed on exit)."""
+    with tempfile.TemporaryDirectory(prefix="hybridir-eval-") as tmp:
+        collection = build_collection(str(data.path), Path(tmp) / "collection", config, False)
+        with closing(collection):
+            yield collection
+
+
+def _print_metrics(title: str, names: list[str], results: dict[str, float | int]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in names:
+        table.add_row(name, f"{results[name]:.4f}")
+    out.print(table)
