@@ -73,8 +73,9 @@ from hybridir.dense.cache import encode_documents_cached
 from hybridir.dense.encoders import Encoder, SentenceTransformerEncoder
 from hybridir.dense.vectors import VectorIndex
 from hybridir.eval import BeirDataset, evaluate, load_beir
-from hybridir.fusion import ScoredList, fuse
-from hybridir.search import RETRIEVERS, RankedList, bm25_retriever
+from hybridir.fusion import ScoredList, fuse, scored_list
+from hybridir.query import bm25_queries
+from hybridir.types import RankedList
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEPTHS = {"bm25": 1000, "dense": 100}
@@ -246,7 +247,9 @@ def hybrid_parts_once(collection: Collection, query: str, fusion: FusionConfig) 
     t0 = time.perf_counter()
     vector = collection.encoder.encode_queries([query])
     t1 = time.perf_counter()
-    sparse = bm25_retriever(collection, [query], fusion.depth("bm25"), 1)[0]
+    terms = bm25_queries(collection, [query])
+    hits = collection.bm25.search(terms, fusion.depth("bm25"), 1)[0]
+    sparse = RankedList(hits.doc_ids, hits.scores)
     t2 = time.perf_counter()
     rows, scores = collection.vectors.search(vector, fusion.depth("dense"))
     t3 = time.perf_counter()
@@ -298,14 +301,7 @@ def bench_latency(
 
 def scored_lists(lists: Mapping[str, RankedList], fusion: FusionConfig) -> list[ScoredList]:
     """Ranked lists cut to their fusion depth, as ``fuse()`` takes them (the Searcher's way)."""
-    out = []
-    for name, ranked in lists.items():
-        depth = fusion.depth(name)
-        scores = np.asarray(ranked.scores[:depth], dtype=np.float64)
-        out.append(
-            ScoredList(name, ranked.doc_ids[:depth], scores, RETRIEVERS[name].theoretical_min)
-        )
-    return out
+    return [scored_list(name, ranked, fusion.depth(name)) for name, ranked in lists.items()]
 
 
 def fuse_seconds(lists: Sequence[ScoredList], config: FusionConfig) -> float:

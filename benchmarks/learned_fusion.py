@@ -31,13 +31,13 @@ from hybridir import Collection, CollectionConfig, Searcher
 from hybridir.config import DenseConfig, FusionConfig
 from hybridir.eval import evaluate_per_query, load_beir, randomization_test
 from hybridir.eval.datasets import BeirDataset
-from hybridir.learn.data import TrainingSet, collect
-from hybridir.learn.store import StoredModel, load_model, save_model
-from hybridir.learn.train import fit
+from hybridir.learn.data import collect
+from hybridir.learn.dataset import TrainingSet
+from hybridir.learn.models import load_model
+from hybridir.learn.store import StoredModel, save_model
+from hybridir.learn.train import fit, train_collaborative
 from hybridir.learn.tune import simplify, tune
-from hybridir.rerank import train_collaborative
-from hybridir.search import RankedList
-from hybridir.types import Run
+from hybridir.types import RankedList, Run
 
 METRICS = ["ndcg@10", "recall@100", "mrr@10"]
 BASELINE = "rrf (default)"

@@ -40,8 +40,8 @@ from hybridir.learn.data import collect
 from hybridir.learn.store import save_model
 from hybridir.learn.token_weights import fit_token_weights
 from hybridir.learn.tune import simplify, tune
-from hybridir.search import RETRIEVERS, RankedList
-from hybridir.types import Run
+from hybridir.query import prepare, splade_queries
+from hybridir.types import RankedList, Run
 
 METRICS = ["ndcg@10", "recall@100"]
 COMBOS: dict[str, list[str]] = {
@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
             def one(q: str, combo: list[str] = combo) -> object:
                 view = collection.snapshot()
-                got = {n: RETRIEVERS[n].retrieve(view, [q], 100, 1)[0] for n in combo}
+                queries = prepare(view, combo, [q])
+                found = view.retrieve({n: (queries[n], 100) for n in combo}).lists
+                got = {n: found[n][0] for n in combo}
                 return searcher.fuse_lists(q, got, FusionConfig(), 10, view)
 
         row["latency_ms"] = latency(one, sample, collection)
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         got = view_searcher.retrieve_lists(test.queries, depth, "hybrid", fusion)
         three = evaluate(view_searcher.fuse_run(got, fusion, depth), test.qrels)
         weights_only = latency(
-            lambda q: collection.snapshot().splade_queries([q]), sample, collection
+            lambda q: splade_queries(collection.snapshot(), [q]), sample, collection
         )
         modes[mode] = {
             "splade": evaluate(run, test.qrels),
@@ -240,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     # Index speed: the same queries, already analysed / weighted, k = 10 and 1000.
     texts = [*test.queries.values(), *train.queries.values()]
     analysed = [collection.analyzer.analyze(t) for t in texts]
-    weighted = collection.splade_queries(texts)
+    weighted = splade_queries(collection, texts)
     speed: dict[str, Any] = {"queries": len(texts)}
     for k in (10, 1000):
         bm25_s = throughput(lambda k=k: collection.bm25.search(analysed, k), args.repeats)

@@ -20,6 +20,8 @@ from hybridir.errors import ConfigError
 
 C = TypeVar("C", bound="_JsonConfig")
 
+LISTS = ("bm25", "splade", "dense")
+"""The retrieval lists a collection can index, in fusion order (lexical first)."""
 BM25_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 """Keys of :data:`hybridir.sparse.bm25.VARIANTS`."""
 FIXED_METHODS = (

@@ -72,8 +72,8 @@ def _show_examples(searcher: Searcher, queries: dict[str, str], out: Console) ->
             "title",
         ):
             table.add_column(column)
-        for hit in result.hits:
-            doc = searcher.collection.get(hit.doc_id)
+        docs = searcher.collection.snapshot().documents([h.doc_id for h in result.hits])
+        for hit, doc in zip(result.hits, docs, strict=True):
             ranks = {c.retriever: c.rank for c in hit.contributions}
             matched = next((c.matched_terms for c in hit.contributions if c.matched_terms), ())
             table.add_row(

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir.errors import ConfigError
+from hybridir.types import MISSING
 
 if TYPE_CHECKING:
     from hybridir.collection import CollectionView
@@ -46,12 +47,6 @@ _RANGE = {
     "lt": lambda a, b: a < b,
     "lte": lambda a, b: a <= b,
 }
-
-
-def _missing() -> object:
-    from hybridir.collection import MISSING
-
-    return MISSING
 
 
 def _number(value: Any) -> float:
@@ -74,7 +69,7 @@ def _condition(column: NDArray[np.object_], op: str, arg: Any, field: str) -> Ma
     values = arg if isinstance(arg, list) else [arg]
     if any(isinstance(v, float) and not math.isfinite(v) for v in values):
         raise ConfigError(f"filter on {field!r}: {arg!r} is not a finite number")
-    missing = _missing()
+    missing = MISSING
     if op == "eq":
         return np.fromiter((_matches_any(v, {_hashable(arg)}) for v in column), bool, len(column))
     if op == "in":
@@ -142,7 +137,7 @@ class Boost(NamedTuple):
     host: str | None = None
 
     def matcher(self) -> Callable[[Any], bool]:
-        missing = _missing()
+        missing = MISSING
         if self.host is not None:
             host = self.host.lower().strip(".")
             return lambda v: isinstance(v, str) and _host_matches(v, host)
@@ -183,23 +178,6 @@ def parse_boosts(specs: Sequence[Mapping[str, Any]]) -> list[Boost]:
             )
         )
     return out
-
-
-def boost_factors(
-    view: CollectionView, doc_ids: Sequence[str], boosts: Sequence[Boost]
-) -> NDArray[np.float64]:
-    """The product of the matching boosts' factors for each document."""
-    factors = np.ones(len(doc_ids))
-    if not boosts or not doc_ids:
-        return factors
-    rows = view.bm25.rows_of(doc_ids)
-    for boost in boosts:
-        column = view.metadata_column(boost.field)
-        match = boost.matcher()
-        for i, row in enumerate(rows):
-            if match(column[row]):
-                factors[i] *= boost.factor
-    return factors
 
 
 def apply_boosts(scores: NDArray[np.float64], factors: NDArray[np.float64]) -> NDArray[np.float64]:

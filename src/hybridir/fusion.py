@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from hybridir.config import MISSING_RULES
 from hybridir.config import FusionConfig as FusionConfig
+from hybridir.types import RankedList
 
 Array = NDArray[np.float64]
 
@@ -41,6 +42,22 @@ class ScoredList(NamedTuple):
     doc_ids: Sequence[str]
     scores: Array
     theoretical_min: float = 0.0
+
+
+FLOORS: dict[str, float] = {"bm25": 0.0, "splade": 0.0, "dense": -1.0}
+"""The lowest score each retrieval list can give (BM25 and impacts are non-negative; dense
+scores are cosine similarities)."""
+
+
+def scored_list(name: str, ranked: RankedList, depth: int) -> ScoredList:
+    """List ``name``'s answer to one query cut to its fusion ``depth``, as :func:`fuse`
+    takes it."""
+    return ScoredList(
+        name,
+        ranked.doc_ids[:depth],
+        np.asarray(ranked.scores[:depth], dtype=np.float64),
+        FLOORS.get(name, 0.0),
+    )
 
 
 # -- normalizers: scores of one list (best first) → normalized scores -------------------------

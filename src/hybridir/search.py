@@ -1,113 +1,49 @@
-"""Searcher: the one query path (analyze → retrieve each list → fuse → rerank → explain).
+"""Searcher: the one query path (prepare → retrieve each list → fuse → boost → rerank →
+explain).
 
-Every front end (library, CLI, evaluation, server) asks a :class:`Searcher`, so a query gets
-the same hits wherever it is asked. Retrievers come from :data:`RETRIEVERS`; each turns a
-batch of query strings into ranked lists of (doc id, score). ``"hybrid"`` retrieves every
-list of the collection to its configured depth and fuses them: with
-:func:`hybridir.fusion.fuse` for the fixed methods, or with the collection's trained model
-for the learned ones (:mod:`hybridir.learn`). An optional :mod:`reranker <hybridir.rerank>`
-then reorders the top hits.
+Every front end (library, CLI, evaluation, server, benchmark runner) asks a
+:class:`Searcher`, and a Searcher reads its collection only through the query backend
+(:class:`hybridir.backend.Backend`) that one collection and a sharded cluster both
+implement: a query gets the same hits, with every feature, wherever it is asked.
+``"hybrid"`` retrieves every list of the collection to its configured depth and fuses them:
+with :func:`hybridir.fusion.fuse` for the fixed methods, or with the collection's trained
+model for the learned ones (:mod:`hybridir.learn`). An optional reranker
+(:mod:`hybridir.rerank`) then reorders the top hits.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
-from numpy.typing import NDArray
 
-from hybridir.collection import CollectionView
+from hybridir.backend import Backend, Source
 from hybridir.config import LEARNED_METHODS, FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
-from hybridir.filters import Boost, apply_boosts, boost_factors, filter_mask, parse_boosts
-from hybridir.fusion import Fused, ScoredList, fuse, prepare
-from hybridir.types import Hit, ListContribution, Run, SearchResult
-
-if TYPE_CHECKING:
-    from hybridir.rerank import Reranker
+from hybridir.filters import Boost, apply_boosts, parse_boosts
+from hybridir.fusion import Fused, fuse, prepare, scored_list
+from hybridir.learn.features import QueryContext
+from hybridir.learn.models import FusionModel, load_model
+from hybridir.query import RETRIEVERS
+from hybridir.query import prepare as prepare_queries
+from hybridir.rerank import Reranker, reranker_from_spec
+from hybridir.rerank import rerank as rerank_hits
+from hybridir.types import Hit, ListContribution, RankedList, Retrieval, Run, SearchResult
 
 HYBRID = "hybrid"
 
 
-class RankedList(NamedTuple):
-    """One retriever's answer to one query, best first."""
-
-    doc_ids: list[str]
-    scores: list[float]
-
-
-class RetrieverSpec(NamedTuple):
-    """A retriever: its batch function and the lowest score it can give (for fusion)."""
-
-    retrieve: Callable[
-        [CollectionView, Sequence[str], int, int, NDArray[np.bool_] | None], list[RankedList]
-    ]
-    theoretical_min: float
-    lexical: bool
-
-
-def bm25_retriever(
-    collection: CollectionView,
-    queries: Sequence[str],
-    k: int,
-    n_threads: int,
-    allowed: NDArray[np.bool_] | None = None,
-) -> list[RankedList]:
-    """BM25 over the collection's postings with its analyzer (``allowed``: row mask)."""
-    analyzed = [collection.analyzer.analyze(q) for q in queries]
-    hits = collection.bm25.search(analyzed, k, n_threads, allowed)
-    return [RankedList(h.doc_ids, h.scores) for h in hits]
-
-
-def dense_retriever(
-    collection: CollectionView,
-    queries: Sequence[str],
-    k: int,
-    n_threads: int,
-    allowed: NDArray[np.bool_] | None = None,
-) -> list[RankedList]:
-    """Inner product between the encoded queries and the collection's vectors."""
-    vectors = collection.encoder.encode_queries(queries)
-    rows, scores = collection.vectors.search(vectors, k, allowed)
-    ids = collection.bm25.doc_ids
-    return [
-        RankedList([ids[r] for r in row], score.astype(float).tolist())
-        for row, score in zip(rows, scores, strict=True)
-    ]
-
-
-def splade_retriever(
-    collection: CollectionView,
-    queries: Sequence[str],
-    k: int,
-    n_threads: int,
-    allowed: NDArray[np.bool_] | None = None,
-) -> list[RankedList]:
-    """Learned sparse: the queries' term weights (``SpladeConfig.query_mode``) dotted with
-    the collection's quantized document impacts."""
-    weighted = collection.splade_queries(queries)
-    hits = collection.splade.search(weighted, k, n_threads, allowed)
-    return [RankedList(h.doc_ids, h.scores) for h in hits]
-
-
-RETRIEVERS: dict[str, RetrieverSpec] = {
-    "bm25": RetrieverSpec(bm25_retriever, 0.0, lexical=True),
-    "splade": RetrieverSpec(splade_retriever, 0.0, lexical=False),
-    "dense": RetrieverSpec(dense_retriever, -1.0, lexical=False),
-}
-"""Retrievers by name; ``"hybrid"`` fuses all of a collection's lists."""
-
-
 class Searcher:
-    """Answers queries over a :class:`Collection`.
+    """Answers queries over a collection: a :class:`~hybridir.collection.Collection` or a
+    sharded one (:class:`~hybridir.distributed.cluster.ShardedCollection`).
 
     Args:
-        collection: what to search.
-        retriever: default mode: a :data:`RETRIEVERS` name or ``"hybrid"``; by default
-            ``"hybrid"`` when the collection has a dense index, else ``"bm25"``.
+        collection: what to search (anything with ``snapshot()``: :class:`Source`).
+        retriever: default mode: a :data:`~hybridir.query.RETRIEVERS` name or ``"hybrid"``;
+            by default ``"hybrid"`` when the collection has a second list, else ``"bm25"``.
         fusion: default fusion, else the collection's configured one.
         reranker: applied to the top hits of every query unless a call says ``rerank=False``;
             by default the collection's configured one (``CollectionConfig.rerank``), if any.
@@ -120,13 +56,13 @@ class Searcher:
 
     def __init__(
         self,
-        collection: CollectionView,
+        collection: Source,
         retriever: str | None = None,
         fusion: FusionConfig | None = None,
         reranker: Reranker | None = None,
     ) -> None:
         self.collection = collection
-        default = HYBRID if len(available_lists(collection)) > 1 else "bm25"
+        default = HYBRID if len(self.lists()) > 1 else "bm25"
         self.retriever = self._check_mode(retriever or default)
         self._fusion = fusion
         self._given_reranker = reranker
@@ -137,23 +73,22 @@ class Searcher:
         """The default reranker: the one given, else the collection's configured one."""
         if self._given_reranker is not None:
             return self._given_reranker
-        spec = self.collection.config.rerank
+        backend = self.collection.snapshot()
+        spec = backend.config.rerank
         if spec is None:
             return None
         if spec not in self._built:  # models load once per Searcher
-            from hybridir.rerank import reranker_from_spec
-
-            self._built[spec] = reranker_from_spec(self.collection, spec)
+            self._built[spec] = reranker_from_spec(backend, spec)
         return self._built[spec]
 
     @property
     def fusion(self) -> FusionConfig:
         """The default fusion: the one given, else the collection's current one."""
-        return self._fusion or self.collection.config.fusion
+        return self._fusion or self.collection.snapshot().config.fusion
 
     def lists(self) -> list[str]:
         """The retrievers a hybrid query fuses for this collection."""
-        return available_lists(self.collection)
+        return self.collection.snapshot().lists()
 
     def _check_mode(self, name: str) -> str:
         valid = sorted([*RETRIEVERS, HYBRID])
@@ -179,30 +114,25 @@ class Searcher:
 
     def _retrieve(
         self,
-        view: CollectionView,
+        backend: Backend,
         queries: Sequence[str],
         k: int,
         mode: str,
         fusion: FusionConfig,
-        n_threads: int,
-        allowed: NDArray[np.bool_] | None = None,
-    ) -> dict[str, list[RankedList]]:
+        n_threads: int = 1,
+        filters: Mapping[str, Any] | None = None,
+        allow_partial: bool = False,
+    ) -> Retrieval:
+        """Prepare ``queries`` once per list, then the backend's top hits of each list."""
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         for q in queries:
             if not isinstance(q, str):
                 raise InvalidInputError(f"queries must be strings, got {type(q).__name__}")
-        names = self.lists() if mode == HYBRID else [mode]
-        return {
-            name: RETRIEVERS[name].retrieve(
-                view,
-                queries,
-                fusion.depth(name) if mode == HYBRID else k,
-                n_threads,
-                allowed,
-            )
-            for name in names
-        }
+        names = backend.lists() if mode == HYBRID else [mode]
+        prepared = prepare_queries(backend, names, queries)
+        requests = {n: (prepared[n], fusion.depth(n) if mode == HYBRID else k) for n in names}
+        return backend.retrieve(requests, filters, n_threads=n_threads, allow_partial=allow_partial)
 
     def search(
         self,
@@ -213,56 +143,54 @@ class Searcher:
         fusion: FusionConfig | None = None,
         rerank: bool | None = None,
         explain: bool = True,
-        filter: Mapping[str, Any] | None = None,
+        filters: Mapping[str, Any] | None = None,
         boosts: Sequence[Mapping[str, Any]] = (),
         allow_partial: bool = False,
     ) -> SearchResult:
         """Top-``k`` hits for ``query``, each with its per-list explanation.
 
         ``rerank`` forces the Searcher's reranker on (``True``) or off (``False``); by
-        default it runs when the Searcher has one. ``filter`` restricts every list to the
+        default it runs when the Searcher has one. ``filters`` restricts every list to the
         documents whose metadata matches, inside its top-k; ``boosts`` scale the fused
         scores of matching hits before the cut to ``k`` (see :mod:`hybridir.filters`).
-        ``allow_partial`` matters only for sharded collections (one collection is whole).
+        ``allow_partial``: on a sharded collection, answer from the shards that answered
+        when some did not (``SearchResult.missing_shards`` names them).
         """
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
         depth = max(k, reranker.depth) if reranker is not None else k
         parsed = parse_boosts(boosts)
+        backend = self.collection.snapshot()  # one consistent state for the whole query
         if parsed:  # boosts may lift any candidate: keep them all until boosted
-            depth = max(depth, *(config.depth(n) for n in self.lists()))
-        view = self.collection.snapshot()  # one generation for the whole query
+            depth = max(depth, *(config.depth(n) for n in backend.lists()))
         clock = time.perf_counter()
-        allowed = None if filter is None else filter_mask(view, filter)
-        lists = self._retrieve(view, [query], depth, mode, config, 1, allowed)
+        found = self._retrieve(backend, [query], depth, mode, config, 1, filters, allow_partial)
         timings = {"retrieve": _ms(clock)}
         clock = time.perf_counter()
-        one = {n: v[0] for n, v in lists.items()}
-        hits = self._hits(view, query, one, mode, config, depth)
+        one = {n: v[0] for n, v in found.lists.items()}
+        hits = self._hits(backend, query, one, mode, config, depth)
         if parsed:
-            hits = _boosted(view, hits, parsed)
+            hits = _boosted(backend, hits, parsed)
         timings["fuse"] = _ms(clock)
         if reranker is not None:
-            from hybridir.rerank import rerank as apply
-
-            hits, seconds = apply(reranker, view, query, hits)
+            hits, seconds = rerank_hits(reranker, backend, query, hits)
             timings["rerank"] = seconds * 1e3
         hits = hits[:k]
         if explain:
-            hits = self._with_matched_terms(view, query, hits)
-        return SearchResult(query, tuple(hits), timings)
+            hits = _with_matched_terms(backend, query, hits)
+        return SearchResult(query, tuple(hits), timings, found.missing_shards)
 
     def _hits(
         self,
-        view: CollectionView,
+        backend: Backend,
         query: str,
         lists: Mapping[str, RankedList],
         mode: str,
         config: FusionConfig,
         k: int,
     ) -> list[Hit]:
-        fused = self.fuse_lists(query, lists, config, k, view) if mode == HYBRID else None
+        fused = self.fuse_lists(query, lists, config, k, backend) if mode == HYBRID else None
         return hits_from(lists, mode, fused)
 
     def fuse_lists(
@@ -271,7 +199,7 @@ class Searcher:
         lists: Mapping[str, RankedList],
         config: FusionConfig,
         k: int,
-        view: CollectionView | None = None,
+        backend: Backend | None = None,
     ) -> Fused:
         """Fuse one query's lists (each cut to its ``config.depth``) into the top ``k``:
         a fixed method through :func:`hybridir.fusion.fuse`, a learned one through the
@@ -279,41 +207,14 @@ class Searcher:
         scored = [scored_list(n, r, config.depth(n)) for n, r in lists.items()]
         if config.method not in LEARNED_METHODS:
             return fuse(scored, config, k)
-        from hybridir.learn.features import QueryContext
-        from hybridir.learn.store import load_model
-        from hybridir.learn.train import FusionModel
-
-        view = view or self.collection.snapshot()
-        model = cast(FusionModel, load_model(view.models_dir, str(config.model)))
+        backend = backend or self.collection.snapshot()
+        model = cast(FusionModel, load_model(backend.models_dir, str(config.model)))
         if model.kind != config.method:
             raise ConfigError(
                 f"model {config.model!r} is a {model.kind} model, not {config.method}"
             )
-        context = QueryContext(query, tuple(view.analyzer.analyze(query)))
-        return model.fuse(view, context, prepare(scored), k)
-
-    def _with_matched_terms(self, view: CollectionView, query: str, hits: list[Hit]) -> list[Hit]:
-        """Fill ``matched_terms`` of lexical contributions, and the top contributing
-        (expanded) terms of learned sparse ones (looked up for these hits only)."""
-        terms = view.analyzer.analyze(query)
-        index = view.bm25
-        rows = index.rows_of([h.doc_id for h in hits])
-        weighted = None
-        if any(c.retriever == "splade" for h in hits for c in h.contributions):
-            weighted = view.splade_queries([query])[0]
-        out = []
-        for hit, row in zip(hits, rows, strict=True):
-            matched = index.matched_terms(row, terms)
-            parts = []
-            for c in hit.contributions:
-                if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical:
-                    c = c._replace(matched_terms=matched)
-                elif c.retriever == "splade" and weighted is not None:
-                    top = view.splade.term_contributions(row, weighted)
-                    c = c._replace(matched_terms=tuple(t for t, _ in top), term_scores=top)
-                parts.append(c)
-            out.append(hit._replace(contributions=tuple(parts)))
-        return out
+        context = QueryContext(query, tuple(backend.analyzer.analyze(query)))
+        return model.fuse(backend, context, prepare(scored), k)
 
     def run(
         self,
@@ -324,32 +225,29 @@ class Searcher:
         fusion: FusionConfig | None = None,
         rerank: bool | None = None,
         n_threads: int = 1,
-        filter: Mapping[str, Any] | None = None,
+        filters: Mapping[str, Any] | None = None,
     ) -> Run:
-        """Batch retrieval for evaluation: ``{qid: {doc_id: score}}`` (``filter`` as in
+        """Batch retrieval for evaluation: ``{qid: {doc_id: score}}`` (``filters`` as in
         :meth:`search`)."""
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
         depth = max(k, reranker.depth) if reranker is not None else k
-        view = self.collection.snapshot()
-        allowed = None if filter is None else filter_mask(view, filter)
-        lists = self.retrieve_lists(queries, depth, mode, config, n_threads, view, allowed)
+        backend = self.collection.snapshot()
+        lists = self.retrieve_lists(queries, depth, mode, config, n_threads, backend, filters)
         if reranker is not None:
-            from hybridir.rerank import rerank as apply
-
             out: Run = {}
             for qid, text in queries.items():
                 one = {name: per_query[qid] for name, per_query in lists.items()}
-                fused = self._hits(view, text, one, mode, config, depth)
-                hits, _ = apply(reranker, view, text, fused)
+                fused = self._hits(backend, text, one, mode, config, depth)
+                hits, _ = rerank_hits(reranker, backend, text, fused)
                 out[qid] = {h.doc_id: h.score for h in hits[:k]}
             return out
         if mode != HYBRID:
             return {
                 qid: dict(zip(r.doc_ids, r.scores, strict=True)) for qid, r in lists[mode].items()
             }
-        return self.fuse_run(lists, config, k, queries, view)
+        return self.fuse_run(lists, config, k, queries, backend)
 
     def retrieve_lists(
         self,
@@ -358,8 +256,8 @@ class Searcher:
         mode: str,
         fusion: FusionConfig,
         n_threads: int = 1,
-        view: CollectionView | None = None,
-        allowed: NDArray[np.bool_] | None = None,
+        backend: Backend | None = None,
+        filters: Mapping[str, Any] | None = None,
     ) -> dict[str, dict[str, RankedList]]:
         """Each list's candidates per query: ``{retriever: {qid: RankedList}}``.
 
@@ -369,10 +267,10 @@ class Searcher:
         """
         mode = self._check_mode(mode)
         qids = list(queries)
-        view = view or self.collection.snapshot()
+        backend = backend or self.collection.snapshot()
         texts = [queries[q] for q in qids]
-        lists = self._retrieve(view, texts, k, mode, fusion, n_threads, allowed)
-        return {name: dict(zip(qids, ranked, strict=True)) for name, ranked in lists.items()}
+        found = self._retrieve(backend, texts, k, mode, fusion, n_threads, filters)
+        return {n: dict(zip(qids, ranked, strict=True)) for n, ranked in found.lists.items()}
 
     def fuse_run(
         self,
@@ -380,7 +278,7 @@ class Searcher:
         fusion: FusionConfig,
         k: int,
         queries: Mapping[str, str] | None = None,
-        view: CollectionView | None = None,
+        backend: Backend | None = None,
     ) -> Run:
         """Fuse :meth:`retrieve_lists` output per query into a run of depth ``k``.
 
@@ -392,10 +290,10 @@ class Searcher:
         out: Run = {}
         first = next(iter(lists.values()), {})
         if fusion.method in LEARNED_METHODS:
-            view = view or self.collection.snapshot()
+            backend = backend or self.collection.snapshot()
         for qid in first:
             one = {name: per_query[qid] for name, per_query in lists.items()}
-            fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, view)
+            fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, backend)
             out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
         return out
 
@@ -425,16 +323,40 @@ def hits_from(lists: Mapping[str, RankedList], mode: str, fused: Fused | None) -
     return hits
 
 
-def available_lists(view: CollectionView) -> list[str]:
-    """The retrieval lists ``view`` has indexed, in fusion order (BM25 first)."""
-    have = {"bm25": True, "splade": view.has_splade, "dense": view.has_dense}
-    return [name for name in RETRIEVERS if have.get(name, False)]
+def _with_matched_terms(backend: Backend, query: str, hits: list[Hit]) -> list[Hit]:
+    """Fill ``matched_terms`` of lexical contributions, and the top contributing
+    (expanded) terms of learned sparse ones (looked up for these hits only)."""
+    if not hits:
+        return hits
+    ids = [h.doc_id for h in hits]
+    matched = backend.matched_terms(ids, backend.analyzer.analyze(query))
+    top: list[tuple[tuple[str, float], ...]] = []
+    if any(c.retriever == "splade" for h in hits for c in h.contributions):
+        weights = prepare_queries(backend, ["splade"], [query])["splade"][0]
+        top = backend.splade_contributions(ids, weights)
+    out = []
+    for i, hit in enumerate(hits):
+        parts = []
+        for c in hit.contributions:
+            if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical:
+                c = c._replace(matched_terms=matched[i])
+            elif c.retriever == "splade" and top:
+                c = c._replace(matched_terms=tuple(t for t, _ in top[i]), term_scores=top[i])
+            parts.append(c)
+        out.append(hit._replace(contributions=tuple(parts)))
+    return out
 
 
-def _boosted(view: CollectionView, hits: list[Hit], boosts: Sequence[Boost]) -> list[Hit]:
+def _boosted(backend: Backend, hits: list[Hit], boosts: Sequence[Boost]) -> list[Hit]:
     """Scale matching hits' scores, re-sort (score desc, doc id asc), and record the factor
     as a ``"boost"`` contribution."""
-    factors = boost_factors(view, [h.doc_id for h in hits], boosts)
+    if not hits:
+        return hits
+    ids = [h.doc_id for h in hits]
+    factors = np.ones(len(hits))
+    for boost in boosts:
+        match = boost.matcher()
+        factors *= [boost.factor if match(v) else 1.0 for v in backend.metadata(ids, boost.field)]
     scores = apply_boosts(np.asarray([h.score for h in hits], dtype=np.float64), factors)
     order = sorted(range(len(hits)), key=lambda i: (-scores[i], hits[i].doc_id))
     out = []
@@ -448,13 +370,3 @@ def _boosted(view: CollectionView, hits: list[Hit], boosts: Sequence[Boost]) -> 
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1e3
-
-
-def scored_list(name: str, ranked: RankedList, depth: int) -> ScoredList:
-    """One retriever's list cut to its fusion depth, in the form :func:`fuse` takes."""
-    return ScoredList(
-        name,
-        ranked.doc_ids[:depth],
-        np.asarray(ranked.scores[:depth], dtype=np.float64),
-        RETRIEVERS[name].theoretical_min,
-    )

@@ -34,6 +34,32 @@ class Document:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+class _Missing:
+    """The value of a metadata field a document does not have."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+"""What a metadata lookup gives for a field the document lacks (never a JSON value)."""
+
+
+class RankedList(NamedTuple):
+    """One list's answer to one query, best first (ties by doc id)."""
+
+    doc_ids: list[str]
+    scores: list[float]
+
+
+class Retrieval(NamedTuple):
+    """Every requested list's answers (``{list: [one RankedList per query]}``), and the
+    shards of a sharded collection that did not answer (a partial result)."""
+
+    lists: dict[str, list[RankedList]]
+    missing_shards: tuple[int, ...] = ()
+
+
 @dataclass(frozen=True)
 class Query:
     """A query of a test collection."""

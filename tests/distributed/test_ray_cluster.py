@@ -84,7 +84,9 @@ def built(cluster: Any, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
 def assert_exact(sharded: ShardedCollection, built: dict[str, Any]) -> None:
     for mode in MODES:
-        assert sharded.run(built["queries"], 100, retriever=mode) == built["expected"][mode]
+        assert (
+            Searcher(sharded).run(built["queries"], 100, retriever=mode) == built["expected"][mode]
+        )
 
 
 def test_sharded_results_equal_one_collection(built: dict[str, Any]) -> None:
@@ -148,8 +150,8 @@ def test_unavailable_shard_fails_clearly_or_returns_partial(built: dict[str, Any
         os.kill(victim["pid"], signal.SIGKILL)
         sharded.deadline_s = 15  # the live shards answer well within it, even under load
         with pytest.raises(ShardUnavailableError, match=r"shard\(s\) \[2\]"):
-            sharded.search("information retrieval", k=5)
-        result = sharded.search("information retrieval", k=5, allow_partial=True)
+            Searcher(sharded).search("information retrieval", k=5)
+        result = Searcher(sharded).search("information retrieval", k=5, allow_partial=True)
         assert result.partial
         assert result.missing_shards == (2,)
         assert result.to_dict()["partial"] is True
@@ -169,7 +171,7 @@ def test_writes_route_to_the_owning_shard(built: dict[str, Any]) -> None:
     vector = np.ones((1, 384), dtype=np.float32) / np.sqrt(384)
     assert sharded.add([doc], vectors=vector) == 1
     assert len(sharded) == before + 1
-    hits = sharded.search("zymurgy thesaurus", k=1, retriever="bm25").hits
+    hits = Searcher(sharded).search("zymurgy thesaurus", k=1, retriever="bm25").hits
     assert hits[0].doc_id == "new-doc"
     assert sharded.get("new-doc").text == doc.text
     from hybridir.errors import InvalidInputError, NotFoundError
@@ -212,7 +214,7 @@ def test_http_service_fronts_the_sharded_collection(cluster: Any, built: dict[st
         body = client.post(
             "/collections/adi/search", json={"query": "information retrieval", "k": 5}
         ).json()
-        expected = sharded.search("information retrieval", k=5)
+        expected = Searcher(sharded).search("information retrieval", k=5)
         assert [h["doc_id"] for h in body["hits"]] == [h.doc_id for h in expected.hits]
         assert body["partial"] is False
         doc = {"id": "http-doc", "text": "xylophone quarantine retrieval"}

@@ -172,24 +172,28 @@ def test_a_writer_waits_for_another_process_or_says_it_is_busy(tmp_path: Path) -
 
     path = tmp_path / "c"
     Collection.create(path).close()
-    holder = subprocess.Popen(  # holds the writer lock for 1.5 s, as a long write would
+    holder = subprocess.Popen(  # holds the writer lock until told, as a long write would
         [
             sys.executable,
             "-c",
             "import fcntl, sys, time\n"
             f"h = open({str(path / 'write.lock')!r}, 'a'); fcntl.flock(h, fcntl.LOCK_EX)\n"
-            "print('LOCKED', flush=True); time.sleep(1.5)",
+            "print('LOCKED', flush=True); sys.stdin.readline(); time.sleep(1.0)",
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout is not None
+    assert holder.stdin is not None
     assert holder.stdout.readline().strip() == "LOCKED"
     with pytest.raises(WriterBusyError, match="another process is writing"):
         Collection.open(path).add([Document("a", "refused at once")])
     failed = _cli("add", str(path), str(_jsonl(tmp_path, "x")))
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: another process is writing")
+    holder.stdin.write("go\n")  # releases the lock about 1 s from now
+    holder.stdin.flush()
     start = time.monotonic()
     Collection.open(path, wait=30).add([Document("b", "waited for the lock")])
     assert time.monotonic() - start > 0.5

@@ -120,7 +120,7 @@ def _check_adaptive_is_convex_at_predicted_alpha(collection: Collection, name: s
     from hybridir.fusion import fuse, prepare
     from hybridir.learn.adaptive import AdaptiveAlpha
     from hybridir.learn.features import QueryContext
-    from hybridir.learn.store import load_model
+    from hybridir.learn.models import load_model
     from hybridir.search import scored_list
 
     model = load_model(collection.models_dir, name)

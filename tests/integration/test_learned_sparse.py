@@ -21,6 +21,7 @@ from hybridir import Collection, CollectionConfig, Searcher
 from hybridir.cli import main
 from hybridir.config import SpladeConfig
 from hybridir.eval.datasets import load_beir, read_corpus
+from hybridir.query import splade_queries
 from hybridir.sparse.encoders import SpladeEncoder, resolve_sparse_model
 
 pytest.importorskip("torch")
@@ -174,7 +175,7 @@ def test_cli_index_search_and_token_weights(
     assert collection.config.splade is not None
     assert collection.config.splade.query_mode == "table"
     assert collection.config.splade.query_model == summary["model"]
-    (weights,) = collection.splade_queries(["indexing of documents"])
+    (weights,) = splade_queries(collection, ["indexing of documents"])
     assert weights
     assert "of" not in weights or weights["of"] < max(weights.values())
 

@@ -96,7 +96,7 @@ def test_filtered_bm25_is_the_top_k_of_the_matching_documents(col: Collection) -
     allowed = filter_mask(col, spec)
     searcher = Searcher(col, "bm25")
     for query in ("solar grid", "coal", "wind storage hydro"):
-        hits = searcher.search(query, k=5, filter=spec).hits
+        hits = searcher.search(query, k=5, filters=spec).hits
         scores = col.bm25.score_all(col.analyzer.analyze(query))
         terms = set(col.analyzer.analyze(query))
         ids = col.bm25.doc_ids

@@ -149,7 +149,7 @@ def test_idf_query_weights() -> None:
     index = SegmentedImpacts(
         [build_impacts(docs, FakeEncoder.vocab, ["a", "b", "c"], 0.1)], [None], 0.1
     )
-    (weights,) = idf_queries(FakeEncoder(), index, ["apple apple cherry date"], None)
+    (weights,) = idf_queries(FakeEncoder(), lambda: index.idf, ["apple apple cherry date"], None)
     idf = lambda df: float(np.log1p((3 - df + 0.5) / (df + 0.5)))  # noqa: E731
     # apple twice (df 2), cherry once (df 1); date is in no document and is dropped.
     assert weights == pytest.approx({"apple": 2 * idf(2), "cherry": idf(1)})

@@ -12,7 +12,7 @@ from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, NotFoundError
 from hybridir.fusion import ScoredList, prepare
 from hybridir.learn.cv import bootstrap_ci, query_folds, report
-from hybridir.learn.data import TrainingSet, fusion_run, per_query, run_depth
+from hybridir.learn.dataset import TrainingSet, fusion_run, per_query, run_depth
 from hybridir.learn.features import (
     QueryContext,
     candidate_feature_names,
@@ -20,7 +20,8 @@ from hybridir.learn.features import (
     shape_features,
     token_features,
 )
-from hybridir.learn.store import load_model, save_model
+from hybridir.learn.models import load_model
+from hybridir.learn.store import save_model
 from hybridir.learn.tune import default_grid, simplify, tune, weight_grid
 from hybridir.search import RankedList
 

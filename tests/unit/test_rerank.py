@@ -12,9 +12,9 @@ import pytest
 from hybridir import Collection, Document
 from hybridir.collection import Collection as _Collection
 from hybridir.errors import ConfigError
+from hybridir.learn.collaborative import _space_features
 from hybridir.rerank import (
     CrossEncoderReranker,
-    _space_features,
     passage_texts,
     rerank,
     reranker_from_spec,

@@ -199,9 +199,10 @@ def check(
         )
     if problems:
         raise typer.Exit(1)
-    m = collection.manifest
+    segments = len(collection.snapshot().manifest.segments)
     out.print(
-        f"ok: generation {m.generation}, {m.n_docs} documents in {len(m.segments)} segment(s)"
+        f"ok: generation {collection.generation}, {len(collection)} documents in "
+        f"{segments} segment(s)"
     )
 
 
@@ -216,4 +217,5 @@ def optimize(
     """
     collection = open_collection(collection_dir, wait)
     collection.optimize()
-    out.print(f"{len(collection)} documents in {len(collection.manifest.segments)} segment(s)")
+    segments = len(collection.snapshot().manifest.segments)
+    out.print(f"{len(collection)} documents in {segments} segment(s)")

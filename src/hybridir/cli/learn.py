@@ -17,12 +17,12 @@ from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hybridir.collection import Collection
+    from hybridir.distributed.opening import AnyCollection
     from hybridir.learn.cv import CVReport
     from hybridir.learn.dataset import TrainingSet
 
 
-def _training(collection: Collection, dataset: str, split: str, depth: int) -> TrainingSet:
+def _training(collection: AnyCollection, dataset: str, split: str, depth: int) -> TrainingSet:
     from hybridir.eval.datasets import load_beir
     from hybridir.learn.data import collect
     from hybridir.search import Searcher
@@ -169,9 +169,11 @@ def train(
     report = None
     if folds:
         with err.status(f"cross-validating {model} ({folds} folds)"):
-            report = cross_validate(model, collection, training, base, metric=metric, n_folds=folds)
+            report = cross_validate(
+                model, collection.snapshot(), training, base, metric=metric, n_folds=folds
+            )
     with err.status(f"training {model} on {len(training.qids)} queries"):
-        trained = fit(model, collection, training, base)
+        trained = fit(model, collection.snapshot(), training, base)
     name = save_model(collection.models_dir, trained)
     config = FusionConfig(method=model, depths=trained.depths, model=name)
     if activate:
@@ -184,7 +186,7 @@ def train(
 
 
 def _train_collaborative(
-    collection: Collection, training: TrainingSet, activate: bool, as_json: bool
+    collection: AnyCollection, training: TrainingSet, activate: bool, as_json: bool
 ) -> None:
     """Train the HybRank-style collaborative reranker (no cross-validation)."""
     from hybridir.learn.store import save_model
@@ -202,7 +204,7 @@ def _train_collaborative(
 
 
 def _train_token_weights(
-    collection: Collection, dataset: str, split: str, activate: bool, as_json: bool
+    collection: AnyCollection, dataset: str, split: str, activate: bool, as_json: bool
 ) -> None:
     """Distil the SPLADE query encoder into a per-token weight table (queries only)."""
     from hybridir.eval.datasets import load_beir
@@ -211,7 +213,8 @@ def _train_token_weights(
 
     queries = list(load_beir(dataset, split=split).queries.values())
     with err.status(f"distilling query weights from {len(queries)} {split} queries"):
-        table = fit_token_weights(collection.sparse_encoder, queries, collection.splade.idf)
+        backend = collection.snapshot()
+        table = fit_token_weights(backend.sparse_encoder, queries, backend.splade_idf)
     name = save_model(collection.models_dir, table)
     if activate:
         collection.set_splade_query("table", name)

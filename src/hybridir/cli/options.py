@@ -20,7 +20,7 @@ from hybridir.cli.signature import with_options
 from hybridir.config import AnalyzerConfig, BM25Config, DenseConfig, FusionConfig, SpladeConfig
 
 if TYPE_CHECKING:
-    from hybridir.collection import Collection
+    from hybridir.distributed.opening import AnyCollection
     from hybridir.rerank import Reranker
 
 T = TypeVar("T")
@@ -233,13 +233,13 @@ class RerankOptions:
         collection's default reranker, ``None`` applies it."""
         return False if self.skip else None
 
-    def reranker(self, collection: Collection) -> Reranker | None:
+    def reranker(self, collection: AnyCollection) -> Reranker | None:
         """The reranker ``--rerank`` names (``None``: the collection's default)."""
         if self.spec is None:
             return None
         from hybridir.rerank import reranker_from_spec
 
-        return reranker_from_spec(collection, self.spec)
+        return reranker_from_spec(collection.snapshot(), self.spec)
 
 
 def rerank_options(
@@ -260,9 +260,10 @@ def rerank_options(
     return RerankOptions(spec=rerank, skip=no_rerank)
 
 
-def open_collection(path: Path, wait: float = 0.0) -> Collection:
-    """Open the existing collection at ``path``: every command that reads or writes one
-    opens it here.
+def open_collection(path: Path, wait: float = 0.0) -> AnyCollection:
+    """Open the existing collection at ``path``, one or sharded (a sharded one on the Ray
+    cluster ``$RAY_ADDRESS``, else a local Ray instance): every command that reads or
+    writes one opens it here.
 
     Args:
         path: the collection's folder.
@@ -272,6 +273,6 @@ def open_collection(path: Path, wait: float = 0.0) -> Collection:
         IndexFormatError: ``path`` is not a collection, or its manifest is damaged or of
             an unknown format version.
     """
-    from hybridir.collection import Collection
+    from hybridir.distributed.opening import open_collection as open_any
 
-    return Collection.open(path, wait=wait)
+    return open_any(path, wait=wait)

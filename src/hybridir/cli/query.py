@@ -35,6 +35,7 @@ from hybridir.search import HYBRID, Searcher
 
 if TYPE_CHECKING:
     from hybridir.collection import Collection
+    from hybridir.distributed.opening import AnyCollection
     from hybridir.eval.datasets import BeirDataset
     from hybridir.types import ListContribution, SearchResult
 
@@ -43,7 +44,7 @@ RETRIEVER_NAMES = sorted([*RETRIEVERS, HYBRID])
 
 
 def _searcher(
-    collection: Collection, retriever: str | None, fusion: FusionConfig, rerank: RerankOptions
+    collection: AnyCollection, retriever: str | None, fusion: FusionConfig, rerank: RerankOptions
 ) -> Searcher:
     return Searcher(collection, retriever, fusion, rerank.reranker(collection))
 
@@ -73,7 +74,7 @@ def search(
     _print_hits(collection, query, result)
 
 
-def _print_hits(collection: Collection, query: str, result: SearchResult) -> None:
+def _print_hits(collection: AnyCollection, query: str, result: SearchResult) -> None:
     from rich.table import Table
 
     lists = [c.retriever for c in result.hits[0].contributions] if result.hits else []
@@ -84,8 +85,8 @@ def _print_hits(collection: Collection, query: str, result: SearchResult) -> Non
         table.add_column(f"{name} rank / raw / norm")
     table.add_column("matched terms")
     table.add_column("title / text")
-    for hit in result.hits:
-        doc = collection.get(hit.doc_id)
+    docs = collection.snapshot().documents([h.doc_id for h in result.hits])
+    for hit, doc in zip(result.hits, docs, strict=True):
         cells = [_contribution_cell(c) for c in hit.contributions]
         matched = next((c.matched_terms for c in hit.contributions if c.matched_terms), ())
         table.add_row(

@@ -1,12 +1,14 @@
 """The coordinator of a sharded collection on Ray.
 
 :class:`ShardedCollection` starts one :class:`ShardWorker` actor per shard (its own:
-coordinators do not share actors, see :meth:`ShardedCollection._actor`) and answers queries
-along the single-collection path: analyse and encode the query once, ask every shard in
-parallel for each list's top hits scored with the global statistics
-(:mod:`hybridir.distributed.stats`), merge each list by (score desc, doc id asc), fuse once
-(:func:`hybridir.fusion.fuse`), and build hits with :func:`hybridir.search.hits_from`.
-Writes go to the shard that owns each id (:func:`~hybridir.distributed.routing.shard_of`).
+coordinators do not share actors, see :meth:`ShardedCollection._actor`). Its
+:meth:`~ShardedCollection.snapshot` is a :class:`ShardedView`, the query backend
+(:class:`hybridir.backend.Backend`) of the whole cluster, so the one
+:class:`~hybridir.search.Searcher` serves sharded collections with every feature: queries
+are prepared once here, every shard answers each list's top hits inside the filter with the
+global statistics (:mod:`hybridir.distributed.stats`), each list is merged by (score desc,
+doc id asc) and fused once; lookups by doc id (text, metadata, matched terms, vectors) go
+to the shard that owns the id (:func:`~hybridir.distributed.routing.shard_of`), as do writes.
 
 Faults: actors are created with ``max_restarts=-1``, so Ray restarts a crashed actor (on
 another node when its node is gone), and the restarted actor reopens its shard from shared
@@ -32,15 +34,17 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hybridir.collection import validate_documents
-from hybridir.config import LEARNED_METHODS, CollectionConfig, FusionConfig
+from hybridir.config import CollectionConfig, FusionConfig, SpladeConfig, check_model_name
+from hybridir.dense.encoders import Encoder, make_encoder
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
 from hybridir.distributed.stats import (
@@ -58,14 +62,18 @@ from hybridir.errors import (
     ShardUnavailableError,
     missing_dependency,
 )
-from hybridir.fusion import fuse
-from hybridir.manifest import Segment
-from hybridir.search import HYBRID, RETRIEVERS, RankedList, hits_from, scored_list
-from hybridir.types import Document, Run, SearchResult
+from hybridir.sparse.encoders import SparseEncoder, SpladeEncoder
+from hybridir.text.analyzer import Analyzer
+from hybridir.types import Document, RankedList, Retrieval
 
+__all__ = ["ShardUnavailableError", "ShardedCollection", "ShardedView", "ray_module"]
+
+T = TypeVar("T")
 ACTOR_CPUS = 0.25
 """CPUs reserved per shard actor: fractional, so shard actors and Ray Data encoding tasks
 share small machines without starving each other."""
+STATS_ROUNDS = 5
+"""How often a query re-merges statistics when shards move to new generations under it."""
 
 
 def ray_module(address: str | None = None) -> Any:
@@ -82,41 +90,91 @@ def ray_module(address: str | None = None) -> Any:
     return ray
 
 
-@dataclass(frozen=True)
-class _Manifest:
-    """What the service reads of a sharded collection's state (segments of every shard)."""
+class ShardedView:
+    """The query backend of a sharded collection (:class:`hybridir.backend.Backend`).
 
-    generation: int
-    segments: tuple[Segment, ...]
-
-
-class ShardedSnapshot:
-    """The sharded collection as the service sees it (config, size, documents)."""
+    Cheap to make (one per query): nothing is asked of the shards until a call needs it.
+    Retrieval and lookups run under the current global statistics; a shard that moved to
+    a new generation meanwhile makes the coordinator merge fresh ones and ask again.
+    """
 
     def __init__(self, owner: ShardedCollection) -> None:
         self._owner = owner
-        infos = owner.infos()
         self.directory = owner.layout.directory
-        self.config: CollectionConfig = owner.layout.config
-        self.generation = int(sum(i["generation"] for i in infos))
-        segments = [
-            Segment(f"shard-{i:03d}/{name}", 0)
-            for i, names in enumerate(owner.call_all("segments"))
-            for name in names
-        ]
-        self.manifest = _Manifest(self.generation, tuple(segments))
-        self._n_docs = int(sum(i["documents"] for i in infos))
+        self.config: CollectionConfig = owner.config
+
+    @property
+    def generation(self) -> int:
+        return self._owner.generation
 
     def __len__(self) -> int:
-        return self._n_docs
+        return len(self._owner)
 
     @property
-    def has_dense(self) -> bool:
-        return self.config.dense is not None
+    def models_dir(self) -> Path:
+        return self._owner.models_dir
 
     @property
-    def has_splade(self) -> bool:
-        return self.config.splade is not None
+    def manifest(self) -> Any:
+        """Segment names of every shard, for the service's metrics."""
+        return self._owner.manifest()
+
+    def lists(self) -> list[str]:
+        return self._owner.lists()
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._owner.analyzer
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._owner.encoder
+
+    @property
+    def sparse_encoder(self) -> SparseEncoder:
+        return self._owner.sparse_encoder
+
+    @property
+    def splade_idf(self) -> Mapping[str, float]:
+        return self._owner.stats().idf
+
+    def retrieve(
+        self,
+        requests: Mapping[str, tuple[Any, int]],
+        filters: Mapping[str, Any] | None = None,
+        *,
+        n_threads: int = 1,
+        allow_partial: bool = False,
+    ) -> Retrieval:
+        return self._owner.retrieve(requests, filters, allow_partial=allow_partial)
+
+    def documents(self, doc_ids: Sequence[str]) -> list[Document]:
+        return self._owner.lookup("documents", doc_ids)
+
+    def metadata(self, doc_ids: Sequence[str], field: str) -> list[Any]:
+        return self._owner.lookup("metadata", doc_ids, field)
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, list[int | None]]:
+        totals = self._owner.stats().bm25
+        dfs = [totals.df.get(t) for t in terms]
+        return totals.n_docs, [None if d is None else int(d) for d in dfs]
+
+    def doc_lengths(self, doc_ids: Sequence[str]) -> NDArray[np.float64]:
+        return np.asarray(self._owner.lookup("doc_lengths", doc_ids), dtype=np.float64)
+
+    def matched_terms(self, doc_ids: Sequence[str], terms: Sequence[str]) -> list[tuple[str, ...]]:
+        return self._owner.lookup("matched_terms", doc_ids, list(terms))
+
+    def splade_contributions(
+        self, doc_ids: Sequence[str], weights: Mapping[str, float]
+    ) -> list[tuple[tuple[str, float], ...]]:
+        return self._owner.lookup("splade_contributions", doc_ids, dict(weights))
+
+    def term_vectors(self, doc_ids: Sequence[str]) -> list[dict[str, float]]:
+        return self._owner.lookup("term_vectors", doc_ids)
+
+    def dense_vectors(self, doc_ids: Sequence[str]) -> NDArray[np.float32]:
+        return np.asarray(self._owner.lookup("dense_vectors", doc_ids), dtype=np.float32)
 
     def get(self, doc_id: str) -> Document:
         return self._owner.get(doc_id)
@@ -145,7 +203,7 @@ class ShardedCollection:
         compiled: bool = True,
     ) -> None:
         self.layout = ShardedLayout.open(directory)
-        self.config = self.layout.config
+        self.directory = self.layout.directory
         self.deadline_s = deadline_s
         self._ray = ray_module(address)
         self._actor_cpus = actor_cpus
@@ -160,9 +218,69 @@ class ShardedCollection:
         self._dag_lock = threading.Lock()
         self._dag_failed_at = -1e9
         self.compiled = compiled
-        self._analyzer: Any = None
+        self._models_lock = threading.Lock()
+        self._analyzer: Analyzer | None = None
         self._encoders: dict[str, Any] = {}
-        self.retriever = HYBRID if len(self.lists()) > 1 else "bm25"
+
+    @property
+    def config(self) -> CollectionConfig:
+        """The collection's configuration (``sharded.json``; read again when it changed)."""
+        return self.layout.config
+
+    @property
+    def models_dir(self) -> Path:
+        """Trained models of the sharded collection (fusion happens on the coordinator)."""
+        return self.layout.directory / "models"
+
+    def snapshot(self) -> ShardedView:
+        """The query backend for one query (:class:`ShardedView`)."""
+        self.layout = self.layout.reloaded()
+        return ShardedView(self)
+
+    @property
+    def generation(self) -> int:
+        """The sum of the shards' generations (it changes whenever any shard's does)."""
+        return int(sum(i["generation"] for i in self.infos()))
+
+    def __len__(self) -> int:
+        return int(sum(i["documents"] for i in self.infos()))
+
+    def lists(self) -> list[str]:
+        have = {"bm25": True, "splade": self.config.splade is not None}
+        have["dense"] = self.config.dense is not None
+        return [name for name in ("bm25", "splade", "dense") if have[name]]
+
+    # -- query models (on the coordinator: each query is prepared once) -------------------
+    @property
+    def analyzer(self) -> Analyzer:
+        with self._models_lock:
+            if self._analyzer is None:
+                self._analyzer = Analyzer(self.config.analyzer)
+            return self._analyzer
+
+    @property
+    def encoder(self) -> Encoder:
+        dense = self.config.dense
+        if dense is None:
+            raise ConfigError(f"{self.directory} has no dense index")
+        return self._model("dense", lambda: make_encoder(dense))
+
+    @property
+    def sparse_encoder(self) -> SparseEncoder:
+        sp: SpladeConfig | None = self.config.splade
+        if sp is None:
+            raise ConfigError(f"{self.directory} has no learned sparse index")
+        return self._model(
+            "splade",
+            lambda: SpladeEncoder(sp.model, batch_size=sp.batch_size, max_length=sp.max_length),
+        )
+
+    def _model(self, kind: str, build: Callable[[], T]) -> T:
+        with self._models_lock:
+            if kind not in self._encoders:
+                self._encoders[kind] = build()
+            model: T = self._encoders[kind]
+            return model
 
     # -- actors ------------------------------------------------------------------------
     def _actor(self, shard: int, replacement: int = 0) -> Any:
@@ -262,158 +380,81 @@ class ShardedCollection:
         """Forget the merged statistics (after writes made behind this coordinator)."""
         self._stats = None
 
-    # -- querying ----------------------------------------------------------------------
-    def lists(self) -> list[str]:
-        have = {"bm25": True, "splade": self.config.splade is not None}
-        have["dense"] = self.config.dense is not None
-        return [name for name in RETRIEVERS if have.get(name, False)]
-
-    def _analyzer_for(self) -> Any:
-        if self._analyzer is None:
-            from hybridir.text.analyzer import Analyzer
-
-            self._analyzer = Analyzer(self.config.analyzer)
-        return self._analyzer
-
-    def _encoder(self, kind: str) -> Any:
-        if kind not in self._encoders:
-            if kind == "dense":
-                from hybridir.dense.encoders import make_encoder
-
-                self._encoders[kind] = make_encoder(self.config.dense)
-            else:
-                from hybridir.sparse.encoders import SpladeEncoder
-
-                sp = self.config.splade
-                assert sp is not None
-                self._encoders[kind] = SpladeEncoder(
-                    sp.model, batch_size=sp.batch_size, max_length=sp.max_length
-                )
-        return self._encoders[kind]
-
-    def _payload(self, name: str, texts: Sequence[str], stats: GlobalStats) -> Any:
-        """Queries as the shards take them: analysed terms, vectors or term weights."""
-        if name == "bm25":
-            return [self._analyzer_for().analyze(t) for t in texts]
-        if name == "dense":
-            return self._encoder("dense").encode_queries(list(texts))
-        return _splade_payload(self.config, self._encoder("splade"), texts, stats)
-
-    def _check_mode(self, mode: str) -> list[str]:
-        have = self.lists()
-        if mode == HYBRID:
-            if len(have) < 2:
-                raise ConfigError("retriever 'hybrid' needs a second list (dense or splade)")
-            return have
-        if mode not in have:
-            raise ConfigError(f"retriever {mode!r} is not indexed (this collection has {have})")
-        return [mode]
-
-    def retrieve_lists(
+    # -- the backend's calls -------------------------------------------------------------
+    def retrieve(
         self,
-        queries: Sequence[str],
-        k: int,
-        mode: str,
-        fusion: FusionConfig,
+        requests: Mapping[str, tuple[Any, int]],
+        filters: Mapping[str, Any] | None = None,
         *,
         allow_partial: bool = False,
-    ) -> tuple[dict[str, list[RankedList]], list[int]]:
+    ) -> Retrieval:
         """Each list's global top hits per query, merged over shards; and missing shards."""
-        if k < 1:
-            raise ConfigError(f"k must be >= 1, got {k}")
-        names = self._check_mode(mode)
-        depth = {n: fusion.depth(n) if mode == HYBRID else k for n in names}
-        for _ in range(5):
+        for _ in range(STATS_ROUNDS):
             stats = self.stats()
-            requests = {n: (self._payload(n, queries, stats), depth[n]) for n in names}
-            args = dict.fromkeys(range(self.layout.n_shards), (requests, stats.key))
+            packed = (dict(requests), stats.key, filters)
             try:
-                fast = self._compiled_search((requests, stats.key))
+                fast = self._compiled_search(packed)
                 missing: list[int] = []
                 if fast is not None:
                     answers = fast
                     break
+                args = dict.fromkeys(range(self.layout.n_shards), packed)
                 answers, missing = self.call("search", args, allow_partial=allow_partial)
                 break
             except StaleStatsError:
                 self._stats = None  # a shard changed generation: merge fresh statistics
         else:
             raise ShardUnavailableError("shards kept changing generation during the query")
-        out: dict[str, list[RankedList]] = {}
-        for n in names:
-            merged = []
-            for q in range(len(queries)):
-                # Each shard's list is sorted by (score desc, doc id asc): merge, not sort.
-                runs = [
-                    zip(answers[shard][n][q][1], answers[shard][n][q][0], strict=True)
-                    for shard in sorted(answers)
-                ]
-                top = list(
-                    itertools.islice(
-                        heapq.merge(*runs, key=lambda hit: (-hit[0], hit[1])), depth[n]
-                    )
-                )
-                merged.append(RankedList([d for _, d in top], [s for s, _ in top]))
-            out[n] = merged
-        return out, missing
+        lists = {
+            name: [_merge(answers, name, q, depth) for q in range(_n_queries(payload))]
+            for name, (payload, depth) in requests.items()
+        }
+        return Retrieval(lists, tuple(missing))
 
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        *,
-        retriever: str | None = None,
-        fusion: FusionConfig | None = None,
-        rerank: bool | None = None,
-        explain: bool = True,
-        filter: Mapping[str, Any] | None = None,
-        boosts: Sequence[Mapping[str, Any]] = (),
-        allow_partial: bool = False,
-    ) -> SearchResult:
-        """Top-``k`` hits of ``query`` over every shard, as
-        :meth:`hybridir.search.Searcher.search` gives them for one collection (filters,
-        boosts and reranking are not distributed yet)."""
-        if filter or boosts or rerank:
-            raise ConfigError(
-                "filters, boosts and reranking are not available on sharded collections"
-            )
-        mode = retriever or self.retriever
-        config = fusion or self.config.fusion
-        if config.method in LEARNED_METHODS:
-            raise ConfigError("learned fusion is not available on sharded collections")
-        clock = time.perf_counter()
-        lists, missing = self.retrieve_lists([query], k, mode, config, allow_partial=allow_partial)
-        timings = {"retrieve": (time.perf_counter() - clock) * 1e3}
-        clock = time.perf_counter()
-        one = {n: v[0] for n, v in lists.items()}
-        hits = hits_from(one, mode, _fused(one, config, k) if mode == HYBRID else None)[:k]
-        timings["fuse"] = (time.perf_counter() - clock) * 1e3
-        return SearchResult(query, tuple(hits), timings, tuple(missing))
-
-    def run(
-        self,
-        queries: Mapping[str, str],
-        k: int = 1000,
-        *,
-        retriever: str | None = None,
-        fusion: FusionConfig | None = None,
-    ) -> Run:
-        """Batch retrieval for evaluation: ``{qid: {doc_id: score}}``."""
-        mode = retriever or self.retriever
-        config = fusion or self.config.fusion
-        qids = list(queries)
-        lists, _ = self.retrieve_lists([queries[q] for q in qids], k, mode, config)
-        out: Run = {}
-        for j, qid in enumerate(qids):
-            one = {n: v[j] for n, v in lists.items()}
-            if mode != HYBRID:
-                out[qid] = dict(zip(one[mode].doc_ids, one[mode].scores, strict=True))
-                continue
-            fused = _fused(one, config, k)
-            out[qid] = dict(zip(fused.doc_ids, fused.scores.tolist(), strict=True))
+    def lookup(self, method: str, doc_ids: Sequence[str], *args: Any) -> list[Any]:
+        """A per-document backend call, answered by the shard that owns each id, in the
+        order of ``doc_ids``."""
+        groups = self._by_shard(doc_ids)
+        for _ in range(STATS_ROUNDS):
+            key = self.stats().key
+            calls = {
+                s: (method, key, [doc_ids[p] for p in pos], *args) for s, pos in groups.items()
+            }
+            try:
+                answers, _ = self.call("lookup", calls)
+                break
+            except StaleStatsError:
+                self._stats = None
+        else:
+            raise ShardUnavailableError("shards kept changing generation during the query")
+        out: list[Any] = [None] * len(doc_ids)
+        for shard, positions in groups.items():
+            for p, value in zip(positions, answers[shard], strict=True):
+                out[p] = value
         return out
 
-    def _compiled_search(self, packed: tuple[Any, str]) -> dict[int, Any] | None:
+    # -- maintenance, shard by shard ----------------------------------------------------
+    def check(self) -> list[str]:
+        """Every shard's :meth:`~hybridir.collection.Collection.check`, prefixed by it."""
+        return [f"shard-{i:03d}: {p}" for i, ps in enumerate(self.call_all("check")) for p in ps]
+
+    def orphans(self) -> list[str]:
+        """Every shard's unreferenced files, as paths from the sharded folder."""
+        return [f"shard-{i:03d}/{o}" for i, os_ in enumerate(self.call_all("orphans")) for o in os_]
+
+    def optimize(self) -> None:
+        """Merge each shard's segments into one."""
+        self.call_all("optimize")
+        self._stats = None
+
+    def manifest(self) -> Any:
+        """Segment names of every shard (``shard-NNN/seg-…``), for metrics."""
+        names = [
+            f"shard-{i:03d}/{name}" for i, ns in enumerate(self.call_all("segments")) for name in ns
+        ]
+        return _Segments(tuple(names))
+
+    def _compiled_search(self, packed: tuple[Any, ...]) -> dict[int, Any] | None:
         """Every shard's answer through the compiled graph, or ``None`` when it is busy
         (another thread's query), unavailable or failing: the caller then uses :meth:`call`,
         which retries and reports missing shards. Statistics errors pass through."""
@@ -445,17 +486,33 @@ class ShardedCollection:
             with contextlib.suppress(Exception):
                 dag.teardown()
 
+    # -- configuration ------------------------------------------------------------------
+    def set_fusion(self, fusion: FusionConfig) -> None:
+        """Make ``fusion`` the collection's default (fusion runs on the coordinator)."""
+        if fusion.model is not None:
+            self._require_model(fusion.model)
+        self.layout = self.layout.with_config(replace(self.config, fusion=fusion))
+
+    def set_rerank(self, spec: str | None) -> None:
+        """Make ``spec`` (or none) the collection's default reranker."""
+        self.layout = self.layout.with_config(replace(self.config, rerank=spec))
+
+    def set_splade_query(self, mode: str, model: str | None = None) -> None:
+        """How learned sparse queries are weighted (prepared on the coordinator)."""
+        splade = self.config.splade
+        if splade is None:
+            raise ConfigError(f"{self.directory} has no learned sparse index")
+        if model is not None:
+            self._require_model(model)
+        new = replace(splade, query_mode=mode, query_model=model)
+        self.layout = self.layout.with_config(replace(self.config, splade=new))
+
+    def _require_model(self, name: str) -> None:
+        check_model_name(name)
+        if not (self.models_dir / name).is_dir():
+            raise ConfigError(f"no trained model {name!r} in {self.models_dir}")
+
     # -- documents ---------------------------------------------------------------------
-    def snapshot(self) -> ShardedSnapshot:
-        return ShardedSnapshot(self)
-
-    @property
-    def generation(self) -> int:
-        return int(sum(i["generation"] for i in self.infos()))
-
-    def __len__(self) -> int:
-        return int(sum(i["documents"] for i in self.infos()))
-
     def _by_shard(self, ids: Iterable[str]) -> dict[int, list[int]]:
         groups: dict[int, list[int]] = {}
         for pos, doc_id in enumerate(ids):
@@ -475,9 +532,11 @@ class ShardedCollection:
         vectors: Any = None,
         upsert: bool = False,
         allow_empty: bool = False,
+        show_progress: bool = False,
     ) -> int:
         """Add (or upsert) documents, each in its shard's transaction; an ``add`` of an id
-        that exists anywhere is rejected before anything is written."""
+        that exists anywhere is rejected before anything is written (``show_progress``:
+        accepted like :meth:`Collection.add`'s; shards encode without a bar)."""
         batch = list(docs)
         validate_documents(batch, allow_empty=allow_empty)
         with self._write_lock:
@@ -543,19 +602,29 @@ def _doc_dict(doc: Document) -> dict[str, Any]:
     }
 
 
-def _fused(lists: Mapping[str, RankedList], config: FusionConfig, k: int) -> Any:
-    return fuse([scored_list(n, r, config.depth(n)) for n, r in lists.items()], config, k)
+class _Segments:
+    """What the service's metrics read of a sharded manifest."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.segments = tuple(_Named(n) for n in names)
 
 
-def _splade_payload(
-    config: CollectionConfig, encoder: Any, texts: Sequence[str], stats: GlobalStats
-) -> list[dict[str, float]]:
-    """Learned sparse query weights as one collection's ``QUERY_MODES`` give them, with the
-    global statistics as the IDF source."""
-    from hybridir.sparse.impact import QUERY_MODES
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.files: dict[str, tuple[int, int]] = {}
 
-    sp = config.splade
-    assert sp is not None
-    if sp.query_mode == "table":
-        raise ConfigError("learned sparse query mode 'table' is not distributed yet")
-    return QUERY_MODES[sp.query_mode](encoder, stats, list(texts), None)
+
+def _n_queries(payload: Any) -> int:
+    return len(payload)
+
+
+def _merge(answers: Mapping[int, Any], name: str, q: int, depth: int) -> RankedList:
+    """List ``name``'s top ``depth`` for query ``q`` over every shard's answer: each shard's
+    list is sorted by (score desc, doc id asc), so a merge, not a sort."""
+    runs = [
+        zip(answers[s][name][q].scores, answers[s][name][q].doc_ids, strict=True)
+        for s in sorted(answers)
+    ]
+    top = list(itertools.islice(heapq.merge(*runs, key=lambda hit: (-hit[0], hit[1])), depth))
+    return RankedList([d for _, d in top], [s for s, _ in top])

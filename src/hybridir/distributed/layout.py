@@ -5,19 +5,24 @@
     <root>/sharded.json     {"format", "n_shards", "config"}
     <root>/shard-000/       an ordinary collection (see :mod:`hybridir.collection`)
     <root>/shard-001/ …
+    <root>/models/          trained models (fusion, rerankers, token tables) of the whole
 
-Every shard has the same configuration, so a shard can be opened, checked and optimized
-with the single-collection tools, and a one-shard collection is an ordinary one.
+Every shard has the same index configuration, so a shard can be opened, checked and
+optimized with the single-collection tools, and a one-shard collection is an ordinary one.
+What happens on the coordinator (fusion, reranking, query weighting) is configured in
+``sharded.json`` alone (:meth:`ShardedLayout.with_config`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hybridir._atomic import atomic_write_text
+from hybridir.collection import Collection
 from hybridir.config import CollectionConfig
 from hybridir.errors import ConfigError, IndexFormatError, NotFoundError
 
@@ -32,6 +37,7 @@ class ShardedLayout:
     directory: Path
     n_shards: int
     config: CollectionConfig
+    stamp: tuple[int, ...] = field(default=(), compare=False)
 
     def shard_dir(self, shard: int) -> Path:
         return self.directory / f"shard-{shard:03d}"
@@ -54,8 +60,6 @@ class ShardedLayout:
         overwrite: bool = False,
     ) -> ShardedLayout:
         """Create ``n_shards`` empty shard collections under ``directory``."""
-        from hybridir.collection import Collection
-
         if n_shards < 1:
             raise ConfigError(f"n_shards must be >= 1, got {n_shards}")
         root = Path(directory)
@@ -69,9 +73,18 @@ class ShardedLayout:
         layout = cls(root, n_shards, config)
         for path in layout.shard_dirs:
             Collection.create(path, config).close()
-        body = {"format": FORMAT, "n_shards": n_shards, "config": config.to_dict()}
-        atomic_write_text(root / LAYOUT, json.dumps(body, indent=2))
-        return layout
+        return layout.with_config(config)
+
+    def with_config(self, config: CollectionConfig) -> ShardedLayout:
+        """Write ``config`` into ``sharded.json`` (atomically) and return the new layout."""
+        body = {"format": FORMAT, "n_shards": self.n_shards, "config": config.to_dict()}
+        atomic_write_text(self.directory / LAYOUT, json.dumps(body, indent=2))
+        return replace(self, config=config, stamp=_stamp(self.directory))
+
+    def reloaded(self) -> ShardedLayout:
+        """This layout, read again if ``sharded.json`` changed (another process set the
+        fusion, say); a stat when it did not."""
+        return self if _stamp(self.directory) == self.stamp else self.open(self.directory)
 
     @classmethod
     def open(cls, directory: str | Path) -> ShardedLayout:
@@ -84,4 +97,10 @@ class ShardedLayout:
             raise IndexFormatError(f"cannot read {root / LAYOUT}: {exc}") from exc
         if body.get("format") != FORMAT:
             raise IndexFormatError(f"{root / LAYOUT}: unknown format {body.get('format')!r}")
-        return cls(root, int(body["n_shards"]), CollectionConfig.from_dict(body["config"]))
+        config = CollectionConfig.from_dict(body["config"])
+        return cls(root, int(body["n_shards"]), config, _stamp(root))
+
+
+def _stamp(root: Path) -> tuple[int, ...]:
+    st = os.stat(root / LAYOUT)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -4,6 +4,11 @@
 Ray actor with ``ray.remote(...)`` (so importing it never imports Ray). A restarted actor
 runs ``__init__`` again, which reopens the shard from shared storage: the newest published
 generation, as after any crash of a single collection.
+
+A shard answers the query backend's calls (:class:`hybridir.backend.Backend`) with its own
+:class:`~hybridir.collection.CollectionView` scored with the cluster's global statistics
+(:class:`ShardView`): the one implementation of retrieval, filters and lookups runs here
+exactly as it runs for one collection.
 """
 
 from __future__ import annotations
@@ -25,37 +30,44 @@ from hybridir.distributed.stats import (
     global_splade,
     shard_stats,
 )
-from hybridir.types import Document
+from hybridir.errors import ConfigError
+from hybridir.sparse.impact import SegmentedImpacts
+from hybridir.sparse.segments import SegmentedBM25
+from hybridir.types import Document, RankedList
 
-Hits = list[tuple[list[str], list[float]]]
-"""Per query: doc ids and scores, best first."""
-
-
-def _bm25(view: CollectionView, payload: Any, k: int, stats: GlobalStats) -> Hits:
-    return [(h.doc_ids, h.scores) for h in global_bm25(view, stats).search(payload, k)]
-
-
-def _splade(view: CollectionView, payload: Any, k: int, stats: GlobalStats) -> Hits:
-    return [(h.doc_ids, h.scores) for h in global_splade(view, stats).search(payload, k)]
-
-
-def _dense(view: CollectionView, payload: Any, k: int, stats: GlobalStats) -> Hits:
-    if len(view) == 0:
-        return [([], []) for _ in range(len(payload))]
-    rows, scores = view.vectors.search(np.asarray(payload, dtype=np.float32), k)
-    ids = view.bm25.doc_ids
-    return [
-        ([ids[r] for r in row], s.astype(float).tolist())
-        for row, s in zip(rows, scores, strict=True)
-    ]
+LOOKUPS = frozenset(
+    {
+        "documents",
+        "metadata",
+        "doc_lengths",
+        "matched_terms",
+        "splade_contributions",
+        "term_vectors",
+        "dense_vectors",
+    }
+)
+"""The backend's per-document calls a coordinator may route to the shard owning the ids."""
 
 
-SHARD_SEARCH = {"bm25": _bm25, "splade": _splade, "dense": _dense}
-"""How a shard answers each list, from the coordinator's analysed/encoded queries."""
+class ShardView(CollectionView):
+    """One shard's generation as one collection of the whole cluster would see it: BM25
+    and impacts scored with the global statistics (every other part is the shard's own)."""
+
+    def __init__(self, view: CollectionView, stats: GlobalStats) -> None:
+        super().__init__(view.directory, view._shared, view._state)
+        self.stats = stats
+
+    @property
+    def bm25(self) -> SegmentedBM25:
+        return global_bm25(self, self.stats)
+
+    @property
+    def splade(self) -> SegmentedImpacts:
+        return global_splade(self, self.stats)
 
 
 class ShardWorker:
-    """Serves one shard: statistics, per-list top-k with global statistics, writes.
+    """Serves one shard: statistics, the backend's calls under global statistics, writes.
 
     Args:
         path: the shard's collection folder (on storage every node can read).
@@ -67,25 +79,13 @@ class ShardWorker:
         self.shard = shard
         self.collection = Collection.open(path)
         self._stats: GlobalStats | None = None
-        self._seen: tuple[int, int, int] | None = None
-        self._current: CollectionView | None = None
-
-    def _view(self) -> CollectionView:
-        """The newest generation; ``manifest.json`` is re-read only when its file changed
-        (a commit replaces it, so a new inode or mtime), which keeps a query's overhead low."""
-        st = os.stat(Path(self.path) / "manifest.json")
-        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if self._current is None or seen != self._seen:
-            self._current = self.collection.snapshot()
-            self._seen = seen
-        return self._current
 
     def info(self) -> dict[str, Any]:
         """Process, host and generation (tests use the pid to kill the actor)."""
         view = self.collection.snapshot()
         node = ""
         try:
-            import ray
+            import ray  # present when running as an actor
 
             node = ray.get_runtime_context().get_node_id()
         except ImportError:  # used in-process, without Ray
@@ -107,33 +107,47 @@ class ShardWorker:
         last (the coordinator merges them into the global term order)."""
         if self._stats is None:
             raise StaleStatsError(f"shard {self.shard} holds no statistics")
-        return global_bm25(self._view(), self._stats).term_order()
+        return global_bm25(self.collection.snapshot(), self._stats).term_order()
 
     def set_stats(self, stats: GlobalStats) -> None:
         """Keep the global statistics to score with (sent once per change, not per query:
         a large vocabulary's document frequencies cost milliseconds to ship)."""
         self._stats = stats
 
-    def search(self, requests: Mapping[str, tuple[Any, int]], key: str) -> dict[str, Hits]:
-        """Top-k of each requested list (``{list: (queries, k)}``), scored with the global
-        statistics identified by ``key`` (see :meth:`set_stats`)."""
+    def _view(self, key: str) -> ShardView:
+        """The newest generation, scored with the statistics identified by ``key``."""
         stats = self._stats
         if stats is None or stats.key != key:
             raise StaleStatsError(f"shard {self.shard} does not hold statistics {key}")
-        view = self._view()
+        view = self.collection.snapshot()
         if view.generation != stats.generations[self.shard]:
             raise StaleStatsError(
                 f"shard {self.shard} is at generation {view.generation}, statistics are for "
                 f"{stats.generations[self.shard]}"
             )
-        return {
-            name: SHARD_SEARCH[name](view, payload, k, stats)
-            for name, (payload, k) in requests.items()
-        }
+        return ShardView(view, stats)
 
-    def search_packed(self, args: tuple[Mapping[str, tuple[Any, int]], str]) -> dict[str, Hits]:
+    def search(
+        self,
+        requests: Mapping[str, tuple[Any, int]],
+        key: str,
+        filters: Mapping[str, Any] | None = None,
+    ) -> dict[str, list[RankedList]]:
+        """:meth:`~hybridir.collection.CollectionView.retrieve` on this shard, scored with
+        the global statistics ``key`` (see :meth:`set_stats`)."""
+        return self._view(key).retrieve(requests, filters).lists
+
+    def search_packed(
+        self, args: tuple[Mapping[str, tuple[Any, int]], str, Mapping[str, Any] | None]
+    ) -> dict[str, list[RankedList]]:
         """:meth:`search` with one argument (the form a compiled Ray graph passes)."""
         return self.search(*args)
+
+    def lookup(self, method: str, key: str, doc_ids: Sequence[str], *args: Any) -> Any:
+        """A per-document backend call (one of :data:`LOOKUPS`) for ids this shard holds."""
+        if method not in LOOKUPS:
+            raise ConfigError(f"unknown lookup {method!r}; valid: {sorted(LOOKUPS)}")
+        return getattr(self._view(key), method)(doc_ids, *args)
 
     def write(
         self,
@@ -169,5 +183,18 @@ class ShardWorker:
             "metadata": dict(doc.metadata),
         }
 
+    def check(self) -> list[str]:
+        return self.collection.check()
+
+    def orphans(self) -> list[str]:
+        return self.collection.orphans()
+
+    def optimize(self) -> None:
+        self.collection.optimize()
+
     def segments(self) -> list[str]:
         return [s.name for s in self.collection.snapshot().manifest.segments]
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.path)

@@ -27,13 +27,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from hybridir._atomic import atomic_write_bytes
-from hybridir.collection import CollectionView
+from hybridir.backend import Backend, Source
 from hybridir.config import FusionConfig
-from hybridir.search import RankedList, Searcher
+from hybridir.search import Searcher
+from hybridir.types import RankedList
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ def queries_digest(queries: Mapping[str, str]) -> str:
 
 
 def lists_key(
-    collection: CollectionView,
+    collection: Backend,
     label: str,
     queries: Mapping[str, str],
     k: int,
@@ -155,7 +153,7 @@ class CachingSearcher(Searcher):
 
     def __init__(
         self,
-        collection: CollectionView,
+        collection: Source,
         folder: Path,
         label: str,
         versions: Mapping[str, str],
@@ -181,13 +179,14 @@ class CachingSearcher(Searcher):
         mode: str,
         fusion: FusionConfig,
         n_threads: int = 1,
-        view: CollectionView | None = None,
-        allowed: NDArray[np.bool_] | None = None,
+        backend: Backend | None = None,
+        filters: Mapping[str, Any] | None = None,
     ) -> dict[str, dict[str, RankedList]]:
         """As :meth:`Searcher.retrieve_lists`, reusing a cached answer to the same inputs."""
-        if view is not None or allowed is not None:
-            return super().retrieve_lists(queries, k, mode, fusion, n_threads, view, allowed)
-        key = lists_key(self.collection, self.label, queries, k, mode, fusion, self.versions)
+        if filters is not None:
+            return super().retrieve_lists(queries, k, mode, fusion, n_threads, backend, filters)
+        backend = backend or self.collection.snapshot()
+        key = lists_key(backend, self.label, queries, k, mode, fusion, self.versions)
         path = entry_path(self.folder, key)
         cached = load_lists(path, key, list(queries))
         if cached is not None:
@@ -195,6 +194,6 @@ class CachingSearcher(Searcher):
             self._say(f"reused cached runs ({', '.join(cached)}) for {len(queries)} queries")
             return cached
         self._say(f"retrieving {len(queries)} queries")
-        lists = super().retrieve_lists(queries, k, mode, fusion, n_threads)
+        lists = super().retrieve_lists(queries, k, mode, fusion, n_threads, backend)
         save_lists(path, key, lists)
         return lists

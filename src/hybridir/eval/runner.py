@@ -294,7 +294,7 @@ def run(
     retrieved from them (``cache/runs``, see :mod:`hybridir.eval.run_cache`): a rerun with
     unchanged inputs reuses both, and ``progress`` says so.
     """
-    from hybridir.search import HYBRID, available_lists
+    from hybridir.search import HYBRID
 
     out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -310,7 +310,7 @@ def run(
             progress(f"{dataset}: indexing / loading")
         collection = _collection(spec, dataset, cache)
         data = load_beir(dataset, split=spec.split)
-        mode = HYBRID if len(available_lists(collection)) > 1 else "bm25"
+        mode = HYBRID if len(collection.lists()) > 1 else "bm25"
         label = f"{dataset}:{spec.split}"
         searcher = _searcher(collection, label, cache, versions, progress)
         config = FusionConfig(depths=dict.fromkeys(searcher.lists(), spec.depth))

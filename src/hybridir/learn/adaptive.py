@@ -14,21 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridir.backend import Backend
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.fusion import METHODS, Fused, Prepared, fused_scores, select
 from hybridir.learn._lgbm import booster_from_string, lightgbm
-from hybridir.learn.data import per_query, run_depth, top_run
+from hybridir.learn.dataset import TrainingSet, per_query, run_depth, top_run
 from hybridir.learn.features import QueryContext, adaptive_feature_names, adaptive_features
-
-if TYPE_CHECKING:
-    from hybridir.collection import CollectionView
-    from hybridir.learn.data import TrainingSet
 
 Array = NDArray[np.float64]
 
@@ -62,14 +59,12 @@ class AdaptiveAlpha:
     def depths(self) -> dict[str, int]:
         return {n: self.base.depth(n) for n in self.lists}
 
-    def alpha(self, collection: CollectionView, query: QueryContext, prepared: Prepared) -> float:
-        features = adaptive_features(collection.bm25, query, prepared)[None, :]
+    def alpha(self, collection: Backend, query: QueryContext, prepared: Prepared) -> float:
+        features = adaptive_features(collection, query, prepared)[None, :]
         value = float(self.booster.predict(features, num_threads=1)[0])
         return min(max(value, 0.0), 1.0)
 
-    def fuse(
-        self, collection: CollectionView, query: QueryContext, prepared: Prepared, k: int
-    ) -> Fused:
+    def fuse(self, collection: Backend, query: QueryContext, prepared: Prepared, k: int) -> Fused:
         names = tuple(sl.name for sl in prepared.lists)
         if names != self.lists:
             raise InvalidInputError(
@@ -126,7 +121,7 @@ def alpha_table(
 
 
 def train_adaptive(
-    collection: CollectionView,
+    collection: Backend,
     training: TrainingSet,
     base: FusionConfig | None = None,
     *,
@@ -153,7 +148,7 @@ def train_adaptive(
     weights = best - table.min(axis=0)
     features = np.vstack(
         [
-            adaptive_features(collection.bm25, query, p)
+            adaptive_features(collection, query, p)
             for query, p in zip(training.queries, prepared, strict=True)
         ]
     )

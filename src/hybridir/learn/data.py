@@ -1,64 +1,16 @@
-"""Training material for the learned methods: each judged query's candidate lists, once.
-
-Retrieval runs once per query at the deepest depth any candidate setting needs; tuning and
-training then cut, fuse and score those lists in memory, many times over.
-"""
+"""Collecting training material: every list of a collection retrieved once, through the
+one query path, for each judged query (:class:`~hybridir.learn.dataset.TrainingSet`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import NDArray
+from collections.abc import Mapping
 
 from hybridir.config import FusionConfig
 from hybridir.errors import InvalidInputError
-from hybridir.eval.metrics import evaluate_per_query
-from hybridir.fusion import Prepared, ScoredList, fused_scores, prepare, top_k_order
+from hybridir.learn.dataset import TrainingSet
 from hybridir.learn.features import QueryContext
-from hybridir.search import HYBRID, RankedList, Searcher, scored_list
-from hybridir.types import Qrels, Run
-
-Array = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    """Judged queries with every list of the collection retrieved to ``depths``."""
-
-    qids: list[str]
-    queries: list[QueryContext]
-    lists: dict[str, list[RankedList]]  # retriever → per query, aligned with qids
-    qrels: Qrels
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.lists)
-
-    def prepared(self, depths: Mapping[str, int]) -> list[Prepared]:
-        """Each query's lists cut to ``depths`` (by retriever), ready for fusion."""
-        return [prepare(self.scored(i, depths)) for i in range(len(self.qids))]
-
-    def scored(self, i: int, depths: Mapping[str, int]) -> list[ScoredList]:
-        return [
-            scored_list(name, ranked[i], int(depths.get(name, len(ranked[i].doc_ids))))
-            for name, ranked in self.lists.items()
-        ]
-
-    def only(self, names: Sequence[str]) -> TrainingSet:
-        """The same queries with only the lists ``names`` (to tune a subset of lists)."""
-        return TrainingSet(self.qids, self.queries, {n: self.lists[n] for n in names}, self.qrels)
-
-    def subset(self, positions: Sequence[int]) -> TrainingSet:
-        """The queries at ``positions`` (for cross-validation folds)."""
-        qids = [self.qids[i] for i in positions]
-        return TrainingSet(
-            qids,
-            [self.queries[i] for i in positions],
-            {n: [r[i] for i in positions] for n, r in self.lists.items()},
-            {q: self.qrels[q] for q in qids},
-        )
+from hybridir.search import HYBRID, Searcher
+from hybridir.types import Qrels
 
 
 def collect(
@@ -78,7 +30,7 @@ def collect(
     texts = {q: queries[q] for q in judged}
     config = FusionConfig(depths=dict(depths))
     lists = searcher.retrieve_lists(texts, max(depths.values()), HYBRID, config)
-    analyzer = searcher.collection.analyzer
+    analyzer = searcher.collection.snapshot().analyzer
     contexts = [QueryContext(texts[q], tuple(analyzer.analyze(texts[q]))) for q in judged]
     return TrainingSet(
         judged,
@@ -86,30 +38,3 @@ def collect(
         {name: [per_query[q] for q in judged] for name, per_query in lists.items()},
         {q: qrels[q] for q in judged},
     )
-
-
-def top_run(prepared: Prepared, scores: Array, k: int) -> dict[str, float]:
-    """The best ``k`` documents of one query as a run entry."""
-    idx = top_k_order(scores, prepared.ids, k)
-    return {prepared.ids[int(j)]: float(scores[j]) for j in idx}
-
-
-def fusion_run(
-    qids: Sequence[str], prepared: Sequence[Prepared], config: FusionConfig, k: int
-) -> Run:
-    """Fuse every query under ``config``."""
-    return {
-        q: top_run(p, fused_scores(p, config)[0], k) for q, p in zip(qids, prepared, strict=True)
-    }
-
-
-def per_query(run: Run, qrels: Qrels, qids: Sequence[str], metric: str) -> Array:
-    """``metric`` of each of ``qids`` (trec_eval semantics), in that order."""
-    values = evaluate_per_query(run, {q: qrels[q] for q in qids}, [metric])[metric]
-    return np.asarray([values[q] for q in qids], dtype=np.float64)
-
-
-def run_depth(metric: str) -> int:
-    """How deep a run must be to compute ``metric`` (its cutoff, else 1000)."""
-    _, _, cutoff = metric.partition("@")
-    return int(cutoff) if cutoff.isdigit() else 1000

@@ -17,8 +17,8 @@ import numpy as np
 import regex
 from numpy.typing import NDArray
 
+from hybridir.backend import Backend
 from hybridir.fusion import Prepared
-from hybridir.sparse.segments import SegmentedBM25
 
 Array = NDArray[np.float64]
 
@@ -37,24 +37,21 @@ class QueryContext(NamedTuple):
     terms: tuple[str, ...]
 
 
-def idf(index: SegmentedBM25, terms: Sequence[str]) -> Array:
-    """Lucene's BM25 IDF ``ln(1 + (N - df + 0.5) / (df + 0.5))`` of each term; NaN when
-    the term is not in the vocabulary."""
-    n = index.stats.n_docs
+def idf(backend: Backend, terms: Sequence[str]) -> Array:
+    """Lucene's BM25 IDF ``ln(1 + (N - df + 0.5) / (df + 0.5))`` of each term over the
+    whole collection (every shard's); NaN when the term is not in the vocabulary."""
+    n, dfs = backend.document_frequencies(terms)
     out = np.full(len(terms), np.nan)
-    df = index.document_frequencies
-    for i, term in enumerate(terms):
-        t = index.vocabulary.get(term)
-        if t is not None:
-            d = float(df[t])
+    for i, d in enumerate(dfs):
+        if d is not None:
             out[i] = math.log(1.0 + (n - d + 0.5) / (d + 0.5))
     return out
 
 
-def query_features(index: SegmentedBM25, query: QueryContext, values: Array | None = None) -> Array:
+def query_features(backend: Backend, query: QueryContext, values: Array | None = None) -> Array:
     """:data:`QUERY_FEATURES` of one query (``values``: its terms' :func:`idf`, if known)."""
     if values is None:
-        values = idf(index, query.terms)
+        values = idf(backend, query.terms)
     known = values[~np.isnan(values)]
     n = len(query.terms)
     return np.asarray(
@@ -142,11 +139,11 @@ def adaptive_feature_names(lists: Sequence[str]) -> list[str]:
     ]
 
 
-def adaptive_features(index: SegmentedBM25, query: QueryContext, prepared: Prepared) -> Array:
+def adaptive_features(backend: Backend, query: QueryContext, prepared: Prepared) -> Array:
     """Features the adaptive-α model predicts from (HyPA-RAG's query and score signals):
     query features, share of rare terms (IDF above ln 100), identifier and number shares,
     each list's :func:`shape_features`, and the overlap of the lists' top 10 (Jaccard)."""
-    values = idf(index, query.terms)
+    values = idf(backend, query.terms)
     rare = float(np.mean(np.nan_to_num(values, nan=math.inf) > math.log(100))) if len(values) else 0
     shapes = [shape_features(np.asarray(sl.scores, dtype=np.float64)) for sl in prepared.lists]
     tops = [set(sl.doc_ids[:10]) for sl in prepared.lists]
@@ -155,7 +152,7 @@ def adaptive_features(index: SegmentedBM25, query: QueryContext, prepared: Prepa
     overlap = len(common) / len(union) if union else 0.0
     return np.concatenate(
         [
-            query_features(index, query, values),
+            query_features(backend, query, values),
             [rare],
             token_features(query.text),
             *shapes,

@@ -14,24 +14,22 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridir.backend import Backend
 from hybridir.errors import InvalidInputError
 from hybridir.fusion import Fused, Prepared, select
 from hybridir.learn._lgbm import booster_from_string, lightgbm
+from hybridir.learn.dataset import TrainingSet
 from hybridir.learn.features import (
     QueryContext,
     candidate_feature_names,
     candidate_features,
     query_features,
 )
-
-if TYPE_CHECKING:
-    from hybridir.collection import CollectionView
-    from hybridir.learn.data import TrainingSet
 
 Array = NDArray[np.float64]
 
@@ -57,12 +55,10 @@ DEFAULT_DEPTHS = {"bm25": 100, "dense": 100}
 relevant document a model can lift into the top 10."""
 
 
-def features_for(collection: CollectionView, query: QueryContext, prepared: Prepared) -> Array:
+def features_for(collection: Backend, query: QueryContext, prepared: Prepared) -> Array:
     """Candidate feature rows of one query against ``collection``'s statistics."""
-    index = collection.bm25
-    rows = index.rows_of(prepared.ids)
-    lengths = index.doc_lengths[rows].astype(np.float64)
-    return candidate_features(prepared, query_features(index, query), lengths)
+    lengths = collection.doc_lengths(prepared.ids)
+    return candidate_features(prepared, query_features(collection, query), lengths)
 
 
 @dataclass
@@ -79,9 +75,7 @@ class Rescorer:
         out: Array = self.booster.predict(features, num_threads=1)
         return out
 
-    def fuse(
-        self, collection: CollectionView, query: QueryContext, prepared: Prepared, k: int
-    ) -> Fused:
+    def fuse(self, collection: Backend, query: QueryContext, prepared: Prepared, k: int) -> Fused:
         """Top ``k`` of the candidates by the model's score, with min-max normalized scores
         per list in the explanation."""
         _check_lists(self.lists, prepared)
@@ -117,7 +111,7 @@ def labels_for(doc_ids: Sequence[str], judged: Mapping[str, int]) -> NDArray[np.
 
 
 def train_rescorer(
-    collection: CollectionView,
+    collection: Backend,
     training: TrainingSet,
     depths: Mapping[str, int] | None = None,
     params: Mapping[str, Any] | None = None,

@@ -8,7 +8,6 @@ so retraining writes a new folder and the collection's config picks which one is
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -22,14 +21,6 @@ from hybridir.errors import IndexFormatError, NotFoundError
 META = "meta.json"
 TMP_PREFIX = ".tmp-"
 """Folders being written by :func:`save_model` (a killed writer leaves one behind)."""
-
-KINDS: dict[str, str] = {
-    "rescore": "hybridir.learn.rescore:Rescorer",
-    "adaptive": "hybridir.learn.adaptive:AdaptiveAlpha",
-    "collaborative": "hybridir.rerank:CollaborativeReranker",
-    "token-weights": "hybridir.learn.token_weights:TokenWeights",
-}
-"""Stored model kinds → ``module:class`` (imported only when a model of the kind loads)."""
 
 
 class StoredModel(Protocol):
@@ -73,24 +64,17 @@ def save_model(models_dir: Path, model: StoredModel) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-_LOADED: dict[tuple[str, str], StoredModel] = {}
-
-
-def load_model(models_dir: Path, name: str) -> StoredModel:
-    """The stored model ``name`` (loaded once per process; stored models never change)."""
+def read_meta(models_dir: Path, name: str) -> tuple[Path, dict[str, Any]]:
+    """The folder and ``meta.json`` of stored model ``name`` (its class is chosen by
+    ``meta["kind"]``: :data:`hybridir.learn.models.KINDS`)."""
     check_model_name(name)
-    key = (str(models_dir.resolve()), name)
-    if key in _LOADED:
-        return _LOADED[key]
     directory = models_dir / name
     if not (directory / META).is_file():
         raise NotFoundError(f"no trained model {name!r} in {models_dir}")
     try:
-        meta: dict[str, Any] = json.loads((directory / META).read_text(encoding="utf-8"))
-        module, _, cls_name = KINDS[meta["kind"]].partition(":")
-    except (OSError, ValueError, KeyError) as exc:
+        meta = json.loads((directory / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
         raise IndexFormatError(f"model {directory} is unreadable: {exc}") from exc
-    cls = getattr(importlib.import_module(module), cls_name)
-    model: StoredModel = cls.read(directory, meta)
-    _LOADED[key] = model
-    return model
+    if not isinstance(meta, dict) or not isinstance(meta.get("kind"), str):
+        raise IndexFormatError(f"model {directory} is unreadable: meta.json names no kind")
+    return directory, meta

@@ -9,45 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from hybridir.backend import Backend
 from hybridir.config import FusionConfig
-from hybridir.errors import ConfigError
-from hybridir.fusion import Fused, Prepared
+from hybridir.errors import ConfigError, InvalidInputError
+from hybridir.learn._lgbm import lightgbm
+from hybridir.learn.adaptive import convex_base, train_adaptive
+from hybridir.learn.collaborative import ANCHORS, CollaborativeReranker, collaborative_features
 from hybridir.learn.cv import CVReport, query_folds, report
-from hybridir.learn.data import TrainingSet, fusion_run, per_query, run_depth
-from hybridir.learn.features import QueryContext
-from hybridir.learn.store import StoredModel, save_model
+from hybridir.learn.dataset import TrainingSet, fusion_run, per_query, run_depth
+from hybridir.learn.models import FusionModel
+from hybridir.learn.rescore import PARAMS, labels_for, train_rescorer
+from hybridir.learn.store import save_model
+from hybridir.search import Searcher
 
-if TYPE_CHECKING:
-    from hybridir.collection import Collection, CollectionView
 
-
-class FusionModel(StoredModel, Protocol):
-    """A trained model that fuses one query's lists."""
+class Configurable(Protocol):
+    """A collection whose fusion can be set (one collection, or a sharded one)."""
 
     @property
-    def depths(self) -> dict[str, int]: ...
+    def models_dir(self) -> Path: ...
 
-    def fuse(
-        self, collection: CollectionView, query: QueryContext, prepared: Prepared, k: int
-    ) -> Fused: ...
+    def set_fusion(self, fusion: FusionConfig) -> None: ...
 
 
-Trainer = Callable[["CollectionView", TrainingSet, FusionConfig], FusionModel]
+Trainer = Callable[[Backend, TrainingSet, FusionConfig], FusionModel]
 
 
-def _rescore(collection: CollectionView, training: TrainingSet, base: FusionConfig) -> FusionModel:
-    from hybridir.learn.rescore import train_rescorer
-
+def _rescore(collection: Backend, training: TrainingSet, base: FusionConfig) -> FusionModel:
     return train_rescorer(collection, training)
 
 
-def _adaptive(collection: CollectionView, training: TrainingSet, base: FusionConfig) -> FusionModel:
-    from hybridir.learn.adaptive import convex_base, train_adaptive
-
+def _adaptive(collection: Backend, training: TrainingSet, base: FusionConfig) -> FusionModel:
     return train_adaptive(collection, training, convex_base(base))
 
 
@@ -55,9 +52,7 @@ TRAINERS: dict[str, Trainer] = {"rescore": _rescore, "adaptive": _adaptive}
 """Learned fusion methods by name; each trains from a :class:`TrainingSet`."""
 
 
-def fit(
-    kind: str, collection: CollectionView, training: TrainingSet, base: FusionConfig
-) -> FusionModel:
+def fit(kind: str, collection: Backend, training: TrainingSet, base: FusionConfig) -> FusionModel:
     """Train a ``kind`` model on all of ``training``."""
     if kind not in TRAINERS:
         raise ConfigError(f"unknown learned method {kind!r}; valid: {sorted(TRAINERS)}")
@@ -65,7 +60,7 @@ def fit(
 
 
 def model_run(
-    model: FusionModel, collection: CollectionView, training: TrainingSet, k: int
+    model: FusionModel, collection: Backend, training: TrainingSet, k: int
 ) -> dict[str, dict[str, float]]:
     """Fuse every query of ``training`` with ``model``."""
     out = {}
@@ -79,7 +74,7 @@ def model_run(
 
 def cross_validate(
     kind: str,
-    collection: CollectionView,
+    collection: Backend,
     training: TrainingSet,
     baseline: FusionConfig,
     *,
@@ -104,9 +99,34 @@ def cross_validate(
     return report(metric, qids, reference, learned, n_folds)
 
 
-def activate(collection: Collection, model: FusionModel) -> FusionConfig:
+def activate(collection: Configurable, model: FusionModel) -> FusionConfig:
     """Store ``model`` in ``collection`` and make it the collection's fusion."""
     name = save_model(collection.models_dir, model)
     config = FusionConfig(method=model.kind, depths=model.depths, model=name)
     collection.set_fusion(config)
     return config
+
+
+def train_collaborative(
+    searcher: Searcher, training: TrainingSet, depth: int = 50
+) -> CollaborativeReranker:
+    """Fit a :class:`CollaborativeReranker` on the searcher's fused top ``depth`` of each
+    training query (its default fusion), with the LambdaRank settings of the rescorer."""
+    backend = searcher.collection.snapshot()
+    blocks, labels, groups = [], [], []
+    for i, qid in enumerate(training.qids):
+        lists = {name: ranked[i] for name, ranked in training.lists.items()}
+        fused = searcher.fuse_lists(training.queries[i].text, lists, searcher.fusion, depth)
+        y = labels_for(fused.doc_ids, training.qrels[qid])
+        if not y.any():
+            continue
+        ranks = fused.ranks.astype(np.float64)
+        blocks.append(collaborative_features(backend, fused.doc_ids, fused.scores, ranks))
+        labels.append(y)
+        groups.append(len(y))
+    if not groups:
+        raise InvalidInputError("no training query has a relevant document in its top hits")
+    model = lightgbm().LGBMRanker(**PARAMS)
+    model.fit(np.vstack(blocks), np.concatenate(labels), group=groups)
+    info = {"params": PARAMS, "training_queries": len(groups), "anchors": ANCHORS}
+    return CollaborativeReranker(model.booster_, depth, info)

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from hybridir.config import FusionConfig
 from hybridir.fusion import Prepared
 from hybridir.learn.cv import CVReport, query_folds, report
-from hybridir.learn.data import TrainingSet, fusion_run, per_query, run_depth
+from hybridir.learn.dataset import TrainingSet, fusion_run, per_query, run_depth
 
 Array = NDArray[np.float64]
 

@@ -19,7 +19,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hybridir.config import FusionConfig
-from hybridir.search import HYBRID, available_lists
+from hybridir.search import HYBRID
 from hybridir.server.deps import ConfigDep, MetricsDep, ServedDep, lookup, reader, writer
 from hybridir.server.jsonbody import BoundedJSONRoute
 from hybridir.server.problems import ProblemError
@@ -72,7 +72,7 @@ def search(name: str, body: SearchRequest, served: ServedDep, config: ConfigDep)
         fusion=fusion,
         rerank=body.rerank,
         explain=body.explain,
-        filter=body.filter,
+        filters=body.filter,
         boosts=body.boosts,
         allow_partial=body.allow_partial,
     )
@@ -132,7 +132,7 @@ def page() -> str:
 
 def _retrievers(view: Any) -> list[str]:
     """The retrievers a collection can answer with (``hybrid`` when it has two lists)."""
-    lists = available_lists(view)
+    lists = view.lists()
     return [*lists, HYBRID] if len(lists) > 1 else lists
 
 

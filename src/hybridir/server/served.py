@@ -6,11 +6,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from hybridir.collection import Collection
-from hybridir.distributed.cluster import ShardedCollection
-from hybridir.distributed.layout import ShardedLayout
+from hybridir.distributed.opening import AnyCollection, open_collection
 from hybridir.search import Searcher
 from hybridir.server.config import ServerConfig
 
@@ -19,26 +16,23 @@ __all__ = ["Served", "check_collections", "close_all", "serve", "serve_all"]
 
 @dataclass
 class Served:
-    """One served collection: its handle, searcher and write lock. A sharded collection
-    (:class:`hybridir.distributed.cluster.ShardedCollection`) is both handle and searcher."""
+    """One served collection: its handle (one collection or a sharded one), the one
+    query path over it, and the lock that serializes its writes in this process."""
 
-    collection: Any  # Collection | ShardedCollection
-    searcher: Any  # Searcher | ShardedCollection
+    collection: AnyCollection
+    searcher: Searcher
     write_lock: threading.Lock
 
 
 def serve(path: Path, config: ServerConfig) -> Served:
     """A collection folder as served: a local collection (whose writes wait up to
-    ``config.write_wait`` for other writers), or a sharded one on Ray (which answers the
-    same calls: ``search``, ``add``/``upsert``/``delete``, ``snapshot``).
+    ``config.write_wait`` for other writers), or a sharded one on Ray; both searched by
+    the one :class:`~hybridir.search.Searcher`.
 
     Raises:
         HybridirError: the folder is missing, damaged or of another format version.
     """
-    if ShardedLayout.is_sharded(path):
-        sharded = ShardedCollection(path, address=config.ray_address)
-        return Served(sharded, sharded, threading.Lock())
-    collection = Collection.open(path, wait=config.write_wait)
+    collection = open_collection(path, wait=config.write_wait, ray_address=config.ray_address)
     return Served(collection, Searcher(collection), threading.Lock())
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -193,19 +193,15 @@ def lucene_idf(n_docs: int, df: Mapping[str, float]) -> dict[str, float]:
     return dict(zip(terms, values.tolist(), strict=True))
 
 
-class IdfSource(Protocol):
-    """Whatever knows the collection's IDF: an impact index, or a sharded collection's
-    global statistics."""
-
-    @property
-    def idf(self) -> Mapping[str, float]: ...
-
+IdfSource = Callable[[], Mapping[str, float]]
+"""Gives the collection's learned sparse IDF when a query mode needs it (an impact
+index's, or a sharded collection's global statistics'); not called otherwise."""
 
 QueryWeighter = Callable[["SparseEncoder", IdfSource, Sequence[str], Any], list[dict[str, float]]]
 
 
 def encoder_queries(
-    encoder: SparseEncoder, index: IdfSource, texts: Sequence[str], table: Any
+    encoder: SparseEncoder, idf: IdfSource, texts: Sequence[str], table: Any
 ) -> list[dict[str, float]]:
     """Full SPLADE query encoding (one forward pass per new query)."""
     vocab = encoder.vocab
@@ -216,19 +212,19 @@ def encoder_queries(
 
 
 def idf_queries(
-    encoder: SparseEncoder, index: IdfSource, texts: Sequence[str], table: Any
+    encoder: SparseEncoder, idf: IdfSource, texts: Sequence[str], table: Any
 ) -> list[dict[str, float]]:
     """Inference-free: each query token weighted by (count ×) its IDF in the collection."""
-    vocab, idf = encoder.vocab, index.idf
+    vocab, weights = encoder.vocab, idf()
     out = []
     for ids in encoder.tokenize(texts):
         counts = Counter(vocab[i] for i in ids)
-        out.append({t: c * idf[t] for t, c in counts.items() if t in idf})
+        out.append({t: c * weights[t] for t, c in counts.items() if t in weights})
     return out
 
 
 def table_queries(
-    encoder: SparseEncoder, index: IdfSource, texts: Sequence[str], table: Any
+    encoder: SparseEncoder, idf: IdfSource, texts: Sequence[str], table: Any
 ) -> list[dict[str, float]]:
     """Inference-free: each query token weighted by (count ×) a learned per-token weight
     (:class:`hybridir.learn.token_weights.TokenWeights`)."""

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from hybridir.errors import IndexFormatError
 from hybridir.sparse.kernels import build_postings
 
-_ARRAYS = ("indptr", "doc_rows", "tfs", "doc_lengths", "tie_key")
+ARRAYS = ("indptr", "doc_rows", "tfs", "doc_lengths", "tie_key")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def build_from_terms(docs_terms: Sequence[Sequence[str]], doc_ids: Sequence[str]
 def save_postings(postings: Postings, directory: Path) -> None:
     """Write ``postings`` into an empty ``directory`` as ``.npy`` arrays plus JSON sidecars."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in _ARRAYS:
+    for name in ARRAYS:
         array = getattr(postings, name)
         if name == "tfs":
             array = _narrow(array)
@@ -123,7 +123,7 @@ def load_postings(directory: Path, mmap: bool = True) -> Postings:
     try:
         arrays = {
             name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
-            for name in _ARRAYS
+            for name in ARRAYS
         }
         terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))
         doc_ids = json.loads((directory / "doc_ids.json").read_text(encoding="utf-8"))

@@ -1,0 +1,59 @@
+"""Preparing queries once, for every list: analysed terms (BM25), a vector (dense), term
+weights (learned sparse, as :attr:`SpladeConfig.query_mode` says).
+
+The same preparation serves one collection and a sharded one (its coordinator prepares each
+query once and sends the result to every shard), so a query is scored identically on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from hybridir.backend import Backend
+from hybridir.errors import ConfigError
+from hybridir.learn.models import load_model
+from hybridir.sparse.impact import QUERY_MODES
+
+
+def bm25_queries(backend: Backend, texts: Sequence[str]) -> list[list[str]]:
+    """Each query's index terms, by the collection's analyzer."""
+    return [backend.analyzer.analyze(t) for t in texts]
+
+
+def dense_queries(backend: Backend, texts: Sequence[str]) -> Any:
+    """Each query's vector, by the collection's dense encoder."""
+    return backend.encoder.encode_queries(list(texts))
+
+
+def splade_queries(backend: Backend, texts: Sequence[str]) -> list[dict[str, float]]:
+    """Each query's learned sparse term weights (the encoder, or inference-free: IDF or a
+    stored token-weight table)."""
+    config = backend.config.splade
+    if config is None:
+        raise ConfigError("this collection has no learned sparse index")
+    table = None
+    if config.query_mode == "table":
+        table = load_model(backend.models_dir, str(config.query_model))
+    weigh = QUERY_MODES[config.query_mode]
+    return weigh(backend.sparse_encoder, lambda: backend.splade_idf, list(texts), table)
+
+
+class ListSpec(NamedTuple):
+    """How the query path treats one retrieval list."""
+
+    prepare: Callable[[Backend, Sequence[str]], Any]
+    lexical: bool  # hits are explained by the query terms they contain
+
+
+RETRIEVERS: dict[str, ListSpec] = {
+    "bm25": ListSpec(bm25_queries, lexical=True),
+    "splade": ListSpec(splade_queries, lexical=False),
+    "dense": ListSpec(dense_queries, lexical=False),
+}
+"""The retrieval lists (:data:`hybridir.config.LISTS`) and how their queries are prepared."""
+
+
+def prepare(backend: Backend, names: Sequence[str], texts: Sequence[str]) -> dict[str, Any]:
+    """The queries ``texts`` as each list in ``names`` takes them."""
+    return {name: RETRIEVERS[name].prepare(backend, texts) for name in names}
