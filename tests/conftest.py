@@ -105,3 +105,27 @@ def pytest_configure(config: pytest.Config) -> None:
     wanted = os.environ.get(REQUIRE_ALL_ENV, "") not in ("", "0")
     if wanted and not hasattr(config, "workerinput"):  # not on an xdist worker
         config.pluginmanager.register(SkipGate(ALLOWED_SKIPS), "hybridir-skip-gate")
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT with a seeded classification head and MiniLM's tokenizer."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from hybridir.dense.encoders import resolve_model
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2"))
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config)
+    path = tmp_path_factory.mktemp("ce") / "tiny-cross-encoder"
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

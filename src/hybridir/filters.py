@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -37,10 +37,9 @@ from numpy.typing import NDArray
 from hybridir.errors import ConfigError
 from hybridir.types import MISSING
 
-if TYPE_CHECKING:
-    from hybridir.collection import CollectionView
-
 Mask = NDArray[np.bool_]
+Column = Callable[[str], NDArray[np.object_]]
+"""A metadata field's value for every row (``types.MISSING`` where absent)."""
 _RANGE = {
     "gt": lambda a, b: a > b,
     "gte": lambda a, b: a >= b,
@@ -104,8 +103,9 @@ def _operator(op: str, field: str) -> str:
     return name
 
 
-def filter_mask(view: CollectionView, spec: Mapping[str, Any]) -> Mask:
-    """Rows (live ones only) whose metadata satisfies every condition of ``spec``."""
+def filter_mask(live: Mask, column_of: Column, spec: Mapping[str, Any]) -> Mask:
+    """Rows among ``live`` whose metadata (``column_of(field)``) satisfies every condition
+    of ``spec``."""
     if not isinstance(spec, Mapping):
         raise ConfigError(f"a filter is a JSON object of field conditions, got {spec!r}")
     for field in spec:
@@ -114,9 +114,9 @@ def filter_mask(view: CollectionView, spec: Mapping[str, Any]) -> Mask:
                 f"filter key {field!r} is not supported: a filter is an object of field "
                 f"conditions that must all hold (no $or/$and/$not); operators: {OPERATORS}"
             )
-    mask = view.bm25.live_rows.copy()
+    mask = live.copy()
     for field, condition in spec.items():
-        column = view.metadata_column(str(field))
+        column = column_of(str(field))
         if isinstance(condition, Mapping):
             if not condition:
                 raise ConfigError(f"filter on {field!r} has no condition")

@@ -40,7 +40,7 @@ def col(tmp_path_factory: pytest.TempPathFactory) -> Collection:
 
 
 def _ids(col: Collection, spec: dict[str, object]) -> set[str]:
-    mask = filter_mask(col, spec)
+    mask = filter_mask(col.bm25.live_rows, col.metadata_column, spec)
     return {col.bm25.doc_ids[r] for r in np.flatnonzero(mask)}
 
 
@@ -71,7 +71,7 @@ def test_filter_operators(col: Collection) -> None:
     )
     for bad in bad_specs:
         with pytest.raises(ConfigError):
-            filter_mask(col, bad)
+            filter_mask(col.bm25.live_rows, col.metadata_column, bad)
 
 
 def test_mongo_style_operators_work_and_other_dollar_keys_are_refused(col: Collection) -> None:
@@ -86,14 +86,14 @@ def test_mongo_style_operators_work_and_other_dollar_keys_are_refused(col: Colle
         ({"year": {"$nin": [2001]}}, "unknown operator '$nin'"),
     ):
         with pytest.raises(ConfigError, match=r"valid|operators: eq, in, exists") as info:
-            filter_mask(col, bad)
+            filter_mask(col.bm25.live_rows, col.metadata_column, bad)
         assert named in str(info.value)
         assert "gte" in str(info.value)  # the valid operators are listed
 
 
 def test_filtered_bm25_is_the_top_k_of_the_matching_documents(col: Collection) -> None:
     spec = {"lang": "en", "year": {"gte": 2005}}
-    allowed = filter_mask(col, spec)
+    allowed = filter_mask(col.bm25.live_rows, col.metadata_column, spec)
     searcher = Searcher(col, "bm25")
     for query in ("solar grid", "coal", "wind storage hydro"):
         hits = searcher.search(query, k=5, filters=spec).hits
@@ -112,7 +112,7 @@ def test_filtered_bm25_is_the_top_k_of_the_matching_documents(col: Collection) -
 
 def test_filtered_dense_is_exact(col: Collection) -> None:
     spec = {"tags": {"in": ["news"]}}
-    allowed = filter_mask(col, spec)
+    allowed = filter_mask(col.bm25.live_rows, col.metadata_column, spec)
     q = np.random.default_rng(9).normal(size=(1, 6)).astype(np.float32)
     rows, scores = col.vectors.search(q, 4, allowed)
     matching = np.flatnonzero(allowed)

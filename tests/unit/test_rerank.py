@@ -82,30 +82,6 @@ def test_rerank_rejects_wrong_shapes(col: Collection) -> None:
         rerank(Bad({}, depth=2), col, "q", _hits(["a", "b"]))
 
 
-@pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer BERT with a seeded classification head and MiniLM's tokenizer."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    from hybridir.dense.encoders import resolve_model
-
-    tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2"))
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    torch.manual_seed(0)
-    model = transformers.BertForSequenceClassification(config)
-    path = tmp_path_factory.mktemp("ce") / "tiny-cross-encoder"
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def test_cross_encoder_path_shapes_order_determinism_and_depth(
     col: Collection, tiny_cross_encoder: Path
 ) -> None:

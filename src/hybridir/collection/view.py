@@ -274,7 +274,9 @@ class CollectionView:
     ) -> Retrieval:
         """Each requested list's top hits (``{list: (prepared queries, depth)}``), inside
         the rows that ``filters`` allows (:mod:`hybridir.filters`)."""
-        allowed = None if filters is None else filter_mask(self, filters)
+        allowed = None
+        if filters is not None:
+            allowed = filter_mask(self.bm25.live_rows, self.metadata_column, filters)
         return Retrieval(
             {
                 name: LIST_SEARCH[name](self, payload, depth, n_threads, allowed)

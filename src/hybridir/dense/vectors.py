@@ -232,7 +232,12 @@ def _masked_top(
     if len(rows) == 0:
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return [empty[0]] * len(queries), [empty[1]] * len(queries)
-    scores = np.asarray(queries, dtype=np.float32) @ np.asarray(index.vectors[rows]).T
+    # einsum, not a BLAS product: each score is summed the same way whatever the other rows
+    # are, so a document scores identically in one collection and in any shard of it
+    # (a matrix product's rounding depends on the row's position in the block).
+    scores = np.einsum(
+        "qd,nd->qn", np.asarray(queries, dtype=np.float32), np.asarray(index.vectors[rows])
+    )
     out_rows, out_scores = [], []
     for s in scores:
         if len(s) > k:

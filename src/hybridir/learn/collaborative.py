@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from hybridir.backend import Backend
+from hybridir.config import LISTS
 from hybridir.learn._lgbm import booster_from_string
 from hybridir.types import Hit
 
@@ -93,8 +94,9 @@ class CollaborativeReranker:
     name: str = "collaborative"
 
     def scores(self, collection: Backend, query: str, hits: Sequence[Hit]) -> Array:
+        # each retrieval list's rank (boosts and earlier reranks are not lists)
         ranks = np.asarray(
-            [[c.rank or 0 for c in h.contributions if c.retriever != RERANK] for h in hits],
+            [[c.rank or 0 for c in h.contributions if c.retriever in LISTS] for h in hits],
             dtype=np.float64,
         ).T
         scores = np.asarray([h.score for h in hits], dtype=np.float64)
