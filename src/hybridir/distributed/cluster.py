@@ -26,14 +26,9 @@ another's. Every part is retried until it lands or the deadline passes.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import heapq
 import itertools
-import os
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +40,7 @@ from numpy.typing import NDArray
 from hybridir.collection import validate_documents
 from hybridir.config import CollectionConfig, FusionConfig, SpladeConfig, check_model_name
 from hybridir.dense.encoders import Encoder, make_encoder
+from hybridir.distributed.actors import ACTOR_CPUS, ShardActors
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
 from hybridir.distributed.stats import (
@@ -54,40 +50,21 @@ from hybridir.distributed.stats import (
     merge_orders,
     merge_stats,
 )
-from hybridir.distributed.worker import ShardWorker
 from hybridir.errors import (
     ConfigError,
     InvalidInputError,
     NotFoundError,
     ShardUnavailableError,
-    missing_dependency,
 )
 from hybridir.sparse.encoders import SparseEncoder, SpladeEncoder
 from hybridir.text.analyzer import Analyzer
 from hybridir.types import Document, RankedList, Retrieval
 
-__all__ = ["ShardUnavailableError", "ShardedCollection", "ShardedView", "ray_module"]
+__all__ = ["ShardUnavailableError", "ShardedCollection", "ShardedView"]
 
 T = TypeVar("T")
-ACTOR_CPUS = 0.25
-"""CPUs reserved per shard actor: fractional, so shard actors and Ray Data encoding tasks
-share small machines without starving each other."""
 STATS_ROUNDS = 5
 """How often a query re-merges statistics when shards move to new generations under it."""
-
-
-def ray_module(address: str | None = None) -> Any:
-    """Ray, connected to ``address``: a cluster (``host:port``, ``auto``), else ``$RAY_ADDRESS``,
-    else a new local instance of this process (never silently another program's cluster).
-    A process already connected keeps its connection."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise missing_dependency("ray", "ray") from exc
-    if not ray.is_initialized():
-        target = address or os.environ.get("RAY_ADDRESS") or "local"
-        ray.init(address=target, namespace="hybridir", log_to_driver=False)
-    return ray
 
 
 class ShardedView:
@@ -204,20 +181,15 @@ class ShardedCollection:
     ) -> None:
         self.layout = ShardedLayout.open(directory)
         self.directory = self.layout.directory
-        self.deadline_s = deadline_s
-        self._ray = ray_module(address)
-        self._actor_cpus = actor_cpus
-        root = str(self.layout.directory.resolve())
-        self._prefix = "hybridir-" + hashlib.sha1(root.encode()).hexdigest()[:12]
-        self._token = uuid.uuid4().hex[:8]
-        self._replacements = 0
-        self._actors = [self._actor(i) for i in range(self.layout.n_shards)]
+        self.actors = ShardActors(
+            self.layout.shard_dirs,
+            address=address,
+            actor_cpus=actor_cpus,
+            deadline_s=deadline_s,
+            compiled=compiled,
+        )
         self._stats: GlobalStats | None = None
         self._write_lock = threading.Lock()
-        self._dag: Any = None
-        self._dag_lock = threading.Lock()
-        self._dag_failed_at = -1e9
-        self.compiled = compiled
         self._models_lock = threading.Lock()
         self._analyzer: Analyzer | None = None
         self._encoders: dict[str, Any] = {}
@@ -283,80 +255,28 @@ class ShardedCollection:
             return model
 
     # -- actors ------------------------------------------------------------------------
-    def _actor(self, shard: int, replacement: int = 0) -> Any:
-        """A new actor for ``shard``, private to this coordinator: a compiled graph must be
-        the only one driving its actors, so coordinators never share them (each ``hybridir
-        serve`` worker process starts its own; they all read the same shard folders)."""
-        remote = self._ray.remote(ShardWorker)
-        return remote.options(
-            name=f"{self._prefix}-{self._token}-{shard:03d}-{replacement}",
-            namespace="hybridir",
-            max_restarts=-1,
-            max_task_retries=-1,
-            num_cpus=self._actor_cpus,
-        ).remote(str(self.layout.shard_dir(shard).resolve()), shard)
+    @property
+    def deadline_s(self) -> float:
+        """How long a call may retry before a shard counts as unavailable."""
+        return self.actors.deadline_s
 
-    def _replace_actor(self, shard: int) -> None:
-        """Give up on the shard's actor (Ray may still be restarting it, or it died in its
-        constructor) and start a new one that reopens the shard."""
-        self._drop_compiled()
-        with contextlib.suppress(Exception):
-            self._ray.kill(self._actors[shard], no_restart=True)
-        self._replacements += 1
-        self._actors[shard] = self._actor(shard, self._replacements)
+    @deadline_s.setter
+    def deadline_s(self, seconds: float) -> None:
+        self.actors.deadline_s = seconds
 
     def call(
         self,
         method: str,
         args: Mapping[int, tuple[Any, ...]],
         *,
-        deadline_s: float | None = None,
         allow_partial: bool = False,
     ) -> tuple[dict[int, Any], list[int]]:
-        """Call ``method`` on the given shards in parallel, retrying those whose actor died
-        until the deadline; returns the answers and the shards that never answered."""
-        ray = self._ray
-        from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
-
-        end = time.monotonic() + (self.deadline_s if deadline_s is None else deadline_s)
-
-        def submit(i: int) -> Any:
-            return getattr(self._actors[i], method).remote(*args[i])
-
-        pending = {submit(i): i for i in args}
-        answers: dict[int, Any] = {}
-        try:  # the common case: every shard answers at once
-            values = ray.get(list(pending), timeout=max(0.0, end - time.monotonic()))
-            return dict(zip(pending.values(), values, strict=True)), []
-        except (RayActorError, ActorUnavailableError, GetTimeoutError):
-            pass  # some shard failed or is slow: collect the others, retry the failed ones
-        while pending:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                break
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=remaining)
-            for ref in ready:
-                i = pending.pop(ref)
-                try:
-                    answers[i] = ray.get(ref)
-                except (RayActorError, ActorUnavailableError):
-                    time.sleep(min(0.5, max(0.0, end - time.monotonic())))
-                    self._replace_actor(i)
-                    pending[submit(i)] = i
-        missing = sorted(pending.values())
-        for ref in pending:
-            ray.cancel(ref, force=False)
-        if missing and not allow_partial:
-            raise ShardUnavailableError(
-                f"shard(s) {missing} of {self.layout.directory} did not answer within "
-                f"{self.deadline_s if deadline_s is None else deadline_s:.0f} s"
-            )
-        return answers, missing
+        """``method`` on the given shards (:meth:`ShardActors.call`)."""
+        return self.actors.call(method, args, allow_partial=allow_partial)
 
     def call_all(self, method: str, *args: Any) -> list[Any]:
         """``method(*args)`` on every shard, in shard order."""
-        answers, _ = self.call(method, dict.fromkeys(range(self.layout.n_shards), args))
-        return [answers[i] for i in range(self.layout.n_shards)]
+        return self.actors.call_all(method, *args)
 
     def infos(self) -> list[dict[str, Any]]:
         """Each shard actor's pid, host, generation and document count."""
@@ -393,7 +313,7 @@ class ShardedCollection:
             stats = self.stats()
             packed = (dict(requests), stats.key, filters)
             try:
-                fast = self._compiled_search(packed)
+                fast = self.actors.compiled_search(packed)
                 missing: list[int] = []
                 if fast is not None:
                     answers = fast
@@ -453,38 +373,6 @@ class ShardedCollection:
             f"shard-{i:03d}/{name}" for i, ns in enumerate(self.call_all("segments")) for name in ns
         ]
         return _Segments(tuple(names))
-
-    def _compiled_search(self, packed: tuple[Any, ...]) -> dict[int, Any] | None:
-        """Every shard's answer through the compiled graph, or ``None`` when it is busy
-        (another thread's query), unavailable or failing: the caller then uses :meth:`call`,
-        which retries and reports missing shards. Statistics errors pass through."""
-        if not self.compiled or not self._dag_lock.acquire(blocking=False):
-            return None
-        try:
-            if self._dag is None:
-                if time.monotonic() - self._dag_failed_at < 10.0:
-                    return None  # failed recently: let ordinary calls recover the shards
-                from ray.dag import InputNode, MultiOutputNode
-
-                with InputNode() as query:
-                    graph = MultiOutputNode([a.search_packed.bind(query) for a in self._actors])
-                self._dag = graph.experimental_compile()
-            values = self._ray.get(self._dag.execute(packed), timeout=self.deadline_s)
-            return dict(enumerate(values))
-        except StaleStatsError:
-            raise
-        except Exception:  # an actor died, a node left, a timeout: rebuild later
-            self._drop_compiled()
-            self._dag_failed_at = time.monotonic()
-            return None
-        finally:
-            self._dag_lock.release()
-
-    def _drop_compiled(self) -> None:
-        dag, self._dag = self._dag, None
-        if dag is not None:
-            with contextlib.suppress(Exception):
-                dag.teardown()
 
     # -- configuration ------------------------------------------------------------------
     def set_fusion(self, fusion: FusionConfig) -> None:
@@ -589,8 +477,7 @@ class ShardedCollection:
 
     def close(self) -> None:
         """Release the compiled graph and the actors (they stop when no handle is left)."""
-        self._drop_compiled()
-        self._actors = []
+        self.actors.close()
 
 
 def _doc_dict(doc: Document) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from hybridir.config import CollectionConfig, DenseConfig
-from hybridir.distributed.cluster import ACTOR_CPUS, ShardedCollection, ray_module
+from hybridir.distributed.actors import ACTOR_CPUS, ray_module
+from hybridir.distributed.cluster import ShardedCollection
 from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
 from hybridir.types import Document
