@@ -105,6 +105,7 @@ class Pair:
             part.add([docs[r] for r in rows], vectors=vectors[rows], allow_empty=True)
             part.close()
         self.sharded = ShardedCollection(root / "sharded")
+        self.dataset = dataset
         data = load_beir(dataset)
         self.queries = dict(list(data.queries.items())[:N_QUERIES])
         depths = {"bm25": 100, "dense": 100}
@@ -210,3 +211,33 @@ def test_batch_runs_and_the_cli_take_a_sharded_folder(
         assert main(["search", str(folder), query, "-k", "5", "--json"]) == 0
         results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert results[0]["hits"] == results[1]["hits"]
+
+
+def test_evaluate_and_train_take_a_sharded_folder(
+    pair: Pair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evaluate --collection`` scores the same on both; ``train`` on the sharded folder
+    learns the very model training on one collection does (same features, same digest)
+    and makes it the sharded collection's fusion."""
+    dataset = str(pair.dataset)
+    scores = []
+    for folder in (pair.single.directory, pair.sharded.directory):
+        argv = ["evaluate", dataset, "--collection", str(folder), "--json"]
+        assert main(argv) == 0
+        scores.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert scores[0] == scores[1]
+    names = []
+    for folder in (pair.single.directory, pair.sharded.directory):
+        argv = ["train", str(folder), dataset, "--model", "rescore", "--split", "test"]
+        assert main([*argv, "--allow-test", "--folds", "0", "--json"]) == 0
+        names.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["model"])
+    assert names[0] == names[1]
+    sharded_config = ShardedLayout.open(pair.sharded.directory).config
+    assert sharded_config.fusion.method == "rescore"
+    assert sharded_config.fusion.model == names[0]
+    query = next(iter(pair.queries.values()))
+    pair.single.refresh()
+    assert (
+        Searcher(pair.sharded).search(query, 10).hits
+        == Searcher(pair.single).search(query, 10).hits
+    )

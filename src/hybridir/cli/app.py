@@ -7,11 +7,16 @@ usage errors); progress goes to stderr, so ``--json`` output on stdout stays par
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from hybridir.errors import HybridirError
+
+OPENED: list[Any] = []
+"""Collections a command opened (``options.open_collection``); :func:`main` closes them
+when the command ends (a sharded one stops its shard actors)."""
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
@@ -46,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except (HybridirError, OSError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 1
+    finally:
+        while OPENED:
+            OPENED.pop().close()
     return 0
 
 

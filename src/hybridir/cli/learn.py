@@ -180,7 +180,10 @@ def train(
         collection.set_fusion(config)
     extra = {"model": name, "fusion": config.to_dict(), "active": activate}
     if report is None:
-        out.print(json.dumps(extra) if as_json else f"stored {model} model {name}")
+        if as_json:  # plain print: rich would wrap the line
+            print(json.dumps(extra))
+        else:
+            out.print(f"stored {model} model {name}")
         return
     _print_cv(f"{model} on {len(training.qids)} {split} queries", report, as_json, extra)
 

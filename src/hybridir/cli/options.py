@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from hybridir.cli.app import OPENED
 from hybridir.cli.signature import with_options
 from hybridir.config import AnalyzerConfig, BM25Config, DenseConfig, FusionConfig, SpladeConfig
 
@@ -275,4 +276,6 @@ def open_collection(path: Path, wait: float = 0.0) -> AnyCollection:
     """
     from hybridir.distributed.opening import open_collection as open_any
 
-    return open_any(path, wait=wait)
+    collection = open_any(path, wait=wait)
+    OPENED.append(collection)
+    return collection

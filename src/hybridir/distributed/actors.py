@@ -190,6 +190,10 @@ class ShardActors:
                 dag.teardown()
 
     def close(self) -> None:
-        """Release the compiled graph and the actors (they stop when no handle is left)."""
+        """Release the compiled graph and stop this coordinator's actors (they are its
+        own: no other coordinator uses them)."""
         self.drop_compiled()
-        self._actors = []
+        actors, self._actors = self._actors, []
+        for actor in actors:
+            with contextlib.suppress(Exception):
+                self._ray.kill(actor, no_restart=True)
