@@ -103,3 +103,23 @@ def iter_json_objects(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[
         if not isinstance(obj, dict):
             raise line_error(file, lineno, f"expected a JSON object, got {type(obj).__name__}")
         yield lineno, obj
+
+
+def add_judgment(
+    qrels: dict[str, dict[str, int]],
+    path: Path,
+    lineno: int,
+    qid: str,
+    doc_id: str,
+    grade_text: str,
+) -> None:
+    """Record one relevance judgment of a qrels line; a grade that is not an integer, or
+    that contradicts an earlier line for the same pair, is a line error."""
+    try:
+        grade = int(grade_text)
+    except ValueError as exc:
+        raise line_error(path, lineno, f"grade {grade_text!r} is not an integer") from exc
+    judged = qrels.setdefault(qid, {})
+    if judged.get(doc_id, grade) != grade:
+        raise line_error(path, lineno, f"conflicting grades for ({qid!r}, {doc_id!r})")
+    judged[doc_id] = grade

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hybridir.eval._lines import iter_json_objects, iter_lines, line_error
+from hybridir.eval._lines import add_judgment, iter_json_objects, iter_lines, line_error
 from hybridir.types import Document, Qrels
 
 _QRELS_HEADER = ["query-id", "corpus-id", "score"]
@@ -128,12 +128,5 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
         qid, doc_id, score_text = (f.strip() for f in fields)
         if not qid or not doc_id:
             raise line_error(file, lineno, "empty query-id or corpus-id")
-        try:
-            grade = int(score_text)
-        except ValueError as exc:
-            raise line_error(file, lineno, f"score {score_text!r} is not an integer") from exc
-        judged = qrels.setdefault(qid, {})
-        if judged.get(doc_id, grade) != grade:
-            raise line_error(file, lineno, f"conflicting grades for ({qid!r}, {doc_id!r})")
-        judged[doc_id] = grade
+        add_judgment(qrels, file, lineno, qid, doc_id, score_text)
     return qrels

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hybridir._atomic import atomic_write_text
 from hybridir.errors import InvalidInputError
-from hybridir.eval._lines import iter_lines, line_error
+from hybridir.eval._lines import add_judgment, iter_lines, line_error
 from hybridir.types import Qrels, Run
 
 
@@ -146,12 +146,5 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
         if len(fields) != 4:
             raise line_error(file, lineno, f"expected 4 fields, got {len(fields)}")
         qid, _, doc_id, grade_text = fields
-        try:
-            grade = int(grade_text)
-        except ValueError as exc:
-            raise line_error(file, lineno, f"grade {grade_text!r} is not an integer") from exc
-        judged = qrels.setdefault(qid, {})
-        if judged.get(doc_id, grade) != grade:
-            raise line_error(file, lineno, f"conflicting grades for ({qid!r}, {doc_id!r})")
-        judged[doc_id] = grade
+        add_judgment(qrels, file, lineno, qid, doc_id, grade_text)
     return qrels
