@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from hybridir import __version__
+from hybridir._version import __version__
 from hybridir.server.body import BufferedBody
 from hybridir.server.config import ServerConfig
 from hybridir.server.keys import Keys
