@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 _SQLITE_SUFFIXES = (".sqlite", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal")
@@ -63,16 +62,11 @@ def fsync_tree(root: Path) -> None:
     if root.is_file():
         fsync_file(root)
     else:
-        for directory, _dirs, files in _walk_bottom_up(root):
+        for directory, _dirs, files in os.walk(root, topdown=False):
             for name in files:
-                fsync_file(directory / name)
-            fsync_dir(directory)
+                fsync_file(Path(directory) / name)
+            fsync_dir(Path(directory))
     fsync_dir(root.parent)
-
-
-def _walk_bottom_up(root: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
-    for directory, dirs, files in os.walk(root, topdown=False):
-        yield Path(directory), dirs, files
 
 
 def temp_name(path: Path) -> Path:

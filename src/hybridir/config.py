@@ -22,6 +22,14 @@ C = TypeVar("C", bound="_JsonConfig")
 
 LISTS = ("bm25", "splade", "dense")
 """The retrieval lists a collection can index, in fusion order (lexical first)."""
+
+
+def indexed_lists(config: CollectionConfig) -> list[str]:
+    """The retrieval lists a collection with ``config`` indexes, in fusion order."""
+    have = {"bm25": True, "splade": config.splade is not None, "dense": config.dense is not None}
+    return [name for name in LISTS if have[name]]
+
+
 BM25_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 """Keys of :data:`hybridir.sparse.bm25.VARIANTS`."""
 FIXED_METHODS = (

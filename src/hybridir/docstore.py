@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS docs (
     PRIMARY KEY (doc_id, added)
 )
 """
+STORE = "docs.sqlite"
+"""The store's file name in a collection folder."""
 BUSY_TIMEOUT_S = 30.0
 """How long a statement waits for another connection's lock before failing."""
 _VISIBLE = "added <= ? AND (removed IS NULL OR removed > ?)"

@@ -12,11 +12,9 @@ import numpy as np
 from hybridir.collection.manifest import METADATA, Manifest, Segment, verify_checksums
 from hybridir.collection.state import load_state
 from hybridir.config import CollectionConfig
-from hybridir.docstore import DocStore
+from hybridir.docstore import STORE, DocStore
 from hybridir.errors import HybridirError
 from hybridir.sparse.postings import ARRAYS, Postings
-
-STORE = "docs.sqlite"
 
 
 def check_generation(directory: Path, manifest: Manifest, store: DocStore) -> list[str]:

@@ -134,10 +134,15 @@ def live_mask(directory: Path, seg: Segment) -> NDArray[np.bool_]:
     return mask
 
 
+def _parts_config(manifest: Manifest) -> tuple[object, object]:
+    """What a segment's loaded parts depend on (fusion or reranker changes do not)."""
+    return manifest.config.dense, manifest.config.splade
+
+
 def load_state(directory: Path, manifest: Manifest, previous: State | None = None) -> State:
     """Load ``manifest``'s components, reusing ``previous``'s parts of unchanged segments."""
     known = {}
-    if previous is not None and previous.manifest.config == manifest.config:
+    if previous is not None and _parts_config(previous.manifest) == _parts_config(manifest):
         known = {
             segment_key(seg): part
             for seg, part in zip(previous.manifest.segments, previous.parts, strict=True)

@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 
 from hybridir.collection.manifest import Manifest
 from hybridir.collection.state import State
-from hybridir.config import LISTS, CollectionConfig, DenseConfig, SpladeConfig
-from hybridir.docstore import DocStore
+from hybridir.config import CollectionConfig, DenseConfig, SpladeConfig, indexed_lists
+from hybridir.docstore import STORE, DocStore
 from hybridir.errors import ConfigError
 from hybridir.filters import filter_mask
 from hybridir.sparse.segments import SegmentedBM25
@@ -62,7 +62,7 @@ class Shared:
     """What every view of one open collection shares: the document store and the models."""
 
     def __init__(self, directory: Path, *, create: bool = False) -> None:
-        self.store = DocStore(directory / "docs.sqlite", create=create)
+        self.store = DocStore(directory / STORE, create=create)
         self._analyzer: tuple[Any, Analyzer] | None = None
         self._encoder: tuple[DenseConfig, Encoder] | None = None
         self._sparse: tuple[tuple[str, int, int], SparseEncoder] | None = None
@@ -139,8 +139,7 @@ class CollectionView:
 
     def lists(self) -> list[str]:
         """The retrieval lists indexed here, in fusion order (BM25 first)."""
-        have = {"bm25": True, "splade": self.has_splade, "dense": self.has_dense}
-        return [name for name in LISTS if have[name]]
+        return indexed_lists(self.config)
 
     # -- components --------------------------------------------------------------------
     @property

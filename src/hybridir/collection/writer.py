@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hybridir._atomic import atomic_write_text, fsync_dir
-from hybridir.collection.check import STORE, check_generation
+from hybridir.collection.check import check_generation
 from hybridir.collection.files import (
     LOCK,
     crashpoint,
@@ -42,7 +42,7 @@ from hybridir.collection.state import load_with_retry
 from hybridir.collection.validation import validate_documents, validate_id
 from hybridir.collection.view import CollectionView, Shared
 from hybridir.config import CollectionConfig, FusionConfig, check_model_name
-from hybridir.docstore import DocStore
+from hybridir.docstore import STORE, DocStore
 from hybridir.errors import (
     ConfigError,
     HybridirError,

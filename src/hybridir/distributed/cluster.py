@@ -32,13 +32,20 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hybridir.collection import validate_documents
-from hybridir.config import CollectionConfig, FusionConfig, SpladeConfig, check_model_name
+from hybridir.collection.manifest import Segment
+from hybridir.config import (
+    CollectionConfig,
+    FusionConfig,
+    SpladeConfig,
+    check_model_name,
+    indexed_lists,
+)
 from hybridir.dense.encoders import Encoder, make_encoder
 from hybridir.distributed.actors import ACTOR_CPUS, ShardActors
 from hybridir.distributed.layout import ShardedLayout
@@ -153,9 +160,6 @@ class ShardedView:
     def dense_vectors(self, doc_ids: Sequence[str]) -> NDArray[np.float32]:
         return np.asarray(self._owner.lookup("dense_vectors", doc_ids), dtype=np.float32)
 
-    def get(self, doc_id: str) -> Document:
-        return self._owner.get(doc_id)
-
 
 class ShardedCollection:
     """A sharded collection served by Ray actors (see the module docstring).
@@ -218,9 +222,7 @@ class ShardedCollection:
         return int(sum(i["documents"] for i in self.infos()))
 
     def lists(self) -> list[str]:
-        have = {"bm25": True, "splade": self.config.splade is not None}
-        have["dense"] = self.config.dense is not None
-        return [name for name in ("bm25", "splade", "dense") if have[name]]
+        return indexed_lists(self.config)
 
     # -- query models (on the coordinator: each query is prepared once) -------------------
     @property
@@ -326,7 +328,7 @@ class ShardedCollection:
         else:
             raise ShardUnavailableError("shards kept changing generation during the query")
         lists = {
-            name: [_merge(answers, name, q, depth) for q in range(_n_queries(payload))]
+            name: [_merge(answers, name, q, depth) for q in range(len(payload))]
             for name, (payload, depth) in requests.items()
         }
         return Retrieval(lists, tuple(missing))
@@ -372,7 +374,7 @@ class ShardedCollection:
         names = [
             f"shard-{i:03d}/{name}" for i, ns in enumerate(self.call_all("segments")) for name in ns
         ]
-        return _Segments(tuple(names))
+        return _ShardSegments(tuple(Segment(name, 0) for name in names))
 
     # -- configuration ------------------------------------------------------------------
     def set_fusion(self, fusion: FusionConfig) -> None:
@@ -489,21 +491,10 @@ def _doc_dict(doc: Document) -> dict[str, Any]:
     }
 
 
-class _Segments:
-    """What the service's metrics read of a sharded manifest."""
+class _ShardSegments(NamedTuple):
+    """What the service's metrics read of a manifest, over every shard."""
 
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self.segments = tuple(_Named(n) for n in names)
-
-
-class _Named:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.files: dict[str, tuple[int, int]] = {}
-
-
-def _n_queries(payload: Any) -> int:
-    return len(payload)
+    segments: tuple[Segment, ...]
 
 
 def _merge(answers: Mapping[int, Any], name: str, q: int, depth: int) -> RankedList:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -194,7 +193,3 @@ class ShardWorker:
 
     def segments(self) -> list[str]:
         return [s.name for s in self.collection.snapshot().manifest.segments]
-
-    @property
-    def directory(self) -> Path:
-        return Path(self.path)

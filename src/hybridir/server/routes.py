@@ -98,7 +98,7 @@ def add_documents(
 # ``:path``: ids made from relative file paths hold "/" (docs/a/b.md), raw or as %2F
 @router.get("/collections/{name}/documents/{doc_id:path}", dependencies=[Depends(reader)])
 def get_document(name: str, doc_id: str, served: ServedDep) -> dict[str, Any]:
-    doc = lookup(served, name).collection.snapshot().get(doc_id)
+    (doc,) = lookup(served, name).collection.snapshot().documents([doc_id])
     return {
         "id": doc.doc_id,
         "title": doc.title,
