@@ -57,6 +57,8 @@ STOPWORD_SOURCES = ("none", "iso", "lucene")
 """Keys of :data:`hybridir.text.languages.STOPWORD_SOURCES`."""
 SPLADE_QUERY_MODES = ("encoder", "idf", "table")
 """Keys of :data:`hybridir.sparse.impact.QUERY_MODES`."""
+DIVERSIFY_METHODS = ("mmr", "clusters")
+"""Keys of :data:`hybridir.diversify.METHODS`."""
 
 
 class _JsonConfig:
@@ -300,6 +302,54 @@ class SpladeConfig(_JsonConfig):
 
 
 @dataclass(frozen=True)
+class ChunkConfig(_JsonConfig):
+    """How long documents are split into passages (:mod:`hybridir.ingest.chunking`).
+
+    Lengths count the tokens of ``tokenizer``: by default the dense model's tokenizer,
+    else the SPLADE model's, else words; a passage never exceeds ``size`` of them, so no
+    encoder truncates it silently. Splits follow structure first (headings, paragraphs),
+    then sentences, then a hard window of ``size`` tokens with ``overlap`` tokens
+    repeated from the previous window.
+    """
+
+    size: int = 200
+    overlap: int = 32
+    tokenizer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.size < 8:
+            raise ConfigError(f"chunk size must be >= 8 tokens, got {self.size}")
+        if not 0 <= self.overlap < self.size // 2:
+            raise ConfigError(
+                f"chunk overlap must be in [0, size/2), got {self.overlap} for size {self.size}"
+            )
+
+
+@dataclass(frozen=True)
+class DiversifyConfig(_JsonConfig):
+    """Diversification of the fused top hits for RAG (:mod:`hybridir.diversify`).
+
+    ``method`` is ``"mmr"`` (maximal marginal relevance, Carbonell & Goldstein 1998:
+    ``lambda_`` trades relevance for novelty) or ``"clusters"`` (TopClustRAG-style: K-Means
+    over the dense vectors of the top ``depth`` hits, the best hit of each cluster first).
+    """
+
+    method: str = "mmr"
+    lambda_: float = 0.7
+    depth: int = 50
+
+    def __post_init__(self) -> None:
+        if self.method not in DIVERSIFY_METHODS:
+            raise ConfigError(
+                f"unknown diversification {self.method!r}; valid: {list(DIVERSIFY_METHODS)}"
+            )
+        if not 0.0 <= self.lambda_ <= 1.0:
+            raise ConfigError(f"lambda_ must be in [0, 1], got {self.lambda_}")
+        if self.depth < 1:
+            raise ConfigError(f"diversification depth must be >= 1, got {self.depth}")
+
+
+@dataclass(frozen=True)
 class CollectionConfig(_JsonConfig):
     """Everything a collection needs to rebuild its components.
 
@@ -313,6 +363,8 @@ class CollectionConfig(_JsonConfig):
     fusion: FusionConfig = field(default_factory=FusionConfig)
     rerank: str | None = None
     splade: SpladeConfig | None = None
+    chunking: ChunkConfig | None = None
+    diversify: DiversifyConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -322,12 +374,15 @@ class CollectionConfig(_JsonConfig):
             "fusion": self.fusion.to_dict(),
             "rerank": self.rerank,
             "splade": None if self.splade is None else self.splade.to_dict(),
+            "chunking": None if self.chunking is None else self.chunking.to_dict(),
+            "diversify": None if self.diversify is None else self.diversify.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectionConfig:
         """Rebuild from :meth:`to_dict` output."""
-        unknown = sorted(set(data) - {"analyzer", "bm25", "dense", "fusion", "rerank", "splade"})
+        names = {"analyzer", "bm25", "dense", "fusion", "rerank", "splade", "chunking", "diversify"}
+        unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown CollectionConfig field(s) {unknown}")
         dense = data.get("dense")
@@ -339,4 +394,10 @@ class CollectionConfig(_JsonConfig):
             fusion=FusionConfig.from_dict(dict(data.get("fusion", {}))),
             rerank=data.get("rerank"),
             splade=None if splade is None else SpladeConfig.from_dict(dict(splade)),
+            chunking=_optional(ChunkConfig, data.get("chunking")),
+            diversify=_optional(DiversifyConfig, data.get("diversify")),
         )
+
+
+def _optional(kind: type[C], data: dict[str, Any] | None) -> C | None:
+    return None if data is None else kind.from_dict(dict(data))

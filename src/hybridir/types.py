@@ -16,6 +16,20 @@ Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
 """Relevance grades per query: ``{qid: {doc_id: grade}}``."""
 
+PARENT = "parent_id"
+"""Metadata field of a passage: the id of the document it was cut from."""
+PASSAGE = "passage"
+"""Metadata field of a passage: its 0-based position in its parent document."""
+HEADINGS = "headings"
+"""Metadata field of a passage: the heading path above it (outermost first)."""
+PAGES = "pages"
+"""Metadata field of a passage: the 1-based PDF pages it spans."""
+
+
+def passage_id(parent: str, position: int) -> str:
+    """The id of a document's ``position``-th passage: ``"<parent>#<position>"``."""
+    return f"{parent}#{position}"
+
 
 @dataclass(frozen=True)
 class Document:
@@ -87,12 +101,22 @@ class ListContribution(NamedTuple):
 
 
 class Hit(NamedTuple):
-    """One ranked result: the fused score plus one contribution per retrieval list."""
+    """One ranked result: the fused score plus one contribution per retrieval list.
+
+    ``title``, ``text`` and ``metadata`` are the document's content when the search asked
+    for it (``fields=``), else ``None``; ``text`` may be a snippet with the matched terms
+    highlighted. With ``group_by="document"`` ``doc_id`` is the parent document and
+    ``passage_id`` the passage that scored it (MaxP).
+    """
 
     doc_id: str
     score: float
     rank: int
     contributions: tuple[ListContribution, ...] = ()
+    title: str | None = None
+    text: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    passage_id: str | None = None
 
 
 @dataclass(frozen=True)

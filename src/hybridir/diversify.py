@@ -1,0 +1,1 @@
+"""Diversification of the fused top hits for RAG (see :class:`hybridir.config.DiversifyConfig`)."""
