@@ -10,6 +10,23 @@ TREC-2 1994); ISR and log-ISR (Mourão, Martins & Magalhães, CMIG 2015, as in r
 theoretical min-max, convex combination (Bruch, Gai & Ingber, TOIS 2023); DBSF (Qdrant's
 distribution-based score fusion, mean ± 3σ); arctan normalization (Milvus); weighted
 arithmetic / geometric / harmonic means (OpenSearch normalization processor).
+
+Degenerate lists. A list with one hit, or whose scores are all equal, has no spread to
+normalize by. Every document of such a list is that list's top hit, so the range
+normalizers (``minmax``, ``tmm``, ``dbsf``) map it to 1.0, the value a top hit gets under
+min-max; ranx and the plain ``(s - lo) / max(hi - lo, 1e-9)`` guard give 0.0 instead, which
+sank a list's only hit below every document of the other lists (a long document that is
+BM25's only match ranked last in a hybrid). Qdrant's DBSF gives such a list 0.5; we keep
+1.0 so that min-max and DBSF agree. One guard (:func:`span_normalize`) does it: when the
+span ``hi - lo`` is under 1e-9 the scores are placed ``1e-9`` below the top, so a constant
+list gives 1.0, a nearly constant one keeps its order just under 1.0, and a list with a
+real spread is normalized exactly as ranx does (tests/oracle checks min-max). ``zscore``
+maps a constant list to 0.0, its mean, by definition: it carries no evidence for or against
+its documents, and 0.0 is also what the ``zero`` missing rule gives an absent document, so
+the list neither lifts nor sinks them (ranx ``zmuv`` does the same). The scale-free
+normalizers need no rule: ``l2`` gives a single hit 1.0 and a constant list of n hits
+``1/√n``, ``arctan`` maps each score on its own, ``rank`` gives the first hit 1.0 (tied
+scores take their positions, as in ranx).
 """
 
 from __future__ import annotations
@@ -28,7 +45,7 @@ from hybridir.types import RankedList
 
 Array = NDArray[np.float64]
 
-_EPS = 1e-9  # ranx's zero-range guard, kept so fused rankings match ranx exactly
+_EPS = 1e-9  # ranx's zero-range guard: a list spread at least this wide normalizes as in ranx
 
 
 class ScoredList(NamedTuple):
@@ -68,14 +85,29 @@ def norm_none(scores: Array, theoretical_min: float) -> Array:
     return scores
 
 
+def span_normalize(scores: Array, lo: float, hi: float) -> Array:
+    """``(s - lo) / (hi - lo)``, the one range normalization, guarded at the top.
+
+    When ``hi - lo`` is under 1e-9 (ranx's zero-range guard) the span is widened downwards,
+    ``1 - (hi - s) / 1e-9``: a constant list (or a single hit) at ``hi`` maps to 1.0 rather
+    than to ranx's 0.0 (see the module docstring), and the map stays continuous at a span of
+    1e-9, so a real spread is normalized exactly as before.
+    """
+    if hi - lo >= _EPS:
+        return (scores - lo) / (hi - lo)
+    return 1.0 - (hi - scores) / _EPS
+
+
 def norm_minmax(scores: Array, theoretical_min: float) -> Array:
-    """``(s - min) / (max - min)``, range guarded by 1e-9 (ranx ``min-max``)."""
-    lo, hi = float(scores.min()), float(scores.max())
-    return (scores - lo) / max(hi - lo, _EPS)
+    """``(s - min) / (max - min)`` (ranx ``min-max``); a constant list maps to 1.0."""
+    return span_normalize(scores, float(scores.min()), float(scores.max()))
 
 
 def norm_zscore(scores: Array, theoretical_min: float) -> Array:
-    """``(s - mean) / std`` with population std, guarded by 1e-9 (ranx ``zmuv``)."""
+    """``(s - mean) / std`` with population std, guarded by 1e-9 (ranx ``zmuv``).
+
+    A constant list (or a single hit) maps to 0.0: every score is the list's mean.
+    """
     return np.asarray((scores - scores.mean()) / max(float(scores.std()), _EPS), dtype=np.float64)
 
 
@@ -89,14 +121,18 @@ def norm_dbsf(scores: Array, theoretical_min: float) -> Array:
 
     Not clipped: on deep lists the top scores lie beyond ``mean + 3σ``, and clipping them
     to 1 would erase the ranking at the very top (measured: SciFact nDCG@10 0.51 clipped).
+    A constant list (σ = 0, or a single hit) maps to 1.0, where Qdrant gives 0.5.
     """
     mean, std = float(scores.mean()), float(scores.std())
-    return np.asarray((scores - (mean - 3 * std)) / max(6 * std, _EPS), dtype=np.float64)
+    return span_normalize(scores, mean - 3 * std, mean + 3 * std)
 
 
 def norm_tmm(scores: Array, theoretical_min: float) -> Array:
-    """Theoretical min-max (Bruch et al. 2023): ``(s - θ_min) / (max - θ_min)``."""
-    return (scores - theoretical_min) / max(float(scores.max()) - theoretical_min, _EPS)
+    """Theoretical min-max (Bruch et al. 2023): ``(s - θ_min) / (max - θ_min)``.
+
+    Already 1.0 for a constant list above ``θ_min``; one at ``θ_min`` also maps to 1.0.
+    """
+    return span_normalize(scores, theoretical_min, float(scores.max()))
 
 
 def norm_arctan(scores: Array, theoretical_min: float) -> Array:

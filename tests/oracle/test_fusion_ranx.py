@@ -45,11 +45,13 @@ def two_real_lists(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         col.add(docs)
         lists[name] = Searcher(col).retrieve_lists(queries, 100, "bm25", FusionConfig())["bm25"]
     # ranx orders tied scores arbitrarily (unstable argsort), so rank-based methods can only be
-    # compared on lists without ties: keep the queries whose two lists have none.
+    # compared on lists without ties: keep the queries whose two lists have none. A one-hit
+    # list is left out too: min-max maps it to 1.0 here and to 0.0 in ranx, a documented
+    # divergence (hybridir.fusion's docstring; test_constant_lists_diverge_from_ranx below).
     tie_free = [
         q
         for q in queries
-        if all(len(set(lists[n][q].scores)) == len(lists[n][q].scores) for n in lists)
+        if all(len(set(lists[n][q].scores)) == len(lists[n][q].scores) > 1 for n in lists)
     ]
     assert len(tie_free) >= 50
     return {n: {q: per_query[q] for q in tie_free} for n, per_query in lists.items()}
@@ -97,3 +99,19 @@ def test_fusion_equals_ranx(
         mine = fused.doc_ids[:20]
         for a, b in zip(top, mine, strict=True):
             assert a == b or theirs_q[a] == pytest.approx(theirs_q[b], rel=1e-9)
+
+
+def test_constant_lists_diverge_from_ranx() -> None:
+    """ranx's min-max sends a one-hit or constant list to 0.0 (``(s - min) / 1e-9``), sinking
+    its documents; hybridir sends it to 1.0 (every document is the list's top hit). Where the
+    list has a spread the two agree (above); z-score agrees everywhere (0.0, the mean)."""
+    from ranx.normalization import min_max_norm, zmuv_norm
+
+    from hybridir.fusion import norm_minmax, norm_zscore
+
+    run = ranx.Run({"q": {"a": 3.0, "b": 3.0}, "r": {"c": 7.0}})
+    assert min_max_norm(run).to_dict() == {"q": {"a": 0.0, "b": 0.0}, "r": {"c": 0.0}}
+    assert norm_minmax(np.array([3.0, 3.0]), 0.0).tolist() == [1.0, 1.0]
+    assert norm_minmax(np.array([7.0]), 0.0).tolist() == [1.0]
+    assert zmuv_norm(run).to_dict() == {"q": {"a": 0.0, "b": 0.0}, "r": {"c": 0.0}}
+    assert norm_zscore(np.array([3.0, 3.0]), 0.0).tolist() == [0.0, 0.0]
