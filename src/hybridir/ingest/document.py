@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hybridir.errors import InvalidInputError
 from hybridir.types import Document
 
 BlockKind = Literal["heading", "paragraph", "list", "code", "table"]
@@ -42,6 +43,32 @@ class Block:
     headings: tuple[str, ...] = ()
     page: int | None = None
     kind: BlockKind = "paragraph"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a file reader found in one file: its title (``""`` if none) and its blocks."""
+
+    title: str
+    blocks: tuple[Block, ...]
+
+    @property
+    def has_text(self) -> bool:
+        """Whether any block holds more than whitespace."""
+        return any(b.text.strip() for b in self.blocks)
+
+
+class SourceError(InvalidInputError):
+    """One document of a source could not be read (a file, or a row of a table).
+
+    ``where`` names it (a file's path relative to the folder read, or ``"<file>:<line>"``)
+    and ``reason`` says why, e.g. ``"encrypted PDF"``; the message is ``"<where>: <reason>"``.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
 
 
 @dataclass(frozen=True)
