@@ -97,7 +97,8 @@ class SourceReport:
             kinds = ", ".join(
                 f"{s or '(no suffix)'} {n}" for s, n in sorted(self.unsupported.items())
             )
-            parts.append(f"{total} files of unsupported types left out ({kinds})")
+            files = "file" if total == 1 else "files"
+            parts.append(f"{total} {files} of unsupported types left out ({kinds})")
         if self.dropped_fields:
             parts.append(f"fields left out: {', '.join(sorted(self.dropped_fields))}")
         return "; ".join(parts)
