@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hybridir import config
+from hybridir.diversify import METHODS as DIVERSIFY
 from hybridir.fusion import METHODS, MISSING, NORMALIZERS
 from hybridir.sparse.bm25 import VARIANTS
 from hybridir.sparse.impact import QUERY_MODES
@@ -18,4 +19,5 @@ def test_config_names_are_the_registries_keys() -> None:
     assert set(config.MISSING_RULES) == set(MISSING)
     assert set(config.SPLADE_QUERY_MODES) == set(QUERY_MODES)
     assert set(config.STOPWORD_SOURCES) == set(STOPWORD_SOURCES)
+    assert set(config.DIVERSIFY_METHODS) == set(DIVERSIFY)
     assert not set(config.LEARNED_METHODS) & set(config.FIXED_METHODS)
