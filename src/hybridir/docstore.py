@@ -133,8 +133,25 @@ class DocStore:
         return _document(rows[0])
 
     def get_many(self, doc_ids: Sequence[str], generation: int) -> list[Document]:
-        """Documents in the order of ``doc_ids`` (each must exist)."""
-        return [self.get(d, generation) for d in doc_ids]
+        """Documents in the order of ``doc_ids`` (each must exist), read with one query per
+        :data:`_CHUNK` distinct ids."""
+        wanted = list(dict.fromkeys(doc_ids))
+        found: dict[str, Document] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT doc_id, title, text, metadata FROM docs "
+                f"WHERE doc_id IN ({marks}) AND {_VISIBLE}",
+                (*chunk, *_at(generation)),
+            )
+            found.update((str(row[0]), _document(row)) for row in rows)
+        missing = [d for d in wanted if d not in found]
+        if len(missing) == 1:
+            raise NotFoundError(f"no document with id {missing[0]!r}")
+        if missing:
+            raise NotFoundError(f"no documents with ids {missing[:5]} ({len(missing)} missing)")
+        return [found[d] for d in doc_ids]
 
     def iterate(self, generation: int) -> Iterator[Document]:
         """Documents visible at ``generation`` in the order they were added."""

@@ -16,22 +16,35 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from dataclasses import replace
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
 from hybridir.backend import Backend, Source
 from hybridir.config import LEARNED_METHODS, FusionConfig
+from hybridir.content import DEFAULT_FIELDS, check_fields, with_content
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.filters import Boost, apply_boosts, parse_boosts
 from hybridir.fusion import Fused, fuse, prepare, scored_list
+from hybridir.grouping import DOCUMENT, check_group_by, group_depths, max_passage, parents_of
 from hybridir.learn.features import QueryContext
 from hybridir.learn.models import FusionModel, load_model
 from hybridir.query import RETRIEVERS
 from hybridir.query import prepare as prepare_queries
 from hybridir.rerank import Reranker, reranker_from_spec
 from hybridir.rerank import rerank as rerank_hits
-from hybridir.types import Hit, ListContribution, RankedList, Retrieval, Run, SearchResult
+from hybridir.text.analyzer import Analyzer
+from hybridir.text.snippets import WordTerms
+from hybridir.types import (
+    PARENT,
+    Hit,
+    ListContribution,
+    RankedList,
+    Retrieval,
+    Run,
+    SearchResult,
+)
 
 HYBRID = "hybrid"
 
@@ -67,6 +80,7 @@ class Searcher:
         self._fusion = fusion
         self._given_reranker = reranker
         self._built: dict[str, Reranker] = {}
+        self._words: WordTerms | None = None
 
     @property
     def reranker(self) -> Reranker | None:
@@ -107,6 +121,13 @@ class Searcher:
             )
         return name
 
+    def _vocabulary(self, analyzer: Analyzer) -> WordTerms:
+        """The snippets' memo of words' index terms, kept across queries while the
+        collection's analyzer stays the same."""
+        if self._words is None or self._words.analyzer is not analyzer:
+            self._words = WordTerms(analyzer)
+        return self._words
+
     def _reranker(self, rerank: bool | None) -> Reranker | None:
         if rerank and self.reranker is None:
             raise ConfigError("rerank=True but this Searcher has no reranker")
@@ -131,7 +152,8 @@ class Searcher:
                 raise InvalidInputError(f"queries must be strings, got {type(q).__name__}")
         names = backend.lists() if mode == HYBRID else [mode]
         prepared = prepare_queries(backend, names, queries)
-        requests = {n: (prepared[n], fusion.depth(n) if mode == HYBRID else k) for n in names}
+        depths = _list_depths(names, mode, fusion, k)
+        requests = {n: (prepared[n], depths[n]) for n in names}
         return backend.retrieve(requests, filters, n_threads=n_threads, allow_partial=allow_partial)
 
     def search(
@@ -146,8 +168,10 @@ class Searcher:
         filters: Mapping[str, Any] | None = None,
         boosts: Sequence[Mapping[str, Any]] = (),
         allow_partial: bool = False,
+        fields: Sequence[str] = DEFAULT_FIELDS,
+        group_by: str = "passage",
     ) -> SearchResult:
-        """Top-``k`` hits for ``query``, each with its per-list explanation.
+        """Top-``k`` hits for ``query``, each with its per-list explanation and content.
 
         ``rerank`` forces the Searcher's reranker on (``True``) or off (``False``); by
         default it runs when the Searcher has one. ``filters`` restricts every list to the
@@ -155,31 +179,83 @@ class Searcher:
         scores of matching hits before the cut to ``k`` (see :mod:`hybridir.filters`).
         ``allow_partial``: on a sharded collection, answer from the shards that answered
         when some did not (``SearchResult.missing_shards`` names them).
+        ``fields``: the stored content each hit carries (:data:`hybridir.content.FIELDS`:
+        ``title``, ``text`` or ``snippet``, ``metadata``; ``()`` for bare hits), read in one
+        batch after the cut to ``k``. ``group_by="document"``: ``k`` parent documents,
+        each scored by its best passage (:mod:`hybridir.grouping`).
+
+        Example:
+            >>> hits = searcher.search("solar panels", fields=["snippet"]).hits  # doctest: +SKIP
+            >>> hits[0].text  # doctest: +SKIP
+            'Cheap <mark>solar</mark> <mark>panels</mark> for every roof …'
         """
         mode = self._check_mode(retriever or self.retriever)
         config = fusion or self.fusion
         reranker = self._reranker(rerank)
+        wanted = check_fields(fields)
+        grouped = check_group_by(group_by) == DOCUMENT
         depth = max(k, reranker.depth) if reranker is not None else k
         parsed = parse_boosts(boosts)
         backend = self.collection.snapshot()  # one consistent state for the whole query
         if parsed:  # boosts may lift any candidate: keep them all until boosted
             depth = max(depth, *(config.depth(n) for n in backend.lists()))
-        clock = time.perf_counter()
-        found = self._retrieve(backend, [query], depth, mode, config, 1, filters, allow_partial)
-        timings = {"retrieve": _ms(clock)}
-        clock = time.perf_counter()
-        one = {n: v[0] for n, v in found.lists.items()}
-        hits = self._hits(backend, query, one, mode, config, depth)
-        if parsed:
-            hits = _boosted(backend, hits, parsed)
-        timings["fuse"] = _ms(clock)
+        timings: dict[str, float] = {}
+        ask = _Ask(backend, query, mode, config, filters, allow_partial, parsed, timings)
+        if grouped:
+            ranked, parents = self._grouped(ask, k, depth)
+        else:
+            ranked, parents = self._ranked(ask, depth), {}
+        hits = ranked.hits
         if reranker is not None:
             hits, seconds = rerank_hits(reranker, backend, query, hits)
             timings["rerank"] = seconds * 1e3
+        if grouped:
+            hits = max_passage(hits, parents)
         hits = hits[:k]
         if explain:
             hits = _with_matched_terms(backend, query, hits)
-        return SearchResult(query, tuple(hits), timings, found.missing_shards)
+        if wanted:
+            clock = time.perf_counter()
+            vocabulary = self._vocabulary(backend.analyzer)
+            hits = with_content(backend, query, hits, wanted, vocabulary=vocabulary)
+            timings["content"] = _ms(clock)
+        return SearchResult(query, tuple(hits), timings, ranked.missing_shards)
+
+    def _ranked(self, ask: _Ask, depth: int) -> _Ranked:
+        """Retrieve, fuse and boost one query's top ``depth`` hits (timings added up)."""
+        clock = time.perf_counter()
+        found = self._retrieve(
+            ask.backend, [ask.query], depth, ask.mode, ask.config, 1, ask.filters, ask.partial
+        )
+        _add(ask.timings, "retrieve", clock)
+        clock = time.perf_counter()
+        one = {n: v[0] for n, v in found.lists.items()}
+        hits = self._hits(ask.backend, ask.query, one, ask.mode, ask.config, depth)
+        if ask.boosts:
+            hits = _boosted(ask.backend, hits, ask.boosts)
+        _add(ask.timings, "fuse", clock)
+        asked = _list_depths(list(one), ask.mode, ask.config, depth)
+        exhausted = len(hits) < depth and all(len(r.doc_ids) < asked[n] for n, r in one.items())
+        return _Ranked(hits, found.missing_shards, exhausted)
+
+    def _grouped(self, ask: _Ask, k: int, depth: int) -> tuple[_Ranked, dict[str, str]]:
+        """Passages ranked deep enough to hold ``k`` distinct parents (or all there are,
+        up to :data:`~hybridir.grouping.MAX_GROUP_DEPTH`), and each one's parent.
+
+        A hybrid query widens each list's depth to the passage depth of the round when its
+        configured depth is shallower (so the first rounds fuse exactly as ungrouped)."""
+        names = ask.backend.lists()
+        for passages in group_depths(k, depth):
+            config = ask.config
+            if ask.mode == HYBRID:
+                wider = {n: passages for n in names if config.depth(n) < passages}
+                config = replace(config, depths={**config.depths, **wider})
+            ranked = self._ranked(ask._replace(config=config), passages)
+            ids = [h.doc_id for h in ranked.hits]
+            parents = parents_of(ids, ask.backend.metadata(ids, PARENT))
+            if len(set(parents)) >= k or ranked.exhausted:
+                break
+        return ranked, dict(zip(ids, parents, strict=True))
 
     def _hits(
         self,
@@ -325,10 +401,11 @@ def hits_from(lists: Mapping[str, RankedList], mode: str, fused: Fused | None) -
 
 def _with_matched_terms(backend: Backend, query: str, hits: list[Hit]) -> list[Hit]:
     """Fill ``matched_terms`` of lexical contributions, and the top contributing
-    (expanded) terms of learned sparse ones (looked up for these hits only)."""
+    (expanded) terms of learned sparse ones (looked up for these hits only; a document
+    hit's from its best passage)."""
     if not hits:
         return hits
-    ids = [h.doc_id for h in hits]
+    ids = [h.passage_id or h.doc_id for h in hits]
     matched = backend.matched_terms(ids, backend.analyzer.analyze(query))
     top: list[tuple[tuple[str, float], ...]] = []
     if any(c.retriever == "splade" for h in hits for c in h.contributions):
@@ -366,6 +443,37 @@ def _boosted(backend: Backend, hits: list[Hit], boosts: Sequence[Boost]) -> list
             parts = (*parts, ListContribution("boost", float(factors[i]), None, None))
         out.append(Hit(hits[i].doc_id, float(scores[i]), rank, parts))
     return out
+
+
+def _list_depths(names: Sequence[str], mode: str, fusion: FusionConfig, k: int) -> dict[str, int]:
+    """How deep each list is retrieved: its fusion depth in a hybrid query, else ``k``."""
+    return {n: fusion.depth(n) if mode == HYBRID else k for n in names}
+
+
+class _Ask(NamedTuple):
+    """One query's fixed parts, as the ranking rounds of :meth:`Searcher.search` use them."""
+
+    backend: Backend
+    query: str
+    mode: str
+    config: FusionConfig
+    filters: Mapping[str, Any] | None
+    partial: bool
+    boosts: Sequence[Boost]
+    timings: dict[str, float]
+
+
+class _Ranked(NamedTuple):
+    """One ranking round: the hits, the shards that did not answer, and whether every
+    list gave all it had (so a deeper round would find nothing more)."""
+
+    hits: list[Hit]
+    missing_shards: tuple[int, ...]
+    exhausted: bool
+
+
+def _add(timings: dict[str, float], stage: str, start: float) -> None:
+    timings[stage] = timings.get(stage, 0.0) + _ms(start)
 
 
 def _ms(start: float) -> float:

@@ -139,27 +139,39 @@ class SearchResult:
         return bool(self.missing_shards)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"query", "timings", "hits": [{"doc_id", "score", "rank",
-        "lists"}]}``."""
+        """JSON-ready form: ``{"query", "timings", "partial", "missing_shards", "hits":
+        [{"doc_id", "score", "rank", "lists"}]}``, each hit with ``"title"``, ``"text"``,
+        ``"metadata"`` and ``"passage_id"`` where it has them."""
         return {
             "query": self.query,
             "timings": dict(self.timings),
             "partial": self.partial,
             "missing_shards": list(self.missing_shards),
-            "hits": [
-                {
-                    "doc_id": h.doc_id,
-                    "score": h.score,
-                    "rank": h.rank,
-                    "lists": [
-                        c._asdict()
-                        | {
-                            "matched_terms": list(c.matched_terms),
-                            "term_scores": [[t, w] for t, w in c.term_scores],
-                        }
-                        for c in h.contributions
-                    ],
-                }
-                for h in self.hits
-            ],
+            "hits": [_hit_dict(h) for h in self.hits],
         }
+
+
+_CONTENT = ("title", "text", "metadata", "passage_id")
+"""Hit attributes a JSON hit carries only when set."""
+
+
+def _hit_dict(hit: Hit) -> dict[str, Any]:
+    """One hit of :meth:`SearchResult.to_dict`."""
+    out: dict[str, Any] = {
+        "doc_id": hit.doc_id,
+        "score": hit.score,
+        "rank": hit.rank,
+        "lists": [
+            c._asdict()
+            | {
+                "matched_terms": list(c.matched_terms),
+                "term_scores": [[t, w] for t, w in c.term_scores],
+            }
+            for c in hit.contributions
+        ],
+    }
+    for name in _CONTENT:
+        value = getattr(hit, name)
+        if value is not None:
+            out[name] = dict(value) if name == "metadata" else value
+    return out
