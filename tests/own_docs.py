@@ -73,7 +73,7 @@ _HTML = """\
 PDF_PAGES = ("Revenue grew in the first quarter.", "Costs fell in the second quarter.")
 
 
-def _pdf(pages: tuple[str, ...], title: str | None = None) -> bytes:
+def make_pdf(pages: tuple[str, ...], title: str | None = None) -> bytes:
     """A PDF with one line of Helvetica text per page (fpdf2); ``""`` makes a page with a
     drawn rectangle and no text, as a scan without OCR has."""
     pdf = FPDF()
@@ -147,9 +147,9 @@ def make_folder(path: Path) -> dict[str, Any]:
     )
     (path / "guides" / "setup.md").write_text(_MARKDOWN, "utf-8")
     (path / "guides" / "page.html").write_text(_HTML, "utf-8")
-    (path / "papers" / "report.pdf").write_bytes(_pdf(PDF_PAGES, title="Quarterly report"))
-    (path / "papers" / "locked.pdf").write_bytes(_encrypted(_pdf(("Top secret plans.",))))
-    (path / "papers" / "scan.pdf").write_bytes(_pdf(("",)))
+    (path / "papers" / "report.pdf").write_bytes(make_pdf(PDF_PAGES, title="Quarterly report"))
+    (path / "papers" / "locked.pdf").write_bytes(_encrypted(make_pdf(("Top secret plans.",))))
+    (path / "papers" / "scan.pdf").write_bytes(make_pdf(("",)))
     (path / "papers" / "broken.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
     _docx(path / "memo.docx")
     (path / "empty.txt").write_bytes(b"")

@@ -6,20 +6,23 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+import docx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pypdf import PdfReader, PdfWriter
 
 from hybridir.errors import ConfigError, InvalidInputError, NotFoundError
 from hybridir.ingest.document import Block, Loaded, SourceError
 from hybridir.ingest.readers import READERS
 from hybridir.ingest.sources import SourceDocuments, load_source, matches
 from hybridir.types import Document
-from own_docs import ENCRYPTED_REASON, IMAGE_ONLY_REASON, PDF_PAGES, make_folder
+from own_docs import ENCRYPTED_REASON, IMAGE_ONLY_REASON, PDF_PAGES, make_folder, make_pdf
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +254,9 @@ def test_glob_option_and_glob_sources(folder: tuple[Path, dict[str, Any]]) -> No
         "guides/setup.md",
     ]
     assert [d.doc_id for d in load_source(f"{root}/guides/*.md")] == ["setup.md"]
+    top = load_source(f"{root}/*.txt")  # as a shell globs: the top folder only
+    assert [d.doc_id for d in top] == ["notes.txt"]
+    assert top.report.skipped == [("empty.txt", "empty file")]
     pdfs = load_source(f"{root}/**/*.pdf")
     assert [d.doc_id for d in pdfs] == ["papers/report.pdf"]
     assert len(pdfs.report.skipped) == 3
@@ -259,12 +265,16 @@ def test_glob_option_and_glob_sources(folder: tuple[Path, dict[str, Any]]) -> No
 
 
 def test_matches() -> None:
-    assert matches("guides/setup.md", "*.md")
+    assert matches("guides/setup.md", "*.md")  # a bare name pattern matches at any depth
+    assert not matches("guides/setup.md", "*.md", anywhere=False)
     assert matches("setup.md", "**/*.md")
     assert matches("a/b/c.md", "a/**/*.md")
     assert matches("a/c.md", "a/**/*.md")
+    assert not matches("a/b/c.md", "a/*.md")  # * stays within one folder
     assert not matches("guides/setup.md", "guides/*.txt")
-    assert not matches("b/setup.md", "a/*.md")
+    assert matches("x1.md", "x[0-9].md")
+    assert not matches("x1.md", "x[!0-9].md")
+    assert matches("a/b.c", "**")
 
 
 def test_a_second_pass_starts_the_report_afresh(folder: tuple[Path, dict[str, Any]]) -> None:
@@ -310,6 +320,54 @@ def test_bad_options_are_config_errors(folder: tuple[Path, dict[str, Any]], tmp_
 def test_every_reader_suffix_is_lower_case_and_dotted() -> None:
     assert all(s.startswith(".") and s == s.lower() for s in READERS)
     assert {r.format for r in READERS.values()} == {"text", "markdown", "html", "pdf", "docx"}
+
+
+def test_a_pdf_with_only_an_owner_password_opens_and_titles_by_first_line(
+    tmp_path: Path,
+) -> None:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(("Plain words here.",)))))
+    writer.encrypt(user_password="", owner_password="owner")  # restrictions only
+    with (tmp_path / "open.pdf").open("wb") as handle:
+        writer.write(handle)
+    (doc,) = load_source(tmp_path / "open.pdf")
+    assert (doc.title, doc.blocks) == ("Plain words here.", (Block("Plain words here.", (), 1),))
+
+
+def test_docx_core_title_wins_over_the_first_heading(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.core_properties.title = "Official title"
+    document.add_heading("Shown heading", level=2)
+    document.add_paragraph("Text.")
+    document.save(str(tmp_path / "t.docx"))
+    (doc,) = load_source(tmp_path / "t.docx")
+    assert doc.title == "Official title"
+    assert doc.blocks[1] == Block("Text.", ("Shown heading",))
+
+
+def test_markdown_details(tmp_path: Path) -> None:
+    (tmp_path / "d.md").write_text(
+        "Lead text ![a diagram](d.png)\n\n## Second\n\n3. three\n4. four\n\n> quoted\n\n"
+        "<div>raw <b>html</b></div>\n\n# Top\n\nend\n",
+        "utf-8",
+    )
+    (doc,) = load_source(tmp_path / "d.md")
+    assert doc.title == "Second"  # the first heading, whatever its level
+    assert [(b.text, b.headings, b.kind) for b in doc.blocks] == [
+        ("Lead text a diagram", (), "paragraph"),
+        ("Second", ("Second",), "heading"),
+        ("3. three\n4. four", ("Second",), "list"),
+        ("quoted", ("Second",), "paragraph"),
+        ("raw html", ("Second",), "paragraph"),
+        ("Top", ("Top",), "heading"),
+        ("end", ("Top",), "paragraph"),
+    ]
+
+
+def test_html_in_a_declared_charset(tmp_path: Path) -> None:
+    page = '<html><head><meta charset="iso-8859-2"></head><body><p>Zażółć</p></body></html>'
+    (tmp_path / "pl.html").write_bytes(page.encode("iso-8859-2"))
+    (doc,) = load_source(tmp_path / "pl.html")
+    assert (doc.title, doc.text) == ("", "Zażółć")
 
 
 # -- tables ------------------------------------------------------------------------------------

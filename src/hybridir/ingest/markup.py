@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -285,20 +284,17 @@ def _flat_text(node: LexborNode) -> str:
     return "".join(parts)
 
 
-def _children(node: LexborNode, tag: str) -> list[LexborNode]:
-    """The element children of ``node`` named ``tag``."""
-    return [c for c in node.iter() if c.tag == tag]
+def _children(node: LexborNode, *tags: str) -> list[LexborNode]:
+    """The element children of ``node`` named one of ``tags``."""
+    return [c for c in node.iter() if c.tag in tags]
 
 
 def _table_rows(table: LexborNode) -> list[str]:
     """One line per row, its cells' texts joined by `` | `` (nested tables inline)."""
-    cells = [[_squash(_flat_text(c)) for c in _cells(row)] for row in table.css("tr")]
+    cells = [
+        [_squash(_flat_text(c)) for c in _children(row, "td", "th")] for row in table.css("tr")
+    ]
     return [" | ".join(row) for row in cells if any(row)]
-
-
-def _cells(row: LexborNode) -> Sequence[LexborNode]:
-    """The ``td``/``th`` children of a table row."""
-    return [c for c in row.iter() if c.tag in ("td", "th")]
 
 
 def _html_fragment_text(fragment: str) -> str:

@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
@@ -116,8 +116,10 @@ def load_source(
             text and title; the report lists the ones left out).
         on_error: ``"skip"`` an unreadable document and name it in the report, or
             ``"fail"`` with :class:`SourceError`.
-        glob: within a folder, read only the files whose relative path matches (a pattern
-            without ``/`` matches file names at any depth; ``*`` may cross ``/``).
+        glob: within a folder, read only the files whose relative path matches
+            (:func:`matches`: a pattern without ``/`` matches file names at any depth).
+            A glob SOURCE (``"docs/*.md"``) matches as a shell does: ``docs/*.md`` reads
+            the top folder only, ``docs/**/*.md`` every folder below.
 
     Returns:
         The documents (iterate them; ``.report`` says what was read and skipped).
@@ -173,7 +175,7 @@ def _plan(
         root, pattern = _split_glob(text)
         if not root.is_dir():
             raise NotFoundError(f"{root} (the folder of {text!r}) does not exist; {source_forms()}")
-        return "files", partial(_read_folder, root, pattern)
+        return "files", partial(_read_folder, root, pattern, anywhere=False)
     if _looks_like_path(text):
         raise NotFoundError(f"{text} does not exist; {source_forms()}")
     try:
@@ -217,26 +219,54 @@ def _split_glob(text: str) -> tuple[Path, str]:
     return Path(*parts[:first]) if first else Path("."), "/".join(parts[first:])
 
 
-def matches(relative: str, pattern: str) -> bool:
-    """Whether a POSIX relative path matches a glob pattern: a pattern without ``/`` is
-    matched against the file name (at any depth), else against the whole path, where
-    ``*`` may cross ``/`` and a leading ``**/`` may also match nothing.
+def matches(relative: str, pattern: str, *, anywhere: bool = True) -> bool:
+    """Whether a POSIX relative path matches a glob pattern, as a shell matches paths:
+    ``*`` and ``?`` stay within one path segment, ``**`` spans any number of folders
+    (``a/**/*.md`` matches ``a/x.md`` and ``a/b/c/x.md``), ``[...]`` is a character class.
+    With ``anywhere``, a pattern without ``/`` matches the file name at any depth (as
+    ``--include '*.md'`` does in rsync).
 
     Example:
-        >>> matches("guides/setup.md", "*.md"), matches("a/b/c.md", "a/**/*.md")
-        (True, True)
+        >>> matches("guides/setup.md", "*.md"), matches("guides/setup.md", "*.md", anywhere=False)
+        (True, False)
     """
-    if "/" not in pattern:
-        return fnmatch.fnmatchcase(PurePosixPath(relative).name, pattern)
-    if fnmatch.fnmatchcase(relative, pattern):
-        return True
-    return "**/" in pattern and fnmatch.fnmatchcase(relative, pattern.replace("**/", "", 1))
+    if anywhere and "/" not in pattern:
+        relative = PurePosixPath(relative).name
+    return _glob_regex(pattern).match(relative) is not None
+
+
+@lru_cache(maxsize=64)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a path glob into a regular expression (what Python 3.13's
+    ``glob.translate(recursive=True)`` does, for older Pythons)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] in "*?":
+            out.append("[^/]*" if pattern[i] == "*" else "[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append(f"[^{body[1:]}]" if body.startswith("!") else f"[{body}]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _walk(root: Path, pattern: str | None) -> Iterator[tuple[str, Path] | SourceError]:
+def _walk(
+    root: Path, pattern: str | None, anywhere: bool
+) -> Iterator[tuple[str, Path] | SourceError]:
     """Every non-hidden file under ``root`` (recursively, in sorted order) as
     ``(relative POSIX path, path)``; a folder that cannot be listed is a SourceError item."""
     failures: list[OSError] = []
@@ -247,7 +277,9 @@ def _walk(root: Path, pattern: str | None) -> Iterator[tuple[str, Path] | Source
         for name in sorted(files):
             path = Path(folder, name)
             relative = path.relative_to(root).as_posix()
-            if not name.startswith(".") and (pattern is None or matches(relative, pattern)):
+            if not name.startswith(".") and (
+                pattern is None or matches(relative, pattern, anywhere=anywhere)
+            ):
                 yield relative, path
     yield from (_listing_error(root, exc) for exc in failures)
 
@@ -258,9 +290,11 @@ def _listing_error(root: Path, exc: OSError) -> SourceError:
     return SourceError(where, f"cannot list the folder ({exc.strerror or exc})")
 
 
-def _read_folder(root: Path, pattern: str | None, report: SourceReport) -> Iterator[Item]:
-    """The documents of a folder's files (see :func:`_read_entries`)."""
-    return _read_entries(_walk(root, pattern), report)
+def _read_folder(
+    root: Path, pattern: str | None, report: SourceReport, *, anywhere: bool = True
+) -> Iterator[Item]:
+    """The documents of a folder's files (see :func:`_read_entries` and :func:`matches`)."""
+    return _read_entries(_walk(root, pattern, anywhere), report)
 
 
 def _read_entries(

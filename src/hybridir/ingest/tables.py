@@ -162,11 +162,12 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
         table = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, … for a bad file
         raise InvalidInputError(f"{path}: not a readable Parquet file ({exc})") from None
-    number = 0
-    for batch in table.iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            number += 1
-            yield f"{path}:row {number}", row
+    with table:
+        number = 0
+        for batch in table.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                yield f"{path}:row {number}", row
 
 
 TABLES: dict[str, tuple[str, Callable[[Path], Iterator[Row]]]] = {
