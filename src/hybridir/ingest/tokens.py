@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import regex
 
-from hybridir.config import CollectionConfig
+from hybridir.config import CollectionConfig, DenseConfig, SpladeConfig
 from hybridir.dense.encoders import is_use_multilingual, resolve_model
 from hybridir.errors import ConfigError, missing_dependency
 from hybridir.sparse.encoders import OFFLINE_SPARSE_MODELS, resolve_sparse_model, sparse_hub_name
@@ -202,9 +202,7 @@ class HFTokenCounter:
 
 def _named_counter(name: str) -> TokenCounter:
     """The counter ``ChunkConfig.tokenizer`` names."""
-    if name.strip().lower() == WORDS:
-        return WordCounter()
-    if is_use_multilingual(name):
+    if name.strip().lower() == WORDS or is_use_multilingual(name):
         return WordCounter()
     if not Path(name).expanduser().is_dir() and sparse_hub_name(name).lower() in (
         OFFLINE_SPARSE_MODELS
@@ -212,6 +210,20 @@ def _named_counter(name: str) -> TokenCounter:
         return HFTokenCounter(name, resolve_sparse_model(name))
     path = resolve_model(name)
     return HFTokenCounter(name, path, max_length=_seq_length(path))
+
+
+def _dense_counter(config: DenseConfig) -> TokenCounter:
+    """The dense model's tokenizer, with its sentence-transformers window (USE: words)."""
+    if is_use_multilingual(config.model):
+        return WordCounter()
+    path = resolve_model(config.model)
+    return HFTokenCounter(config.model, path, max_length=_seq_length(path))
+
+
+def _splade_counter(config: SpladeConfig) -> TokenCounter:
+    """The SPLADE model's tokenizer; the window is ``max_length`` less the special tokens."""
+    path = resolve_sparse_model(config.model)
+    return HFTokenCounter(config.model, path, max_length=config.max_length)
 
 
 def token_counter(config: CollectionConfig) -> TokenCounter:
@@ -239,14 +251,16 @@ def token_counter(config: CollectionConfig) -> TokenCounter:
         'words'
     """
     chosen = None if config.chunking is None else config.chunking.tokenizer
+    dense, splade = config.dense, config.splade
     if chosen is not None:
+        # The collection's own model, named again, keeps that encoder's window.
+        if dense is not None and resolve_model(chosen) == resolve_model(dense.model):
+            return _dense_counter(dense)
+        if splade is not None and sparse_hub_name(chosen) == sparse_hub_name(splade.model):
+            return _splade_counter(splade)
         return _named_counter(chosen)
-    if config.dense is not None:
-        if is_use_multilingual(config.dense.model):
-            return WordCounter()
-        path = resolve_model(config.dense.model)
-        return HFTokenCounter(config.dense.model, path, max_length=_seq_length(path))
-    if config.splade is not None:
-        path = resolve_sparse_model(config.splade.model)
-        return HFTokenCounter(config.splade.model, path, max_length=config.splade.max_length)
+    if dense is not None:
+        return _dense_counter(dense)
+    if splade is not None:
+        return _splade_counter(splade)
     return WordCounter()
