@@ -38,6 +38,13 @@ from hybridir.collection.files import (
 )
 from hybridir.collection.manifest import MANIFEST, Manifest, Segment
 from hybridir.collection.merge import merge_plan, merged_rows
+from hybridir.collection.sources import (
+    IngestReport,
+    add_source,
+    count_truncated,
+    sync_folder,
+    warn_truncated,
+)
 from hybridir.collection.state import load_with_retry
 from hybridir.collection.validation import validate_documents, validate_id
 from hybridir.collection.view import CollectionView, Shared
@@ -234,6 +241,51 @@ class Collection(CollectionView):
             list(docs), (), vectors, replace=True, show=show_progress, allow_empty=allow_empty
         )
 
+    def update(
+        self,
+        upsert: Iterable[Document] = (),
+        delete: Iterable[str] = (),
+        *,
+        show_progress: bool = False,
+    ) -> int:
+        """Upsert ``upsert`` and delete ``delete`` (ids; absent ones are ignored) in ONE
+        transaction: a reader sees all of it or none. Returns how many documents were
+        written or deleted. An id in both is upserted (the new version wins)."""
+        batch = list(upsert)
+        new = {d.doc_id for d in batch}
+        ids = [d for d in dict.fromkeys(delete) if d not in new]
+        for i, d in enumerate(ids):
+            validate_id(d, f"doc id #{i}")
+        return self._write(batch, ids, None, replace=True, show=show_progress, missing_ok=True)
+
+    def add_source(
+        self,
+        source: str | Path,
+        *,
+        upsert: bool = False,
+        show_progress: bool = False,
+        **options: Any,
+    ) -> IngestReport:
+        """Add a source of documents in one transaction: a folder or glob of ``.txt``,
+        ``.md``, ``.html``, ``.pdf``, ``.docx`` files, a JSONL/CSV/TSV/Parquet table, or a
+        BEIR folder or dataset name, cut into passages when the collection chunks
+        (:attr:`CollectionConfig.chunking`). ``options`` are the reader's field mapping and
+        error policy (:func:`hybridir.ingest.sources.load_source`).
+
+        Example:
+            >>> col.add_source("./mydocs").passages  # doctest: +SKIP
+            42
+        """
+        return add_source(self, source, upsert=upsert, show_progress=show_progress, **options)
+
+    def sync(
+        self, folder: str | Path, *, show_progress: bool = False, **options: Any
+    ) -> IngestReport:
+        """Make the collection equal ``folder`` in one transaction (new and changed files
+        upserted, removed ones deleted, unchanged ones untouched): see
+        :func:`hybridir.collection.sources.sync_folder`."""
+        return sync_folder(self, folder, show_progress=show_progress, **options)
+
     def delete(self, doc_ids: Iterable[str], *, missing_ok: bool = False) -> int:
         """Delete documents in one transaction; returns how many were deleted.
 
@@ -260,6 +312,8 @@ class Collection(CollectionView):
         validate_documents(batch, allow_empty=allow_empty)
         if vectors is not None:
             self._check_vectors(batch, vectors)
+        elif batch:
+            warn_truncated(count_truncated(self.config, batch))
         # Encode before taking the lock: the slow part of a write never blocks other writers.
         fresh, weights = vectors, None
         if batch:
@@ -280,6 +334,7 @@ class Collection(CollectionView):
             removed = [d for d in deletes if bm25.has(d)] + taken
             if not batch and not removed:
                 return 0
+            removed = list(dict.fromkeys(removed))
             generation = view.generation + 1
             state = view._state
             segments = with_deletions(
@@ -294,7 +349,7 @@ class Collection(CollectionView):
             dim = None if fresh is None else int(fresh.shape[1])
             self._publish(view, segments, n_live, generation, dim)
             self._maybe_merge()
-        return len(batch) if batch else len(removed)
+        return len(batch) + len(removed) - len(taken) if batch else len(removed)
 
     def _check_vectors(self, batch: Sequence[Document], vectors: NDArray[np.float32]) -> None:
         if not self.has_dense:
