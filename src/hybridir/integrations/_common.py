@@ -204,7 +204,8 @@ class RemoteClient:
             ``httpx.ASGITransport(app)`` to talk to an app in-process.
 
     One blocking ``httpx.Client`` serves every thread; each async search opens its own
-    ``httpx.AsyncClient``, since an async client belongs to one event loop.
+    ``httpx.AsyncClient``, since an async client belongs to one event loop (a given
+    ``async_transport`` is shared by them and left open).
 
     Example:
         >>> client = RemoteClient("http://127.0.0.1:8000", "sf")  # doctest: +SKIP
@@ -231,7 +232,7 @@ class RemoteClient:
             "headers": {"X-API-Key": api_key} if api_key is not None else {},
         }
         self._client = httpx.Client(**self._settings, transport=transport)
-        self._async_transport = async_transport
+        self._async_transport = _Borrowed(async_transport) if async_transport else None
 
     def search(self, query: str, options: SearchOptions) -> list[Hit]:
         body = options.request_body(query)
@@ -265,11 +266,27 @@ class RemoteClient:
             answer: Mapping[str, Any] = response.json()
             return answer
         try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
+            problem = response.json()
+        except ValueError:  # not JSON: a proxy's page, say
+            problem = None
+        detail = problem.get("detail") if isinstance(problem, dict) else None
+        detail = detail or response.text[:500]
         message = f"{self.url} {self.collection!r}: HTTP {response.status_code}: {detail}"
         raise _ERRORS.get(response.status_code, HybridirError)(message)
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """A caller's async transport lent to one ``AsyncClient`` per search: closing that
+    client must not close the transport the next search uses."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Leave the transport open: its owner closes it."""
 
 
 _ERRORS: dict[int, type[HybridirError]] = {
