@@ -29,18 +29,27 @@ from hybridir.cli.options import (
 )
 from hybridir.cli.signature import with_options
 from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig, DenseConfig, FusionConfig
+from hybridir.content import DEFAULT_FIELDS, FIELDS
 from hybridir.errors import ConfigError
+from hybridir.grouping import GROUP_BY
 from hybridir.query import RETRIEVERS
 from hybridir.search import HYBRID, Searcher
+from hybridir.text.snippets import ELLIPSIS, MARK, highlighted
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from hybridir.collection import Collection
     from hybridir.distributed.opening import AnyCollection
     from hybridir.eval.datasets import BeirDataset
-    from hybridir.types import ListContribution, SearchResult
+    from hybridir.types import Hit, ListContribution, SearchResult
 
 RETRIEVER_NAMES = sorted([*RETRIEVERS, HYBRID])
 """What ``--retriever`` accepts."""
+TABLE_FIELDS = ("title", "snippet")
+"""What the hit table shows unless ``--fields`` says otherwise."""
+TEXT_CHARS = 300
+"""How much of a whole text (``--fields text``) the table shows."""
 
 
 def _searcher(
@@ -59,6 +68,20 @@ def search(
         str | None,
         typer.Option(help=f"One of {RETRIEVER_NAMES} (default: the collection's)."),
     ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Comma-separated content of each hit, from {sorted(FIELDS)} ('' for none; "
+            "default: title,snippet in the table, title,text,metadata with --json)."
+        ),
+    ] = None,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            help=f"One of {list(GROUP_BY)}: 'document' ranks parent documents by their best "
+            "passage (k counts documents)."
+        ),
+    ] = "passage",
     *,
     fusion: FusionOptions,
     rerank: RerankOptions,
@@ -67,14 +90,16 @@ def search(
     """Search a collection and show the hits with each list's explanation."""
     collection = open_collection(collection_dir)
     searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
-    result = searcher.search(query, k, rerank=rerank.flag)
+    default = DEFAULT_FIELDS if as_json else TABLE_FIELDS
+    wanted = default if fields is None else tuple(f.strip() for f in fields.split(",") if f.strip())
+    result = searcher.search(query, k, rerank=rerank.flag, fields=wanted, group_by=group_by)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return
-    _print_hits(collection, query, result)
+    _print_hits(query, result)
 
 
-def _print_hits(collection: AnyCollection, query: str, result: SearchResult) -> None:
+def _print_hits(query: str, result: SearchResult) -> None:
     from rich.table import Table
 
     lists = [c.retriever for c in result.hits[0].contributions] if result.hits else []
@@ -84,22 +109,45 @@ def _print_hits(collection: AnyCollection, query: str, result: SearchResult) -> 
     for name in lists:
         table.add_column(f"{name} rank / raw / norm")
     table.add_column("matched terms")
-    table.add_column("title / text")
-    docs = collection.snapshot().documents([h.doc_id for h in result.hits])
-    for hit, doc in zip(result.hits, docs, strict=True):
+    table.add_column("title / snippet", ratio=2)
+    for hit in result.hits:
         cells = [_contribution_cell(c) for c in hit.contributions]
         matched = next((c.matched_terms for c in hit.contributions if c.matched_terms), ())
+        doc_id = (
+            hit.doc_id
+            if hit.passage_id in (None, hit.doc_id)
+            else f"{hit.doc_id}\n({hit.passage_id})"
+        )
         table.add_row(
             str(hit.rank),
-            hit.doc_id,
+            doc_id,
             f"{hit.score:.4f}",
             *cells,
             " ".join(matched),
-            (doc.title or doc.text)[:60],
+            _content_cell(hit),
         )
     out.print(table)
     timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in result.timings.items())
     err.print(f"[dim]{timings}[/dim]")
+
+
+def _content_cell(hit: Hit) -> Text:
+    """A hit's title (bold) over its text: a snippet's marked words highlighted (the
+    fragment unescaped, never read as rich markup), a whole text cut to 300 characters."""
+    from rich.text import Text
+
+    cell = Text()
+    if hit.title:
+        cell.append(hit.title, style="bold")
+    if hit.text:
+        if hit.title:
+            cell.append("\n")
+        if MARK[0] in hit.text or ELLIPSIS in hit.text:
+            for piece, marked in highlighted(hit.text):
+                cell.append(piece, style="reverse" if marked else "")
+        else:
+            cell.append(hit.text[:TEXT_CHARS] + (ELLIPSIS if len(hit.text) > TEXT_CHARS else ""))
+    return cell
 
 
 def _contribution_cell(c: ListContribution) -> str:

@@ -19,6 +19,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hybridir.config import FusionConfig
+from hybridir.content import DEFAULT_FIELDS
 from hybridir.search import HYBRID
 from hybridir.server.deps import ConfigDep, MetricsDep, ServedDep, lookup, reader, writer
 from hybridir.server.jsonbody import BoundedJSONRoute
@@ -75,6 +76,8 @@ def search(name: str, body: SearchRequest, served: ServedDep, config: ConfigDep)
         filters=body.filter,
         boosts=body.boosts,
         allow_partial=body.allow_partial,
+        fields=DEFAULT_FIELDS if body.fields is None else body.fields,
+        group_by=body.group_by,
     )
     return result.to_dict()
 

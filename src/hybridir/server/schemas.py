@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from hybridir.content import FieldName, check_fields
+from hybridir.errors import ConfigError
+from hybridir.grouping import GroupBy
 
 __all__ = ["DocumentIn", "DocumentsRequest", "FusionOverrides", "SearchRequest"]
 
@@ -25,6 +29,16 @@ def _finite(value: Any) -> Any:
         elif isinstance(item, list):
             stack.extend(item)
     return value
+
+
+def _one_per_attribute(fields: list[str] | None) -> list[str] | None:
+    """``fields`` if no two of them fill the same part of a hit (``text`` and ``snippet``)."""
+    if fields is not None:
+        try:
+            check_fields(fields)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+    return fields
 
 
 class FusionOverrides(BaseModel):
@@ -48,14 +62,58 @@ class SearchRequest(BaseModel):
     explain: bool = True
     rerank: bool | None = None
     allow_partial: bool = False
+    fields: Annotated[list[FieldName] | None, AfterValidator(_one_per_attribute)] = Field(
+        None,
+        description="Content each hit carries: `title`, `text` or `snippet` (an HTML "
+        "fragment: the text escaped, matched query terms in `<mark>`), `metadata`; "
+        "default `title`, `text`, `metadata`; `[]` for bare hits.",
+    )
+    group_by: GroupBy = Field(
+        "passage",
+        description="`document`: every hit is a parent document scored by its best passage "
+        "(MaxP; `passage_id` names it) and `k` counts documents.",
+    )
+
+
+ID_NAMES = ("id", "_id", "docid")
+"""What a document's id may be called in a request (as in corpus files: BEIR ``_id``,
+Pyserini ``id``, MS MARCO ``docid``)."""
+TEXT_NAMES = ("text", "contents", "body")
+"""What a document's text may be called in a request."""
+
+
+def _once(data: Any, names: tuple[str, ...], what: str) -> None:
+    """Refuse a raw document that names ``what`` more than once among ``names``."""
+    if isinstance(data, dict):
+        given = [n for n in names if n in data]
+        if len(given) > 1:
+            raise ValueError(f"give the {what} once, as one of {list(names)} (got {given})")
 
 
 class DocumentIn(BaseModel):
+    """A document to write. Its id may be called ``id``, ``_id`` or ``docid`` and its text
+    ``text``, ``contents`` or ``body`` (each exactly once), as in corpus files."""
+
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1)
+    id: str = Field(
+        min_length=1,
+        validation_alias=AliasChoices(*ID_NAMES),
+        description="The document id; also accepted as `_id` or `docid` (exactly one of them).",
+    )
     title: str = ""
-    text: str = ""
+    text: str = Field(
+        "",
+        validation_alias=AliasChoices(*TEXT_NAMES),
+        description="The body text; also accepted as `contents` or `body` (at most one).",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_once(cls, data: Any) -> Any:
+        _once(data, ID_NAMES, "id")
+        _once(data, TEXT_NAMES, "text")
+        return data
 
 
 class DocumentsRequest(BaseModel):
