@@ -11,22 +11,14 @@ theoretical min-max, convex combination (Bruch, Gai & Ingber, TOIS 2023); DBSF (
 distribution-based score fusion, mean ± 3σ); arctan normalization (Milvus); weighted
 arithmetic / geometric / harmonic means (OpenSearch normalization processor).
 
-Degenerate lists. A list with one hit, or whose scores are all equal, has no spread to
-normalize by. Every document of such a list is that list's top hit, so the range
-normalizers (``minmax``, ``tmm``, ``dbsf``) map it to 1.0, the value a top hit gets under
-min-max; ranx and the plain ``(s - lo) / max(hi - lo, 1e-9)`` guard give 0.0 instead, which
-sank a list's only hit below every document of the other lists (a long document that is
-BM25's only match ranked last in a hybrid). Qdrant's DBSF gives such a list 0.5; we keep
-1.0 so that min-max and DBSF agree. One guard (:func:`span_normalize`) does it: when the
-span ``hi - lo`` is under 1e-9 the scores are placed ``1e-9`` below the top, so a constant
-list gives 1.0, a nearly constant one keeps its order just under 1.0, and a list with a
-real spread is normalized exactly as ranx does (tests/oracle checks min-max). ``zscore``
-maps a constant list to 0.0, its mean, by definition: it carries no evidence for or against
-its documents, and 0.0 is also what the ``zero`` missing rule gives an absent document, so
-the list neither lifts nor sinks them (ranx ``zmuv`` does the same). The scale-free
-normalizers need no rule: ``l2`` gives a single hit 1.0 and a constant list of n hits
-``1/√n``, ``arctan`` maps each score on its own, ``rank`` gives the first hit 1.0 (tied
-scores take their positions, as in ranx).
+Degenerate lists (one hit, or all scores equal) are all top hits: ``minmax``, ``tmm`` and
+``dbsf`` map them to 1.0 through one guard (:func:`span_normalize`), where ranx gives 0.0
+(which sank a lone BM25 match below every dense-only document) and Qdrant's DBSF 0.5; a
+real spread (>= 1e-9) is normalized exactly as in ranx. ``zscore`` maps them to 0.0, the
+list's mean, as ranx ``zmuv`` does: no evidence for or against, the value the ``zero``
+missing rule gives an absent document. ``l2`` (1.0 for one hit, ``1/√n`` for n equal
+scores), ``arctan`` (score by score) and ``rank`` (first hit 1.0, ties by position as in
+ranx) are scale-free and keep their formulas.
 """
 
 from __future__ import annotations
@@ -104,10 +96,7 @@ def norm_minmax(scores: Array, theoretical_min: float) -> Array:
 
 
 def norm_zscore(scores: Array, theoretical_min: float) -> Array:
-    """``(s - mean) / std`` with population std, guarded by 1e-9 (ranx ``zmuv``).
-
-    A constant list (or a single hit) maps to 0.0: every score is the list's mean.
-    """
+    """``(s - mean) / std``, population std guarded by 1e-9 (ranx ``zmuv``); constant: 0.0."""
     return np.asarray((scores - scores.mean()) / max(float(scores.std()), _EPS), dtype=np.float64)
 
 
