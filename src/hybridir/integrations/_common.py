@@ -42,12 +42,11 @@ __all__ = [
     "SearchOptions",
     "hit_metadata",
     "local_client",
+    "options_from",
 ]
 
 HTTP_FUSION_KEYS = ("method", "norm", "alpha", "rrf_k")
 """The fusion settings the HTTP API lets one search override (its ``FusionOverrides``)."""
-RANKING_KEYS = ("id", "score", "rank", "title", "passage_id")
-"""Keys :func:`hit_metadata` adds to a document's own metadata (they win over its own)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +158,7 @@ class LocalClient:
             query,
             options.k,
             retriever=options.retriever,
+            # the collection's fusion (a snapshot) is read only when there is something to merge
             fusion=options.fusion_over(self.searcher.fusion) if options.fusion else None,
             filters=options.filters,
             group_by=options.group_by,
@@ -327,8 +327,8 @@ def _contribution(part: Mapping[str, Any]) -> ListContribution:
 
 
 def hit_metadata(hit: Hit) -> dict[str, Any]:
-    """A framework document's metadata: the hit's own metadata plus :data:`RANKING_KEYS`
-    (``id``, ``score``, ``rank``, ``title``, ``passage_id``)."""
+    """A framework document's metadata: the hit's own metadata plus ``id``, ``score``,
+    ``rank``, ``title`` and ``passage_id`` (which win over same-named metadata)."""
     return {
         **(hit.metadata or {}),
         "id": hit.doc_id,
