@@ -34,6 +34,7 @@ CLI = Path(__file__).resolve().parents[2] / "src" / "hybridir" / "cli"
 COMMANDS = [
     "index",
     "add",
+    "sync",
     "delete",
     "check",
     "optimize",

@@ -1,5 +1,4 @@
-"""Commands that build and maintain a collection: ``index``, ``add``, ``delete``, ``check``,
-``optimize``."""
+"""Commands that put documents in: ``index`` (a new collection), ``add``, ``sync``."""
 
 from __future__ import annotations
 
@@ -10,20 +9,17 @@ import typer
 
 from hybridir.cli.app import app, err, out
 from hybridir.cli.options import (
-    ChunkOptions,
     FusionOptions,
     JsonOpt,
-    SourceOptions,
     WaitOpt,
     analyzer_options,
     bm25_options,
-    chunk_options,
     dense_options,
     fusion_depth_options,
     open_collection,
-    source_options,
     splade_options,
 )
+from hybridir.cli.reading import ChunkOptions, SourceOptions, chunk_options, source_options
 from hybridir.cli.signature import with_options
 from hybridir.config import (
     AnalyzerConfig,
@@ -260,56 +256,3 @@ def sync(
         f"synced {folder}: {report.written} passages written, {report.deleted} deleted, "
         f"{report.unchanged} files unchanged; {len(collection)} in {collection_dir}"
     )
-
-
-@app.command()
-def delete(
-    collection_dir: Annotated[Path, typer.Argument(help="Collection to delete from.")],
-    doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to delete.")],
-    missing_ok: Annotated[bool, typer.Option(help="Ignore ids that are not stored.")] = False,
-    wait: WaitOpt = 0.0,
-) -> None:
-    """Delete documents by id in one transaction."""
-    collection = open_collection(collection_dir, wait)
-    n = collection.delete(doc_ids, missing_ok=missing_ok)
-    out.print(f"deleted {n} documents; {len(collection)} in {collection_dir}")
-
-
-@app.command()
-def check(
-    collection_dir: Annotated[Path, typer.Argument(help="Collection to check.")],
-) -> None:
-    """Check that the manifest, the document store and every index agree."""
-    collection = open_collection(collection_dir)
-    problems = collection.check()
-    for problem in problems:
-        err.print(f"problem: {problem}", markup=False, highlight=False)
-    for orphan in collection.orphans():
-        err.print(
-            f"orphan: {orphan} (no generation references it; the next write or "
-            "`hybridir optimize` removes it)",
-            markup=False,
-            highlight=False,
-        )
-    if problems:
-        raise typer.Exit(1)
-    segments = len(collection.snapshot().manifest.segments)
-    out.print(
-        f"ok: generation {collection.generation}, {len(collection)} documents in "
-        f"{segments} segment(s)"
-    )
-
-
-@app.command()
-def optimize(
-    collection_dir: Annotated[Path, typer.Argument(help="Collection to compact.")],
-    wait: WaitOpt = 0.0,
-) -> None:
-    """Merge all segments into one and drop deleted documents.
-
-    Queries are fastest on one segment; files no generation references are removed.
-    """
-    collection = open_collection(collection_dir, wait)
-    collection.optimize()
-    segments = len(collection.snapshot().manifest.segments)
-    out.print(f"{len(collection)} documents in {segments} segment(s)")
