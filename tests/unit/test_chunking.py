@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -198,10 +199,36 @@ def test_deterministic_and_chunk_many_concatenates() -> None:
     first = chunk(guide(), config, WORDS)
     assert chunk(guide(), config, WORDS) == first
     other = Loaded("x", "", (Block("p q r."),))
-    assert list(chunk_many([guide(), other], config, WORDS)) == [
-        *first,
-        *chunk(other, config, WORDS),
-    ]
+    expected = [*first, *chunk(other, config, WORDS)]
+    assert list(chunk_many([guide(), other], config, WORDS)) == expected
+    assert list(chunk_many(iter([guide(), other]), config, WORDS, batch_size=1)) == expected
+
+
+class Surprising(WordCounter):
+    """Words, but an exact count also sees a token in each blank line and each "§", which
+    the block spans do not show (as a byte-level BPE tokenizer may count a separator)."""
+
+    def count(self, text: str) -> int:
+        return super().count(text) + text.count("\n\n") + text.count("§")
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(t) for t in texts]
+
+
+def test_passages_over_the_size_by_an_inexact_estimate_are_repacked() -> None:
+    counter = Surprising()
+    doc = Loaded("d", "", (Block("a b c d."), Block("e f g h.")))
+    # Estimated 4 + 4 = 8 fits; exactly, the blank line between makes 9: the second block
+    # goes to the next passage.
+    assert texts(chunk(doc, ChunkConfig(size=8, overlap=0), counter)) == ["a b c d.", "e f g h."]
+    # One unit that fits the budget (7 of 8 - 1 for the title) but not exactly beside it:
+    # cut into windows that each fit exactly.
+    single = Loaded("d", "T", (Block("a b c d e f g §"),))
+    passages = chunk(single, ChunkConfig(size=8, overlap=2), counter)
+    assert len(passages) > 1
+    assert all(counter.count(encoded_text(p.title, p.text)) <= 8 for p in passages)
+    assert passages[0].text.startswith("a b")
+    assert passages[-1].text.endswith("g §")
 
 
 def test_too_long_counts_texts_over_the_window() -> None:

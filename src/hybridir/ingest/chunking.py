@@ -23,18 +23,22 @@ the *budget*, is filled by these rules:
    with the previous passage's last whole sentences of at most ``overlap`` tokens; when even
    the last sentence is longer, its last ``overlap`` tokens (from a word start).
 
-The sums of token counts that packing uses are checked with one exact count of every
-finished passage (a byte-level BPE tokenizer may count the blank line between blocks); a
-passage over the size gives its last unit back. So no passage is longer than ``size``
-tokens per the counter.
+Each block is tokenized once; packing adds up the token counts of its spans, which is exact
+for WordPiece and words but not always for byte-level BPE (which may count the blank line
+between blocks, or a word differently after a space). So every passage is counted once
+more, exactly, all of a document's in one batch; when one is over the size, the document is
+packed again counting each passage as it is finished, and a passage over the size gives
+its last unit back to the next. No passage is longer than ``size`` tokens per the counter.
 """
 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
 
 from hybridir.config import ChunkConfig
 from hybridir.ingest.document import BLOCK_SEPARATOR, Block, Loaded
@@ -113,16 +117,39 @@ class _Unit:
     piece: int = -1
 
 
+class _Tokens:
+    """One block's tokens (tokenized once), to count any span of it without tokenizing
+    again: exact at word boundaries, where sentences, lines and windows are cut; the one
+    exact count of every finished passage catches the rest."""
+
+    def __init__(self, spans: list[TokenSpan]) -> None:
+        self.spans = spans
+        self._starts = [t.start for t in spans]
+        self._ends = [t.end for t in spans]
+
+    def between(self, start: int, end: int) -> tuple[int, int]:
+        """Indexes ``[lo, hi)`` of the tokens that overlap ``[start, end)``."""
+        return bisect_right(self._ends, start), max(
+            bisect_left(self._starts, end), bisect_right(self._ends, start)
+        )
+
+    def count(self, start: int, end: int) -> int:
+        lo, hi = self.between(start, end)
+        return hi - lo
+
+
 @dataclass(frozen=True)
 class _Context:
     """What every step of one document's chunking reads."""
 
     blocks: tuple[Block, ...]
+    tokens: tuple[_Tokens, ...]
     counter: TokenCounter
     size: int
     overlap: int
     title: str
     budget: int
+    exact: bool = False
 
     def text(self, unit: _Unit) -> str:
         return self.blocks[unit.block].text[unit.start : unit.end]
@@ -198,14 +225,15 @@ def _windows(ctx: _Context, block: int, span: Span) -> list[_Unit]:
     passage of at most ``size`` tokens on its own, title included."""
     text = ctx.blocks[block].text
     start, end = span
-    spans = ctx.counter.spans(text[start:end])
+    lo, hi = ctx.tokens[block].between(start, end)
+    spans = ctx.tokens[block].spans[lo:hi]
 
     def chars(s: int, e: int) -> Span:
         # A window runs up to the next token, so that characters outside every token (a
         # word counter's punctuation) stay with the text before them; the first and last
         # windows reach the ends of the sentence.
-        a = start if s == 0 else start + spans[s].start
-        b = end if e == len(spans) else start + spans[e].start
+        a = start if s == 0 else spans[s].start
+        b = end if e == len(spans) else spans[e].start
         while b > a and text[b - 1].isspace():
             b -= 1
         return a, b
@@ -215,20 +243,18 @@ def _windows(ctx: _Context, block: int, span: Span) -> list[_Unit]:
         return ctx.fits_text(text[a:b])
 
     heading = ctx.blocks[block].kind == "heading"
-    units = []
-    for piece, (s, e) in enumerate(token_windows(spans, ctx.budget, ctx.overlap, fits)):
-        a, b = chars(s, e)
-        units.append(_Unit(block, a, b, ctx.counter.count(text[a:b]), heading, piece))
-    return units
+    return [
+        _Unit(block, *chars(s, e), e - s, heading, piece)
+        for piece, (s, e) in enumerate(token_windows(spans, ctx.budget, ctx.overlap, fits))
+    ]
 
 
 def _split(ctx: _Context, block: int, spans: Sequence[Span]) -> list[_Unit]:
     """Units of the parts (sentences or lines) of one block, too-long parts windowed."""
-    text = ctx.blocks[block].text
     heading = ctx.blocks[block].kind == "heading"
-    counts = ctx.counter.count_many([text[a:b] for a, b in spans])
     units: list[_Unit] = []
-    for (a, b), n in zip(spans, counts, strict=True):
+    for a, b in spans:
+        n = ctx.tokens[block].count(a, b)
         if n <= ctx.budget:
             units.append(_Unit(block, a, b, n, heading))
         else:
@@ -238,14 +264,11 @@ def _split(ctx: _Context, block: int, spans: Sequence[Span]) -> list[_Unit]:
 
 def _units(ctx: _Context, section: Sequence[int]) -> list[_Unit]:
     """A section's blocks as units: whole when they fit the budget, else split (rule 4)."""
-    spans = []
+    units: list[_Unit] = []
     for i in section:
         text = ctx.blocks[i].text
-        spans.append((len(text) - len(text.lstrip()), len(text.rstrip())))
-    texts = [ctx.blocks[i].text[a:b] for i, (a, b) in zip(section, spans, strict=True)]
-    counts = ctx.counter.count_many(texts)
-    units: list[_Unit] = []
-    for i, (a, b), n in zip(section, spans, counts, strict=True):
+        a, b = len(text) - len(text.lstrip()), len(text.rstrip())
+        n = ctx.tokens[i].count(a, b)
         if n <= ctx.budget:
             units.append(_Unit(i, a, b, n, ctx.blocks[i].kind == "heading"))
         else:
@@ -260,24 +283,20 @@ def _sentences(ctx: _Context, unit: _Unit) -> list[_Unit]:
     spans = ctx.parts(unit.block, unit.start, unit.end)
     if len(spans) == 1:
         return [unit]
-    counts = ctx.counter.count_many([ctx.blocks[unit.block].text[a:b] for a, b in spans])
-    return [
-        _Unit(unit.block, a, b, n, unit.heading) for (a, b), n in zip(spans, counts, strict=True)
-    ]
+    tokens = ctx.tokens[unit.block]
+    return [_Unit(unit.block, a, b, tokens.count(a, b), unit.heading) for a, b in spans]
 
 
 def _tail(ctx: _Context, unit: _Unit) -> list[_Unit]:
     """The last ``overlap`` tokens of ``unit`` from a word start (rule 5's fallback)."""
-    text = ctx.text(unit)
-    spans = ctx.counter.spans(text)
-    first = len(spans) - ctx.overlap
-    while 0 < first < len(spans) and not _word_start(spans, first):
+    tokens = ctx.tokens[unit.block]
+    lo, hi = tokens.between(unit.start, unit.end)
+    first = hi - ctx.overlap
+    while lo < first < hi and not _word_start(tokens.spans, first):
         first += 1
-    if not 0 < first < len(spans):
+    if not lo < first < hi:
         return []
-    a = unit.start + spans[first].start
-    n = ctx.counter.count(ctx.blocks[unit.block].text[a : unit.end])
-    return [_Unit(unit.block, a, unit.end, n, unit.heading)] if n <= ctx.overlap else []
+    return [_Unit(unit.block, tokens.spans[first].start, unit.end, hi - first, unit.heading)]
 
 
 def _overlap(ctx: _Context, body: Sequence[_Unit]) -> list[_Unit]:
@@ -345,8 +364,9 @@ def _after_heading(ctx: _Context, current: _Passage, queue: deque[_Unit]) -> Non
 def _settle(ctx: _Context, current: _Passage, queue: deque[_Unit]) -> _Passage | None:
     """``current`` made to fit exactly: it gives its last units back to ``queue`` or drops
     its lead. A single unit that fits the budget but not beside the title (a tokenizer
-    that counts the join) goes back to ``queue`` as windows that fit exactly (``None``)."""
-    while not ctx.fits(current.units):
+    that counts the join) goes back to ``queue`` as windows that fit exactly (``None``).
+    Only in ``ctx.exact`` mode; otherwise the estimate stands until :func:`chunk` checks."""
+    while ctx.exact and not ctx.fits(current.units):
         if len(current.body) > 1:
             queue.appendleft(current.units.pop())
         elif current.lead:
@@ -417,6 +437,56 @@ def _document(doc: Loaded, ctx: _Context, position: int, passage: _Passage) -> D
     return Document(passage_id(doc.doc_id, position), ctx.join(passage.units), ctx.title, metadata)
 
 
+def _passages(ctx: _Context) -> list[_Passage]:
+    return [p for s in _sections(ctx.blocks) for p in _pack(ctx, _units(ctx, s))]
+
+
+def _contexts(docs: Sequence[Loaded], config: ChunkConfig, counter: TokenCounter) -> list[_Context]:
+    """Each document's context: its passage title and budget, its blocks tokenized (all the
+    documents' blocks in one batch, so that the Rust tokenizer's threads share the work)."""
+    titles = [
+        _passage_title(d.title, config.size, counter) if d.title.strip() else "" for d in docs
+    ]
+    title_tokens = counter.count_many(titles)
+    spans = iter(counter.spans_many([b.text for d in docs for b in d.blocks]))
+    return [
+        _Context(
+            doc.blocks,
+            tuple(_Tokens(next(spans)) for _ in doc.blocks),
+            counter,
+            config.size,
+            config.overlap,
+            title,
+            config.size - n,
+        )
+        for doc, title, n in zip(docs, titles, title_tokens, strict=True)
+    ]
+
+
+def _chunk_batch(
+    docs: Sequence[Loaded], config: ChunkConfig, counter: TokenCounter
+) -> list[list[Document]]:
+    """:func:`chunk` of several documents, counting their texts in batches."""
+    contexts = _contexts(docs, config, counter)
+    packed = [_passages(ctx) for ctx in contexts]
+    texts = [
+        encoded_text(ctx.title, ctx.join(p.units))
+        for ctx, ps in zip(contexts, packed, strict=True)
+        for p in ps
+    ]
+    counts = counter.count_many(texts)
+    out = []
+    at = 0
+    for doc, ctx, passages in zip(docs, contexts, packed, strict=True):
+        mine, at = counts[at : at + len(passages)], at + len(passages)
+        if any(n > config.size for n in mine):
+            passages = _passages(replace(ctx, exact=True))
+        if not passages and ctx.title:
+            passages = [_Passage([])]
+        out.append([_document(doc, ctx, i, p) for i, p in enumerate(passages)])
+    return out
+
+
 def chunk(doc: Loaded, config: ChunkConfig, counter: TokenCounter) -> list[Document]:
     """Cut ``doc`` into passages of at most ``config.size`` tokens (module docstring rules).
 
@@ -441,21 +511,18 @@ def chunk(doc: Loaded, config: ChunkConfig, counter: TokenCounter) -> list[Docum
         >>> [p.text for p in chunk(doc, ChunkConfig(size=8, overlap=0), WordCounter())]
         ['One two three.', 'Four five six seven.']
     """
-    title = _passage_title(doc.title, config.size, counter) if doc.title.strip() else ""
-    budget = config.size - (counter.count(title) if title else 0)
-    ctx = _Context(doc.blocks, counter, config.size, config.overlap, title, budget)
-    passages = [p for s in _sections(doc.blocks) for p in _pack(ctx, _units(ctx, s))]
-    if not passages and title:
-        passages = [_Passage([])]
-    return [_document(doc, ctx, i, p) for i, p in enumerate(passages)]
+    return _chunk_batch([doc], config, counter)[0]
 
 
 def chunk_many(
-    docs: Iterable[Loaded], config: ChunkConfig, counter: TokenCounter
+    docs: Iterable[Loaded], config: ChunkConfig, counter: TokenCounter, batch_size: int = 64
 ) -> Iterator[Document]:
-    """:func:`chunk` of each document in turn, lazily."""
-    for doc in docs:
-        yield from chunk(doc, config, counter)
+    """:func:`chunk` of each document in turn, lazily, tokenizing ``batch_size`` documents
+    at a time (the same passages as :func:`chunk`, faster)."""
+    it = iter(docs)
+    while batch := list(islice(it, batch_size)):
+        for passages in _chunk_batch(batch, config, counter):
+            yield from passages
 
 
 def too_long(texts: Iterable[str], counter: TokenCounter, batch_size: int = 256) -> int:

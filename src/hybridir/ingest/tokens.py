@@ -68,6 +68,8 @@ class TokenCounter(Protocol):
 
     def spans(self, text: str) -> list[TokenSpan]: ...
 
+    def spans_many(self, texts: Sequence[str]) -> list[list[TokenSpan]]: ...
+
 
 @cache
 def _word_pattern() -> regex.Pattern[str]:
@@ -102,6 +104,10 @@ class WordCounter:
         return [
             TokenSpan(m.start(), m.end(), i) for i, m in enumerate(_word_pattern().finditer(text))
         ]
+
+    def spans_many(self, texts: Sequence[str]) -> list[list[TokenSpan]]:
+        """:meth:`spans` of each text."""
+        return [self.spans(t) for t in texts]
 
 
 class _Loaded(NamedTuple):
@@ -140,6 +146,15 @@ def _load(path: str) -> _Loaded:
     special = int(loaded.num_special_tokens_to_add(pair=False))
     # transformers gives a huge sentinel (int(1e30)) when the model declares no limit.
     return _Loaded(backend, special, limit if limit < 1_000_000 else None)
+
+
+def _spans(encoding: Any) -> list[TokenSpan]:
+    """A ``tokenizers.Encoding``'s tokens as spans (a token without a word is its own)."""
+    words = encoding.word_ids
+    return [
+        TokenSpan(start, end, -1 - i if words[i] is None else int(words[i]))
+        for i, (start, end) in enumerate(encoding.offsets)
+    ]
 
 
 def _seq_length(path: str) -> int | None:
@@ -189,12 +204,12 @@ class HFTokenCounter:
 
     def spans(self, text: str) -> list[TokenSpan]:
         """Each token's characters in ``text`` and its word index (from the offset mapping)."""
-        encoding = self._tokenizer().backend.encode(text, add_special_tokens=False)
-        words = encoding.word_ids
-        return [
-            TokenSpan(start, end, i if words[i] is None else int(words[i]))
-            for i, (start, end) in enumerate(encoding.offsets)
-        ]
+        return _spans(self._tokenizer().backend.encode(text, add_special_tokens=False))
+
+    def spans_many(self, texts: Sequence[str]) -> list[list[TokenSpan]]:
+        """:meth:`spans` of each text, in one batch."""
+        backend = self._tokenizer().backend
+        return [_spans(e) for e in backend.encode_batch(list(texts), add_special_tokens=False)]
 
     def __repr__(self) -> str:
         return f"HFTokenCounter({self.name!r}, {self.path!r})"
