@@ -507,9 +507,9 @@ def chunk(doc: Loaded, config: ChunkConfig, counter: TokenCounter) -> list[Docum
     Example:
         >>> from hybridir.ingest.document import Block
         >>> from hybridir.ingest.tokens import WordCounter
-        >>> doc = Loaded("d", "", (Block("One two three. Four five six seven."),))
+        >>> doc = Loaded("d", "", (Block("One two three four. Five six seven eight nine."),))
         >>> [p.text for p in chunk(doc, ChunkConfig(size=8, overlap=0), WordCounter())]
-        ['One two three.', 'Four five six seven.']
+        ['One two three four.', 'Five six seven eight nine.']
     """
     return _chunk_batch([doc], config, counter)[0]
 
