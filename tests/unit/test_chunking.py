@@ -13,7 +13,7 @@ import pytest
 
 from hybridir.config import ChunkConfig, CollectionConfig, DenseConfig, SpladeConfig
 from hybridir.errors import ConfigError
-from hybridir.ingest.chunking import chunk, chunk_many, encoded_text, token_windows, too_long
+from hybridir.ingest.chunking import chunk, chunk_many, encoded_text, too_long
 from hybridir.ingest.document import Block, Loaded
 from hybridir.ingest.sentences import line_spans, sentence_spans
 from hybridir.ingest.tokens import (
@@ -22,6 +22,7 @@ from hybridir.ingest.tokens import (
     TokenSpan,
     WordCounter,
     token_counter,
+    token_windows,
 )
 from hybridir.types import HEADINGS, PAGES, PARENT, PASSAGE, Document
 

@@ -34,16 +34,15 @@ its last unit back to the next. No passage is longer than ``size`` tokens per th
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 
 from hybridir.config import ChunkConfig
 from hybridir.ingest.document import BLOCK_SEPARATOR, Block, Loaded
 from hybridir.ingest.sentences import SPLITTERS, Span, sentence_spans
-from hybridir.ingest.tokens import TokenCounter, TokenSpan
+from hybridir.ingest.tokens import TokenCounter, TokenTable, token_windows, word_start
 from hybridir.types import HEADINGS, PAGES, PARENT, PASSAGE, Document, passage_id
 
 logger = logging.getLogger(__name__)
@@ -52,53 +51,6 @@ logger = logging.getLogger(__name__)
 def encoded_text(title: str, text: str) -> str:
     """What the encoders read of a document (the collection writer's ``title text``)."""
     return f"{title} {text}".strip()
-
-
-def _word_start(spans: Sequence[TokenSpan], i: int) -> bool:
-    return i == 0 or i >= len(spans) or spans[i].word != spans[i - 1].word
-
-
-def _snap_back(spans: Sequence[TokenSpan], i: int, low: int) -> int:
-    """The last word start in ``[low, i]``, or ``i`` when there is none."""
-    for j in range(i, low - 1, -1):
-        if _word_start(spans, j):
-            return j
-    return i
-
-
-def token_windows(
-    spans: Sequence[TokenSpan],
-    size: int,
-    overlap: int,
-    fits: Callable[[int, int], bool] | None = None,
-) -> list[tuple[int, int]]:
-    """Windows ``[start, end)`` of token indexes: at most ``size`` tokens, each starting
-    ``overlap`` tokens before the previous one ended, covering every token.
-
-    A window ends at a word boundary when one lies in its second half, and the next starts
-    at a word start at or before ``end - overlap`` (so the overlap may round up to whole
-    words). ``fits(start, end)``, when given, is the exact test of a window's text (a cut
-    inside a word may tokenize differently); a window shrinks until it passes.
-
-    Example:
-        >>> spans = [TokenSpan(i, i + 1, i) for i in range(10)]
-        >>> token_windows(spans, 4, 1)
-        [(0, 4), (3, 7), (6, 10)]
-    """
-    windows: list[tuple[int, int]] = []
-    start, n = 0, len(spans)
-    while start < n:
-        end = min(start + size, n)
-        if end < n:
-            end = _snap_back(spans, end, start + (size + 1) // 2)
-        while fits is not None and end - start > 1 and not fits(start, end):
-            end -= 1
-        windows.append((start, end))
-        if end >= n:
-            break
-        nxt = _snap_back(spans, end - overlap, start + 1) if overlap else end
-        start = max(nxt, start + 1)
-    return windows
 
 
 @dataclass(frozen=True)
@@ -117,42 +69,18 @@ class _Unit:
     piece: int = -1
 
 
-class _Tokens:
-    """One block's tokens (tokenized once), to count any span of it without tokenizing
-    again: exact at word boundaries, where sentences, lines and windows are cut; the one
-    exact count of every finished passage catches the rest."""
-
-    def __init__(self, spans: list[TokenSpan]) -> None:
-        self.spans = spans
-        self._starts = [t.start for t in spans]
-        self._ends = [t.end for t in spans]
-
-    def between(self, start: int, end: int) -> tuple[int, int]:
-        """Indexes ``[lo, hi)`` of the tokens that overlap ``[start, end)``."""
-        return bisect_right(self._ends, start), max(
-            bisect_left(self._starts, end), bisect_right(self._ends, start)
-        )
-
-    def count(self, start: int, end: int) -> int:
-        lo, hi = self.between(start, end)
-        return hi - lo
-
-
 @dataclass(frozen=True)
 class _Context:
     """What every step of one document's chunking reads."""
 
     blocks: tuple[Block, ...]
-    tokens: tuple[_Tokens, ...]
+    tokens: tuple[TokenTable, ...]
     counter: TokenCounter
     size: int
     overlap: int
     title: str
     budget: int
     exact: bool = False
-
-    def text(self, unit: _Unit) -> str:
-        return self.blocks[unit.block].text[unit.start : unit.end]
 
     def join(self, units: Sequence[_Unit]) -> str:
         """The passage text of ``units``: runs of one block as they stand in the block (a
@@ -179,11 +107,9 @@ class _Context:
         return SPLITTERS.get(self.blocks[block].kind, sentence_spans)(text, start, end)
 
 
-def _passage_title(title: str, size: int, counter: TokenCounter) -> str:
-    """``title``, or its first ``size // 2`` tokens when it is longer."""
+def _cut_title(title: str, size: int, counter: TokenCounter) -> str:
+    """The first ``size // 2`` tokens of a title that is longer."""
     limit = size // 2
-    if counter.count(title) <= limit:
-        return title
     spans = counter.spans(title)
     (start, end), *_ = token_windows(
         spans,
@@ -292,7 +218,7 @@ def _tail(ctx: _Context, unit: _Unit) -> list[_Unit]:
     tokens = ctx.tokens[unit.block]
     lo, hi = tokens.between(unit.start, unit.end)
     first = hi - ctx.overlap
-    while lo < first < hi and not _word_start(tokens.spans, first):
+    while lo < first < hi and not word_start(tokens.spans, first):
         first += 1
     if not lo < first < hi:
         return []
@@ -444,15 +370,17 @@ def _passages(ctx: _Context) -> list[_Passage]:
 def _contexts(docs: Sequence[Loaded], config: ChunkConfig, counter: TokenCounter) -> list[_Context]:
     """Each document's context: its passage title and budget, its blocks tokenized (all the
     documents' blocks in one batch, so that the Rust tokenizer's threads share the work)."""
-    titles = [
-        _passage_title(d.title, config.size, counter) if d.title.strip() else "" for d in docs
-    ]
+    titles = [d.title if d.title.strip() else "" for d in docs]
     title_tokens = counter.count_many(titles)
+    for i, n in enumerate(title_tokens):
+        if n > config.size // 2:  # a title gets at most half the size
+            titles[i] = _cut_title(titles[i], config.size, counter)
+            title_tokens[i] = counter.count(titles[i])
     spans = iter(counter.spans_many([b.text for d in docs for b in d.blocks]))
     return [
         _Context(
             doc.blocks,
-            tuple(_Tokens(next(spans)) for _ in doc.blocks),
+            tuple(TokenTable(next(spans)) for _ in doc.blocks),
             counter,
             config.size,
             config.overlap,

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -108,6 +109,76 @@ class WordCounter:
     def spans_many(self, texts: Sequence[str]) -> list[list[TokenSpan]]:
         """:meth:`spans` of each text."""
         return [self.spans(t) for t in texts]
+
+
+class TokenTable:
+    """A text's tokens (tokenized once), to count the tokens of any span of it without
+    tokenizing again: exact at word boundaries for WordPiece and words, where sentences,
+    lines and windows are cut; elsewhere an estimate."""
+
+    def __init__(self, spans: list[TokenSpan]) -> None:
+        self.spans = spans
+        self._starts = [t.start for t in spans]
+        self._ends = [t.end for t in spans]
+
+    def between(self, start: int, end: int) -> tuple[int, int]:
+        """Indexes ``[lo, hi)`` of the tokens that overlap ``[start, end)``."""
+        return bisect_right(self._ends, start), max(
+            bisect_left(self._starts, end), bisect_right(self._ends, start)
+        )
+
+    def count(self, start: int, end: int) -> int:
+        """How many tokens overlap ``[start, end)``."""
+        lo, hi = self.between(start, end)
+        return hi - lo
+
+
+def word_start(spans: Sequence[TokenSpan], i: int) -> bool:
+    """Whether token ``i`` starts a word (or is past the end)."""
+    return i == 0 or i >= len(spans) or spans[i].word != spans[i - 1].word
+
+
+def _snap_back(spans: Sequence[TokenSpan], i: int, low: int) -> int:
+    """The last word start in ``[low, i]``, or ``i`` when there is none."""
+    for j in range(i, low - 1, -1):
+        if word_start(spans, j):
+            return j
+    return i
+
+
+def token_windows(
+    spans: Sequence[TokenSpan],
+    size: int,
+    overlap: int,
+    fits: Callable[[int, int], bool] | None = None,
+) -> list[tuple[int, int]]:
+    """Windows ``[start, end)`` of token indexes: at most ``size`` tokens, each starting
+    ``overlap`` tokens before the previous one ended, covering every token.
+
+    A window ends at a word boundary when one lies in its second half, and the next starts
+    at a word start at or before ``end - overlap`` (so the overlap may round up to whole
+    words). ``fits(start, end)``, when given, is the exact test of a window's text (a cut
+    inside a word may tokenize differently); a window shrinks until it passes.
+
+    Example:
+        >>> spans = [TokenSpan(i, i + 1, i) for i in range(10)]
+        >>> token_windows(spans, 4, 1)
+        [(0, 4), (3, 7), (6, 10)]
+    """
+    windows: list[tuple[int, int]] = []
+    start, n = 0, len(spans)
+    while start < n:
+        end = min(start + size, n)
+        if end < n:
+            end = _snap_back(spans, end, start + (size + 1) // 2)
+        while fits is not None and end - start > 1 and not fits(start, end):
+            end -= 1
+        windows.append((start, end))
+        if end >= n:
+            break
+        nxt = _snap_back(spans, end - overlap, start + 1) if overlap else end
+        start = max(nxt, start + 1)
+    return windows
 
 
 class _Loaded(NamedTuple):
