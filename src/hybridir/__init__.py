@@ -5,8 +5,10 @@ from hybridir.collection import Collection
 from hybridir.config import (
     AnalyzerConfig,
     BM25Config,
+    ChunkConfig,
     CollectionConfig,
     DenseConfig,
+    DiversifyConfig,
     FusionConfig,
     SpladeConfig,
 )
@@ -29,10 +31,12 @@ __all__ = [
     "Analyzer",
     "AnalyzerConfig",
     "BM25Config",
+    "ChunkConfig",
     "Collection",
     "CollectionConfig",
     "ConfigError",
     "DenseConfig",
+    "DiversifyConfig",
     "Document",
     "FusionConfig",
     "Hit",
