@@ -10,7 +10,7 @@ import pytest
 
 from hybridir import Collection, Searcher
 from hybridir.config import ChunkConfig, CollectionConfig, DenseConfig
-from hybridir.errors import InvalidInputError
+from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.types import PARENT, PASSAGE, Document
 
 WORDS = ChunkConfig(size=12, overlap=0, tokenizer="words")
@@ -133,3 +133,16 @@ def test_truncated_documents_are_counted_once_per_write(
     warnings = [r for r in caplog.records if "encoded truncated" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].getMessage().startswith("2 document(s)")
+
+
+def test_create_with_exist_ok_reopens_the_same_collection_and_refuses_another(
+    tmp_path: Path,
+) -> None:
+    config = CollectionConfig(chunking=WORDS)
+    col = Collection.create(tmp_path / "c", config, exist_ok=True)
+    col.add([Document("x", "kept")])
+    col.close()
+    again = Collection.create(tmp_path / "c", config, exist_ok=True)  # a cell run twice
+    assert [d.doc_id for d in again.snapshot()] == ["x"]
+    with pytest.raises(ConfigError, match="chunking"):
+        Collection.create(tmp_path / "c", CollectionConfig(), exist_ok=True)

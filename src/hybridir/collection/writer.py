@@ -114,10 +114,15 @@ class Collection(CollectionView):
         config: CollectionConfig | None = None,
         *,
         overwrite: bool = False,
+        exist_ok: bool = False,
         wait: float = 0.0,
     ) -> Collection:
-        """Create an empty collection (``overwrite`` replaces an existing one)."""
+        """Create an empty collection (``overwrite`` replaces an existing one;
+        ``exist_ok`` opens it instead, when it was built with the same analyzer, BM25,
+        encoders and chunking: a notebook cell can run twice)."""
         path = Path(directory)
+        if exist_ok and not overwrite and (path / MANIFEST).is_file():
+            return cls._reopen(path, config, wait)
         if path.exists() and any(path.iterdir()):
             if not overwrite:
                 raise ConfigError(
@@ -134,6 +139,22 @@ class Collection(CollectionView):
         manifest = Manifest(generation=0, config=config)
         atomic_write_text(path / MANIFEST, manifest.to_json())
         return cls(path, manifest, wait=wait)
+
+    @classmethod
+    def _reopen(cls, path: Path, config: CollectionConfig | None, wait: float) -> Collection:
+        collection = cls.open(path, wait=wait)
+        if config is None:
+            return collection
+        built = collection.config
+        fixed = ("analyzer", "bm25", "dense", "splade", "chunking")
+        differ = [f for f in fixed if getattr(built, f) != getattr(config, f)]
+        if differ:
+            collection.close()
+            raise ConfigError(
+                f"{path} exists with another {', '.join(differ)} configuration; "
+                "pass overwrite=True to rebuild it"
+            )
+        return collection
 
     @classmethod
     def open(cls, directory: str | Path, *, wait: float = 0.0) -> Collection:
