@@ -79,7 +79,11 @@ class Backend(Protocol):
         among the documents ``filters`` allows (:mod:`hybridir.filters`)."""
         ...
 
-    def documents(self, doc_ids: Sequence[str]) -> list[Document]: ...
+    def documents(self, doc_ids: Sequence[str]) -> list[Document]:
+        """The stored documents, in the order of ``doc_ids``, read as one batch (one
+        document store query per 500 ids; on a sharded collection one call per shard that
+        holds some of them); :class:`~hybridir.errors.NotFoundError` if one is absent."""
+        ...
 
     def metadata(self, doc_ids: Sequence[str], field: str) -> list[Any]:
         """Field ``field`` of each document's metadata (``types.MISSING`` where absent)."""

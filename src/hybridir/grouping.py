@@ -19,11 +19,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from hybridir.errors import ConfigError
-from hybridir.types import MISSING, Hit
+from hybridir.types import Hit
 
 GroupBy = Literal["passage", "document"]
 """What one hit stands for: a stored passage (as indexed) or its parent document."""
-GROUP_BY: tuple[str, ...] = ("passage", "document")
+GROUP_BY: tuple[GroupBy, ...] = ("passage", "document")
 """The values ``group_by`` accepts."""
 DOCUMENT = "document"
 """``group_by`` value that groups passages into documents."""
@@ -36,11 +36,12 @@ MAX_GROUP_DEPTH = 10_000
 """The deepest a grouped search goes (it may then return fewer than ``k`` documents)."""
 
 
-def check_group_by(name: str) -> str:
+def check_group_by(name: str) -> GroupBy:
     """``name`` if it is one of :data:`GROUP_BY`; else :class:`ConfigError`."""
-    if name not in GROUP_BY:
-        raise ConfigError(f"unknown group_by {name!r}; valid: {list(GROUP_BY)}")
-    return name
+    for value in GROUP_BY:
+        if name == value:
+            return value
+    raise ConfigError(f"unknown group_by {name!r}; valid: {list(GROUP_BY)}")
 
 
 def group_depths(k: int, depth: int) -> Iterator[int]:
@@ -59,11 +60,17 @@ def group_depths(k: int, depth: int) -> Iterator[int]:
 
 def parents_of(doc_ids: Sequence[str], values: Sequence[Any]) -> list[str]:
     """Each passage's parent: its parent field's value (``values``, aligned with
-    ``doc_ids``), or the passage itself where the field is absent or empty."""
-    return [
-        d if v is MISSING or v is None or v == "" else str(v)
-        for d, v in zip(doc_ids, values, strict=True)
-    ]
+    ``doc_ids``; a string, or an integer taken as its decimal string), or the passage
+    itself where the field is absent, empty or of another type."""
+    return [_parent(d, v) for d, v in zip(doc_ids, values, strict=True)]
+
+
+def _parent(doc_id: str, value: Any) -> str:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return doc_id
 
 
 def max_passage(hits: Sequence[Hit], parents: Mapping[str, str]) -> list[Hit]:

@@ -27,7 +27,14 @@ from hybridir.content import DEFAULT_FIELDS, check_fields, with_content
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.filters import Boost, apply_boosts, parse_boosts
 from hybridir.fusion import Fused, fuse, prepare, scored_list
-from hybridir.grouping import DOCUMENT, check_group_by, group_depths, max_passage, parents_of
+from hybridir.grouping import (
+    DOCUMENT,
+    GroupBy,
+    check_group_by,
+    group_depths,
+    max_passage,
+    parents_of,
+)
 from hybridir.learn.features import QueryContext
 from hybridir.learn.models import FusionModel, load_model
 from hybridir.query import RETRIEVERS
@@ -169,7 +176,7 @@ class Searcher:
         boosts: Sequence[Mapping[str, Any]] = (),
         allow_partial: bool = False,
         fields: Sequence[str] = DEFAULT_FIELDS,
-        group_by: str = "passage",
+        group_by: GroupBy = "passage",
     ) -> SearchResult:
         """Top-``k`` hits for ``query``, each with its per-list explanation and content.
 

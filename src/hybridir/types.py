@@ -54,6 +54,11 @@ class _Missing:
     def __repr__(self) -> str:
         return "MISSING"
 
+    def __reduce__(self) -> str:
+        # Unpickled as the module's one MISSING (a shard's lookup answer crosses processes),
+        # so ``value is MISSING`` holds everywhere.
+        return "MISSING"
+
 
 MISSING = _Missing()
 """What a metadata lookup gives for a field the document lacks (never a JSON value)."""

@@ -36,6 +36,7 @@ from hybridir.learn.data import collect
 from hybridir.learn.store import save_model
 from hybridir.learn.train import fit, train_collaborative
 from hybridir.rerank import CrossEncoderReranker
+from hybridir.types import PARENT
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(1200)]
 
@@ -77,14 +78,16 @@ def ray_local() -> Iterator[None]:
 
 
 def _documents(data_dir: Path, dataset: str, limit: int) -> list[Document]:
-    """The corpus with metadata to filter and boost on (deterministic per document)."""
+    """The corpus with metadata to filter and boost on (deterministic per document), and
+    parents to group by: four documents share one, every fifth has none."""
     docs = list(read_corpus(data_dir / dataset / "corpus.jsonl"))[:limit]
     return [
         Document(
             d.doc_id,
             d.text,
             d.title,
-            {"year": 1960 + i % 20, "tag": ["theory", "method", "data"][i % 3], "odd": i % 2},
+            {"year": 1960 + i % 20, "tag": ["theory", "method", "data"][i % 3], "odd": i % 2}
+            | ({PARENT: f"p{i // 4}"} if i % 5 else {}),
         )
         for i, d in enumerate(docs)
     ]
@@ -171,6 +174,24 @@ def _options(pair: Pair, cross_encoder: str) -> dict[str, dict[str, Any]]:
             "reranker": f"collaborative:{pair.models['collaborative']}",
         },
     }
+    options |= {  # content and grouping (every option above also carries default content)
+        "bare": {"fields": ()},
+        "snippet": {"fields": ["title", "snippet"]},
+        "group": {"group_by": "document"},
+        "group bm25 snippet": {"retriever": "bm25", "group_by": "document", "fields": ["snippet"]},
+        "group dense": {"retriever": "dense", "group_by": "document"},
+        "group filter boost": {
+            "group_by": "document",
+            "filters": {"odd": 1},
+            "boosts": [{"field": "tag", "value": "data", "factor": 2.0}],
+        },
+        "group everything": {
+            "group_by": "document",
+            "fields": ["title", "snippet", "metadata"],
+            "fusion": FusionConfig(method="rescore", model=pair.models["rescore"]),
+            "reranker": f"collaborative:{pair.models['collaborative']}",
+        },
+    }
     if "adaptive" in pair.models:
         model = pair.models["adaptive"]
         options["adaptive"] = {"fusion": FusionConfig(method="adaptive", model=model)}
@@ -216,6 +237,33 @@ def test_every_query_option_is_identical_on_shards(pair: Pair, tiny_cross_encode
     if "splade" in pair.single.lists():
         (splade,) = [c for c in hit.contributions if c.retriever == "splade"]
         assert splade.term_scores  # expanded terms with their share of the score
+
+
+def test_content_and_groups_are_read_once_per_shard(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search's content is one lookup call to the shards (one batch for each shard that
+    holds hits), a grouped search's parents one per round; grouped hits are documents."""
+    calls: list[tuple[str, list[int]]] = []
+    call = pair.sharded.call
+
+    def counted(method: str, args: Any, **kwargs: Any) -> Any:
+        if method == "lookup":
+            calls.append((next(iter(args.values()))[0], sorted(args)))
+        return call(method, args, **kwargs)
+
+    monkeypatch.setattr(pair.sharded, "call", counted)
+    query = next(iter(pair.queries.values()))
+    result = Searcher(pair.sharded).search(query, 10, fields=["title", "snippet"], explain=False)
+    assert calls == [("documents", [0, 1])]
+    assert any("<mark>" in (h.text or "") for h in result.hits)
+    calls.clear()
+    grouped = Searcher(pair.sharded).search(query, 10, group_by="document", explain=False)
+    assert [method for method, _ in calls] == ["metadata", "documents"]  # one round
+    assert len({h.doc_id for h in grouped.hits}) == len(grouped.hits) == 10
+    parents = {h.passage_id: h.doc_id for h in grouped.hits}
+    docs = pair.single.snapshot().documents(list(parents))
+    assert {d.doc_id: d.metadata.get(PARENT, d.doc_id) for d in docs} == parents
 
 
 def test_batch_runs_and_the_cli_take_a_sharded_folder(

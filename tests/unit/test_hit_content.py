@@ -8,6 +8,7 @@ ungrouped passage ranking, snippets are written out by hand.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,11 @@ def test_group_depths_and_parents() -> None:
     assert list(group_depths(10, 10))[-1] == 10_000
     assert list(group_depths(3000, 3000)) == [10_000]
     assert list(group_depths(10, 20_000)) == [20_000]  # a deeper reranker still counts
-    assert parents_of(["a#0", "x", "y"], ["a", MISSING, ""]) == ["a", "x", "y"]
+    ids = ["a#0", "x", "y", "z#1", "w", "v"]
+    assert parents_of(ids, ["a", MISSING, "", 7, ["l"], True]) == ["a", "x", "y", "7", "w", "v"]
+    # a shard's metadata answer crosses processes: MISSING must stay the one MISSING
+    assert pickle.loads(pickle.dumps(MISSING)) is MISSING
+    assert parents_of(["x"], pickle.loads(pickle.dumps([MISSING]))) == ["x"]
     assert set(GROUP_BY) == set(GroupBy.__args__)  # type: ignore[attr-defined]
 
 

@@ -31,7 +31,7 @@ from hybridir.cli.signature import with_options
 from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig, DenseConfig, FusionConfig
 from hybridir.content import DEFAULT_FIELDS, FIELDS
 from hybridir.errors import ConfigError
-from hybridir.grouping import GROUP_BY
+from hybridir.grouping import GROUP_BY, check_group_by
 from hybridir.query import RETRIEVERS
 from hybridir.search import HYBRID, Searcher
 from hybridir.text.snippets import ELLIPSIS, MARK, highlighted
@@ -92,7 +92,8 @@ def search(
     searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
     default = DEFAULT_FIELDS if as_json else TABLE_FIELDS
     wanted = default if fields is None else tuple(f.strip() for f in fields.split(",") if f.strip())
-    result = searcher.search(query, k, rerank=rerank.flag, fields=wanted, group_by=group_by)
+    grouping = check_group_by(group_by)
+    result = searcher.search(query, k, rerank=rerank.flag, fields=wanted, group_by=grouping)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return

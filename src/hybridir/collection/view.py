@@ -284,7 +284,7 @@ class CollectionView:
         )
 
     def documents(self, doc_ids: Sequence[str]) -> list[Document]:
-        """The stored documents, in the order of ``doc_ids``."""
+        """The stored documents, in the order of ``doc_ids`` (one store query per 500 ids)."""
         return self.docs.get_many(doc_ids)
 
     def metadata(self, doc_ids: Sequence[str], field: str) -> list[Any]:
