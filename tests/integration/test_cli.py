@@ -85,9 +85,9 @@ def write(path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["index", "{tmp}/missing.jsonl", "{tmp}/c"], "missing.jsonl: no such file"),
+        (["index", "{tmp}/missing.jsonl", "{tmp}/c"], "missing.jsonl does not exist"),
         (["index", "{tmp}/bad.jsonl", "{tmp}/c"], "bad.jsonl:2: malformed JSON"),
-        (["index", "{tmp}/empty.jsonl", "{tmp}/c"], "holds no documents"),
+        (["index", "{tmp}/empty.jsonl", "{tmp}/c"], "no readable documents"),
         (
             ["index", "{tmp}/good.jsonl", "{tmp}/c", "--language", "klingon"],
             "unknown language 'klingon'",

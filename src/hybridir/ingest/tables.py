@@ -167,7 +167,12 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
         for batch in table.iter_batches(batch_size=1024):
             for row in batch.to_pylist():
                 number += 1
-                yield f"{path}:row {number}", row
+                # pandas writes a missing number as NaN: null here, as in the frame
+                yield f"{path}:row {number}", {k: _nan_as_null(v) for k, v in row.items()}
+
+
+def _nan_as_null(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 TABLES: dict[str, tuple[str, Callable[[Path], Iterator[Row]]]] = {
@@ -190,13 +195,13 @@ def table_suffix(path: Path) -> str:
 
 
 def _json_value(value: Any, where: str) -> Any:
-    """A cell as a JSON value: dates and times in ISO-8601, decimals as numbers, NaN as
-    null (Parquet files written from pandas mark missing numbers so)."""
+    """A cell as a JSON value: dates and times in ISO-8601, decimals as numbers. A
+    non-finite number is kept, so that the collection refuses it by name (a Parquet NaN
+    was made null when read: pandas marks missing numbers so)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float | Decimal):
-        number = float(value)
-        return number if math.isfinite(number) else None
+        return float(value)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
