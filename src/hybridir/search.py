@@ -13,19 +13,17 @@ model for the learned ones (:mod:`hybridir.learn`). An optional reranker
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple, cast
 
-import numpy as np
-
 from hybridir.backend import Backend, Source
-from hybridir.config import LEARNED_METHODS, FusionConfig
+from hybridir.config import LEARNED_METHODS, DiversifyConfig, FusionConfig
 from hybridir.content import DEFAULT_FIELDS, check_fields, with_content
+from hybridir.diversify import diversify as diversify_hits
 from hybridir.errors import ConfigError, InvalidInputError
-from hybridir.filters import Boost, apply_boosts, parse_boosts
+from hybridir.filters import Boost, parse_boosts
 from hybridir.fusion import Fused, fuse, prepare, scored_list
 from hybridir.grouping import (
     DOCUMENT,
@@ -35,6 +33,7 @@ from hybridir.grouping import (
     max_passage,
     parents_of,
 )
+from hybridir.hits import boosted, hits_from, with_matched_terms
 from hybridir.learn.features import QueryContext
 from hybridir.learn.models import FusionModel, load_model
 from hybridir.query import RETRIEVERS
@@ -46,7 +45,6 @@ from hybridir.text.snippets import WordTerms
 from hybridir.types import (
     PARENT,
     Hit,
-    ListContribution,
     RankedList,
     Retrieval,
     Run,
@@ -177,6 +175,7 @@ class Searcher:
         allow_partial: bool = False,
         fields: Sequence[str] = DEFAULT_FIELDS,
         group_by: GroupBy = "passage",
+        diversify: DiversifyConfig | bool | None = None,
     ) -> SearchResult:
         """Top-``k`` hits for ``query``, each with its per-list explanation and content.
 
@@ -189,7 +188,10 @@ class Searcher:
         ``fields``: the stored content each hit carries (:data:`hybridir.content.FIELDS`:
         ``title``, ``text`` or ``snippet``, ``metadata``; ``()`` for bare hits), read in one
         batch after the cut to ``k``. ``group_by="document"``: ``k`` parent documents,
-        each scored by its best passage (:mod:`hybridir.grouping`).
+        each scored by its best passage (:mod:`hybridir.grouping`). ``diversify``: reorder
+        the top hits by MMR or cluster representatives (:mod:`hybridir.diversify`; needs a
+        dense list); ``None`` uses the collection's ``CollectionConfig.diversify``,
+        ``False`` turns it off, ``True`` uses the default :class:`DiversifyConfig`.
 
         Example:
             >>> hits = searcher.search("solar panels", fields=["snippet"]).hits  # doctest: +SKIP
@@ -201,9 +203,12 @@ class Searcher:
         reranker = self._reranker(rerank)
         wanted = check_fields(fields)
         grouped = check_group_by(group_by) == DOCUMENT
-        depth = max(k, reranker.depth) if reranker is not None else k
-        parsed = parse_boosts(boosts)
         backend = self.collection.snapshot()  # one consistent state for the whole query
+        spread = _diversification(backend, diversify)
+        depth = max(k, reranker.depth) if reranker is not None else k
+        if spread is not None:
+            depth = max(depth, spread.depth)
+        parsed = parse_boosts(boosts)
         if parsed:  # boosts may lift any candidate: keep them all until boosted
             depth = max(depth, *(config.depth(n) for n in backend.lists()))
         timings: dict[str, float] = {}
@@ -218,9 +223,15 @@ class Searcher:
             timings["rerank"] = seconds * 1e3
         if grouped:
             hits = max_passage(hits, parents)
+        if spread is not None:
+            clock = time.perf_counter()
+            head = hits[: spread.depth]
+            vectors = backend.dense_vectors([h.passage_id or h.doc_id for h in head])
+            hits = diversify_hits(hits, vectors, spread, k)
+            timings["diversify"] = _ms(clock)
         hits = hits[:k]
         if explain:
-            hits = _with_matched_terms(backend, query, hits)
+            hits = with_matched_terms(backend, query, hits)
         if wanted:
             clock = time.perf_counter()
             vocabulary = self._vocabulary(backend.analyzer)
@@ -239,7 +250,7 @@ class Searcher:
         one = {n: v[0] for n, v in found.lists.items()}
         hits = self._hits(ask.backend, ask.query, one, ask.mode, ask.config, depth)
         if ask.boosts:
-            hits = _boosted(ask.backend, hits, ask.boosts)
+            hits = boosted(ask.backend, hits, ask.boosts)
         _add(ask.timings, "fuse", clock)
         asked = _list_depths(list(one), ask.mode, ask.config, depth)
         exhausted = len(hits) < depth and all(len(r.doc_ids) < asked[n] for n, r in one.items())
@@ -381,75 +392,22 @@ class Searcher:
         return out
 
 
-def hits_from(lists: Mapping[str, RankedList], mode: str, fused: Fused | None) -> list[Hit]:
-    """Hits of one query: one list's ranking (``mode`` a retriever), or the ``fused``
-    ranking with every list's raw score, normalized score and rank as contributions."""
-    if fused is None:
-        ranked = lists[mode]
-        return [
-            Hit(d, s, rank, (ListContribution(mode, s, s, rank),))
-            for rank, (d, s) in enumerate(zip(ranked.doc_ids, ranked.scores, strict=True), 1)
-        ]
-    raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
-    hits = []
-    for j, (doc_id, score) in enumerate(zip(fused.doc_ids, fused.scores, strict=True)):
-        parts = []
-        for i, name in enumerate(lists):
-            rank = int(fused.ranks[i, j])
-            norm = float(fused.normalized[i, j])
-            parts.append(
-                ListContribution(
-                    name, raw[name].get(doc_id), None if math.isnan(norm) else norm, rank or None
-                )
-            )
-        hits.append(Hit(doc_id, float(score), j + 1, tuple(parts)))
-    return hits
-
-
-def _with_matched_terms(backend: Backend, query: str, hits: list[Hit]) -> list[Hit]:
-    """Fill ``matched_terms`` of lexical contributions, and the top contributing
-    (expanded) terms of learned sparse ones (looked up for these hits only; a document
-    hit's from its best passage)."""
-    if not hits:
-        return hits
-    ids = [h.passage_id or h.doc_id for h in hits]
-    matched = backend.matched_terms(ids, backend.analyzer.analyze(query))
-    top: list[tuple[tuple[str, float], ...]] = []
-    if any(c.retriever == "splade" for h in hits for c in h.contributions):
-        weights = prepare_queries(backend, ["splade"], [query])["splade"][0]
-        top = backend.splade_contributions(ids, weights)
-    out = []
-    for i, hit in enumerate(hits):
-        parts = []
-        for c in hit.contributions:
-            if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical:
-                c = c._replace(matched_terms=matched[i])
-            elif c.retriever == "splade" and top:
-                c = c._replace(matched_terms=tuple(t for t, _ in top[i]), term_scores=top[i])
-            parts.append(c)
-        out.append(hit._replace(contributions=tuple(parts)))
-    return out
-
-
-def _boosted(backend: Backend, hits: list[Hit], boosts: Sequence[Boost]) -> list[Hit]:
-    """Scale matching hits' scores, re-sort (score desc, doc id asc), and record the factor
-    as a ``"boost"`` contribution."""
-    if not hits:
-        return hits
-    ids = [h.doc_id for h in hits]
-    factors = np.ones(len(hits))
-    for boost in boosts:
-        match = boost.matcher()
-        factors *= [boost.factor if match(v) else 1.0 for v in backend.metadata(ids, boost.field)]
-    scores = apply_boosts(np.asarray([h.score for h in hits], dtype=np.float64), factors)
-    order = sorted(range(len(hits)), key=lambda i: (-scores[i], hits[i].doc_id))
-    out = []
-    for rank, i in enumerate(order, 1):
-        parts = hits[i].contributions
-        if factors[i] != 1.0:
-            parts = (*parts, ListContribution("boost", float(factors[i]), None, None))
-        out.append(Hit(hits[i].doc_id, float(scores[i]), rank, parts))
-    return out
+def _diversification(
+    backend: Backend, asked: DiversifyConfig | bool | None
+) -> DiversifyConfig | None:
+    """The diversification a query asked for (``None``: the collection's)."""
+    if asked is None:
+        chosen = backend.config.diversify
+    elif isinstance(asked, bool):
+        chosen = DiversifyConfig() if asked else None
+    else:
+        chosen = asked
+    if chosen is not None and "dense" not in backend.lists():
+        raise ConfigError(
+            "diversification compares dense vectors: this collection has no dense list "
+            "(index it with --dense MODEL)"
+        )
+    return chosen
 
 
 def _list_depths(names: Sequence[str], mode: str, fusion: FusionConfig, k: int) -> dict[str, int]:

@@ -28,7 +28,14 @@ from hybridir.cli.options import (
     rerank_options,
 )
 from hybridir.cli.signature import with_options
-from hybridir.config import AnalyzerConfig, BM25Config, CollectionConfig, DenseConfig, FusionConfig
+from hybridir.config import (
+    AnalyzerConfig,
+    BM25Config,
+    CollectionConfig,
+    DenseConfig,
+    DiversifyConfig,
+    FusionConfig,
+)
 from hybridir.content import DEFAULT_FIELDS, FIELDS
 from hybridir.errors import ConfigError
 from hybridir.grouping import GROUP_BY, check_group_by
@@ -82,18 +89,36 @@ def search(
             "passage (k counts documents)."
         ),
     ] = "passage",
+    diversify: Annotated[
+        str | None,
+        typer.Option(
+            help="Reorder the top hits for a RAG context: 'mmr', 'clusters' or 'none' "
+            "(default: the collection's setting; needs a dense list)."
+        ),
+    ] = None,
+    mmr_lambda: Annotated[
+        float, typer.Option(help="MMR trade-off: 1 keeps the fused order, 0 only novelty.")
+    ] = 0.7,
     *,
     fusion: FusionOptions,
     rerank: RerankOptions,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search a collection and show the hits with each list's explanation."""
+    """Search a collection and show the hits with each list's explanation.
+
+    Example: hybridir search ./col "install on windows" --group-by document --diversify mmr
+    """
     collection = open_collection(collection_dir)
     searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
     default = DEFAULT_FIELDS if as_json else TABLE_FIELDS
     wanted = default if fields is None else tuple(f.strip() for f in fields.split(",") if f.strip())
     grouping = check_group_by(group_by)
-    result = searcher.search(query, k, rerank=rerank.flag, fields=wanted, group_by=grouping)
+    spread: DiversifyConfig | bool | None = None
+    if diversify is not None:
+        spread = False if diversify == "none" else DiversifyConfig(diversify, mmr_lambda)
+    result = searcher.search(
+        query, k, rerank=rerank.flag, fields=wanted, group_by=grouping, diversify=spread
+    )
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return

@@ -18,13 +18,13 @@ from fastapi.responses import HTMLResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hybridir.config import FusionConfig
+from hybridir.config import DiversifyConfig, FusionConfig
 from hybridir.content import DEFAULT_FIELDS
 from hybridir.search import HYBRID
 from hybridir.server.deps import ConfigDep, MetricsDep, ServedDep, lookup, reader, writer
 from hybridir.server.jsonbody import BoundedJSONRoute
 from hybridir.server.problems import ProblemError
-from hybridir.server.schemas import DocumentsRequest, SearchRequest
+from hybridir.server.schemas import DiversifyIn, DocumentsRequest, SearchRequest
 from hybridir.server.served import Served
 from hybridir.types import Document, SearchResult
 
@@ -78,8 +78,15 @@ def search(name: str, body: SearchRequest, served: ServedDep, config: ConfigDep)
         allow_partial=body.allow_partial,
         fields=DEFAULT_FIELDS if body.fields is None else body.fields,
         group_by=body.group_by,
+        diversify=_diversify(body.diversify),
     )
     return result.to_dict()
+
+
+def _diversify(asked: DiversifyIn | bool | None) -> DiversifyConfig | bool | None:
+    if isinstance(asked, DiversifyIn):
+        return DiversifyConfig(asked.method, asked.lambda_, asked.depth)
+    return asked
 
 
 @router.post("/collections/{name}/documents", dependencies=[Depends(writer)])

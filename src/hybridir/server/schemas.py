@@ -51,6 +51,15 @@ class FusionOverrides(BaseModel):
     rrf_k: float | None = Field(None, ge=0.0)
 
 
+class DiversifyIn(BaseModel):
+    """Diversification of one search (:class:`hybridir.config.DiversifyConfig`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    method: Literal["mmr", "clusters"] = "mmr"
+    lambda_: float = Field(0.7, ge=0.0, le=1.0, alias="lambda")
+    depth: int = Field(50, ge=1, le=1000)
+
+
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     query: str = Field(min_length=1)
@@ -72,6 +81,12 @@ class SearchRequest(BaseModel):
         "passage",
         description="`document`: every hit is a parent document scored by its best passage "
         "(MaxP; `passage_id` names it) and `k` counts documents.",
+    )
+    diversify: DiversifyIn | bool | None = Field(
+        None,
+        description="Reorder the top hits for a RAG context: `true` (MMR, lambda 0.7), "
+        '`{"method": "mmr"|"clusters", "lambda": 0.7, "depth": 50}`, `false` (off); '
+        "default: the collection's setting. Needs a dense list.",
     )
 
 
