@@ -26,7 +26,7 @@ pytest.importorskip("lightgbm")
 
 from hybridir import Collection, CollectionConfig, Document, FusionConfig, Searcher
 from hybridir.cli import main
-from hybridir.config import FIXED_METHODS, DenseConfig, SpladeConfig
+from hybridir.config import FIXED_METHODS, DenseConfig, DiversifyConfig, SpladeConfig
 from hybridir.dense.encoders import ENCODER_FAMILIES
 from hybridir.distributed.cluster import ShardedCollection
 from hybridir.distributed.layout import ShardedLayout
@@ -192,6 +192,16 @@ def _options(pair: Pair, cross_encoder: str) -> dict[str, dict[str, Any]]:
             "reranker": f"collaborative:{pair.models['collaborative']}",
         },
     }
+    if "dense" in pair.single.lists():  # diversification compares dense vectors
+        options |= {
+            "mmr": {"diversify": DiversifyConfig("mmr", lambda_=0.5, depth=30)},
+            "clusters": {"diversify": DiversifyConfig("clusters", depth=20)},
+            "group mmr filter": {
+                "group_by": "document",
+                "filters": {"odd": 1},
+                "diversify": DiversifyConfig("mmr", lambda_=0.6),
+            },
+        }
     if "adaptive" in pair.models:
         model = pair.models["adaptive"]
         options["adaptive"] = {"fusion": FusionConfig(method="adaptive", model=model)}
