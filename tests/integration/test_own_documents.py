@@ -84,7 +84,9 @@ def test_cli_indexes_a_folder_names_what_it_skipped_and_searches_it(
 ) -> None:
     path, expected = folder
     col = tmp_path / "col"
-    done = cli("index", str(path), str(col), "--chunk-tokenizer", "words", "--json")
+    done = cli(
+        "index", str(path), str(col), "--chunk-tokenizer", "words", "--chunk-size", "16", "--json"
+    )
     report = json.loads(done.stdout)
     assert report["documents"] == len(expected["ids"])  # type: ignore[arg-type]
     skipped = {s["path"]: s["reason"] for s in report["skipped"]}

@@ -86,7 +86,7 @@ class ChunkOptions:
     ``--chunk-tokenizer``."""
 
     size: int | None = None
-    overlap: int = 32
+    overlap: int | None = None
     tokenizer: str | None = None
 
     def config(self, files: bool) -> ChunkConfig | None:
@@ -94,9 +94,10 @@ class ChunkOptions:
         and BEIR corpora (their documents are usually passages already)."""
         if self.size == 0 or (self.size is None and not files):
             return None
-        return ChunkConfig(
-            size=self.size or ChunkConfig.size, overlap=self.overlap, tokenizer=self.tokenizer
-        )
+        size = self.size or ChunkConfig.size
+        # the default overlap (32) shrinks with a small size: at most a quarter of it
+        overlap = min(ChunkConfig.overlap, size // 4) if self.overlap is None else self.overlap
+        return ChunkConfig(size=size, overlap=overlap, tokenizer=self.tokenizer)
 
 
 def chunk_options(
@@ -109,8 +110,12 @@ def chunk_options(
         ),
     ] = None,
     chunk_overlap: Annotated[
-        int, typer.Option(help="Tokens repeated between passages.", rich_help_panel=_CHUNK)
-    ] = 32,
+        int | None,
+        typer.Option(
+            help="Tokens repeated between passages (default: 32, at most a quarter of the size).",
+            rich_help_panel=_CHUNK,
+        ),
+    ] = None,
     chunk_tokenizer: Annotated[
         str | None,
         typer.Option(
