@@ -6,6 +6,7 @@ usage errors); progress goes to stderr, so ``--json`` output on stdout stays par
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         ok: generation 1, 5183 documents in 1 segment(s)
         0
     """
+    # a broken PDF is reported once, by name, as a skip reason: pypdf's own warnings about
+    # it ("EOF marker not found") would only repeat that without naming the file
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         app(args=argv, prog_name="hybridir")
     except SystemExit as exc:  # typer's standalone mode ends with sys.exit
