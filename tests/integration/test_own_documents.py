@@ -56,9 +56,9 @@ def serving(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     cli("index", str(path), str(col), "--chunk-tokenizer", "words", "--chunk-size", "40")
     (tmp_path / "keys").write_text("own-docs-key\n")
     port = _free_port()
+    serve = ["serve", str(col), "--port", str(port), "--api-key-file", str(tmp_path / "keys")]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hybridir.cli", "serve", str(col), "--port", str(port)]
-        + ["--api-key-file", str(tmp_path / "keys")],
+        [sys.executable, "-m", "hybridir.cli", *serve],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=ENV,
