@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned: the CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,polish,dense,sparse,multilingual,onnx,learn,server,report,ray,files,langchain,llamaindex]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,polish,dense,sparse,multilingual,onnx,learn,server,report,ray,files,langchain,llamaindex,static]"
 	touch $(STAMP)
 
 install: $(STAMP)
