@@ -65,7 +65,8 @@ def build(
     from hybridir.collection import Collection
     from hybridir.collection.sources import read_units
 
-    docs, report = read_units(config, source, **(reading or SourceOptions()).kwargs())
+    options = (reading or SourceOptions()).kwargs()
+    docs, report = read_units(config, source, err.is_terminal, **options)
     _print_skipped(report)
     collection = Collection.create(directory, config, overwrite=overwrite)
     collection.add(docs, show_progress=err.is_terminal, allow_empty=True)
@@ -166,7 +167,7 @@ def _index_sharded(
     from hybridir.collection.sources import read_units
     from hybridir.distributed.indexing import index_sharded
 
-    docs, report = read_units(config, source, **reading.kwargs())
+    docs, report = read_units(config, source, err.is_terminal, **reading.kwargs())
     _print_skipped(report)
     sharded = index_sharded(
         docs,
@@ -212,7 +213,7 @@ def add(
             source, upsert=upsert, show_progress=err.is_terminal, **reading.kwargs()
         )
     else:  # sharded: routed by id, one transaction per shard
-        docs, report = read_units(collection.config, source, **reading.kwargs())
+        docs, report = read_units(collection.config, source, err.is_terminal, **reading.kwargs())
         write = collection.upsert if upsert else collection.add
         write(docs, show_progress=err.is_terminal)
     _print_skipped(report)

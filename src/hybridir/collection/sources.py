@@ -117,7 +117,7 @@ def add_source(
     its field mapping and error policy), chunk by the collection's config and write it in
     one transaction. With ``upsert`` a document already stored is replaced with all its
     passages; without, an id already stored is an error and nothing is written."""
-    docs, report = read_units(collection.config, source, **options)
+    docs, report = read_units(collection.config, source, show_progress, **options)
     if upsert:
         parents = {str(d.metadata.get(PARENT, d.doc_id)) for d in docs}
         stale = _stale(collection, parents, {d.doc_id for d in docs})
@@ -145,7 +145,7 @@ def sync_folder(
     if not path.is_dir():
         raise InvalidInputError(f"{folder}: sync needs a folder of files")
     found = load_source(path, **options)
-    loaded = list(found)
+    loaded = list(_reading(found, show_progress, "Reading"))
     report = _report(found, loaded)
     stored = _stored(collection)
     fresh = [d for d in loaded if stored.get(d.doc_id, (None, []))[0] != d.metadata.get(SHA256)]
@@ -153,7 +153,7 @@ def sync_folder(
     keep = {d.doc_id for d in loaded}
     # a file that failed to read this time keeps its stored passages (never delete on error)
     keep |= {_relative(p) for p, _ in report.skipped}
-    docs = list(units(collection.config, fresh))
+    docs = list(units(collection.config, _reading(fresh, show_progress, "Chunking", len(fresh))))
     report.passages = len(docs)
     new_ids = {d.doc_id for d in docs}
     delete = [
@@ -170,6 +170,17 @@ def sync_folder(
     report.written = len(docs)
     report.deleted = n - len(docs)
     return report
+
+
+def _reading(
+    items: Iterable[Loaded], show: bool, label: str, total: int | None = None
+) -> Iterable[Loaded]:
+    """``items`` with a progress bar (count, rate, and time left when ``total`` is known)."""
+    if not show:
+        return items
+    from rich.progress import track
+
+    return track(items, description=label, total=total)
 
 
 def _stored(collection: Collection) -> dict[str, tuple[str | None, list[str]]]:
@@ -212,14 +223,14 @@ def _full(doc: Document) -> str:
 
 
 def read_units(
-    config: CollectionConfig, source: str | Path, **options: Any
+    config: CollectionConfig, source: str | Path, show_progress: bool = False, **options: Any
 ) -> tuple[list[Document], IngestReport]:
     """Every document to store for ``source`` under ``config`` (chunked or whole), and the
     report, without a collection (the sharded indexer's input)."""
     found = load_source(source, **options)
-    loaded = list(found)
+    loaded = list(_reading(found, show_progress, "Reading"))
     report = _report(found, loaded)
-    docs = list(units(config, loaded))
+    docs = list(units(config, _reading(loaded, show_progress, "Chunking", len(loaded))))
     report.passages = report.written = len(docs)
     if not docs:
         raise InvalidInputError(f"{source}: no readable documents{_skipped_note(report)}")
