@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -14,7 +14,9 @@ from numpy.typing import NDArray
 
 from hybridir.config import BM25Config
 from hybridir.errors import ConfigError
+from hybridir.sparse import fallback
 from hybridir.sparse.bm25 import absent_scores, posting_weights
+from hybridir.sparse.jit import READINESS
 from hybridir.sparse.kernels import score_queries
 from hybridir.sparse.postings import Postings
 
@@ -238,6 +240,25 @@ class BM25Index:
     def _has_absent_scores(self) -> bool:
         return bool(np.any(self._absent))
 
+    @cached_property
+    def _kernel_arrays(self) -> tuple[NDArray[Any], ...]:
+        """Postings, weights, dense rows, bounds and term order as the kernel reads them:
+        read-only, so memory-mapped and in-memory indexes share one compiled signature."""
+        p = self.postings
+        arrays = (p.indptr, p.doc_rows, self.weights, *self.dense_rows, self.term_max)
+        return tuple(_readonly(a) for a in (*arrays, self.order_key))
+
+    @cached_property
+    def _kernel_keys(self) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        """Tie keys and their inverse, read-only."""
+        return _readonly(self.postings.tie_key), _readonly(self._row_of_key)
+
+    @cached_property
+    def _allowed(self) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
+        """The live rows and the deleted ones, as the kernel takes them when no filter
+        narrows them (computed once: the deleted rows cost a pass over every row)."""
+        return _allowed_rows(self._live)
+
     def encode(self, queries: Sequence[QueryTerms]) -> QueryBatch:
         """Query terms → ids with weights: a term list counts multiplicities, a mapping gives
         each term's weight (learned sparse queries); out-of-vocabulary terms are dropped."""
@@ -336,30 +357,27 @@ class BM25Index:
         if n_threads < 1:
             raise ConfigError(f"n_threads must be >= 1, got {n_threads}")
         p = self.postings
-        allowed = self._live if live is None else np.ascontiguousarray(live & self._live)
         n_queries = batch.q_ptr.shape[0] - 1
         k = min(k, max(p.n_docs, 1))
         out_rows = np.full((n_queries, k), -1, dtype=np.int32)
         out_scores = np.zeros((n_queries, k), dtype=np.float32)
         counts = np.zeros(n_queries, dtype=np.int64)
         fixed = (
-            p.indptr,
-            p.doc_rows,
-            self.weights,
-            *self.dense_rows,
-            self.term_max,
-            self.order_key,
-            allowed,
-            np.flatnonzero(~allowed).astype(np.int32),
-            p.tie_key,
-            self._row_of_key,
-            batch.q_ptr,
-            batch.q_terms,
-            batch.q_weights,
+            *self._kernel_arrays,
+            *(self._allowed if live is None else _allowed_rows(live & self._live)),
+            *self._kernel_keys,
+            _writable(batch.q_ptr),
+            _writable(batch.q_terms),
+            _writable(batch.q_weights),
             k,
         )
         n_threads = max(1, min(n_threads, n_queries))
         step = -(-n_queries // n_threads)
+        # Until numba has the kernel (a fresh install compiles it in the background), the
+        # numpy fallback gives the same hits and scores.
+        run: Callable[..., None] = (
+            score_queries if READINESS(score_queries) else fallback.score_queries
+        )
         with self._lock:
             scratch = self._scratch_for(n_threads)
             stamp = self._stamp
@@ -367,7 +385,7 @@ class BM25Index:
 
             def chunk(c: int) -> None:
                 first, last = c * step, min(n_queries, (c + 1) * step)
-                score_queries(
+                run(
                     *fixed,
                     first,
                     last,
@@ -439,3 +457,21 @@ class BM25Index:
     @cached_property
     def _row_of(self) -> dict[str, int]:
         return {d: i for i, d in enumerate(self.postings.doc_ids)}
+
+
+def _readonly(array: NDArray[Any]) -> NDArray[Any]:
+    """``array`` as a plain, read-only, C-contiguous ndarray (a view when it already is)."""
+    view = np.ascontiguousarray(array).view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
+def _writable(array: NDArray[Any]) -> NDArray[Any]:
+    """``array``, or a writable copy of it (a query array given read-only)."""
+    return array if array.flags.writeable and array.flags.c_contiguous else array.copy()
+
+
+def _allowed_rows(allowed: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
+    """A row mask and the rows it excludes, read-only, as the kernel takes them."""
+    mask = _readonly(np.asarray(allowed, dtype=np.bool_))
+    return mask, _readonly(np.flatnonzero(~mask).astype(np.int32))

@@ -1,16 +1,17 @@
 """Numba kernels for building postings and exact top-k term-at-a-time scoring.
 
-Compiled on first call and cached on disk (``cache=True``); nothing compiles at import.
-:func:`score_queries` releases the GIL, so callers parallelise a batch with plain threads,
-each owning its scratch buffers (numba's ``parallel=True`` made the same loop ten times
-slower here).
+Compiled on first call and cached on disk (:mod:`hybridir.sparse.jit`); nothing compiles at
+import. :func:`score_queries` releases the GIL, so callers parallelise a batch with plain
+threads, each owning its scratch buffers (numba's ``parallel=True`` made the same loop ten
+times slower here). Each kernel is compiled for one signature only: callers pass read-only
+index arrays (memory-mapped or built in memory alike) and writable scratch and outputs.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from hybridir.sparse.jit import kernel
 from hybridir.sparse.topk import (
     HEAP_MAX_K,
     top_k_by_sort,
@@ -19,7 +20,7 @@ from hybridir.sparse.topk import (
 )
 
 
-@njit(cache=True)
+@kernel()
 def build_postings(term_ids, doc_ptr, n_terms):  # type: ignore[no-untyped-def]
     """Term-major postings from token term ids grouped per document.
 
@@ -71,7 +72,7 @@ _PRUNE_MARGIN = 1e-5
 """Relative slack on upper bounds, so float32 rounding never makes pruning inexact."""
 
 
-@njit(cache=True)
+@kernel()
 def _kth_largest(scores, touched, n_touched, k, heap):  # type: ignore[no-untyped-def]
     """The k-th largest of ``scores[touched[:n_touched]]`` (requires ``n_touched >= k``).
 
@@ -87,11 +88,11 @@ def _kth_largest(scores, touched, n_touched, k, heap):  # type: ignore[no-untype
         s = scores[touched[x]]
         if s > heap[0]:
             heap[0] = s
-            _sift_scores(heap, k, 0)
+            _sift_scores(heap, k, np.int64(0))
     return heap[0]
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _sift_scores(heap, size, i):  # type: ignore[no-untyped-def]
     while True:
         left = 2 * i + 1
@@ -107,7 +108,7 @@ def _sift_scores(heap, size, i):  # type: ignore[no-untyped-def]
             return
 
 
-@njit(cache=True)
+@kernel()
 def _finish_by_lookup(  # type: ignore[no-untyped-def]
     indptr,
     doc_rows,
@@ -131,15 +132,49 @@ def _finish_by_lookup(  # type: ignore[no-untyped-def]
         t = q_terms[j]
         qw = q_weights[j]
         begin = indptr[t]
-        rows = doc_rows[begin : indptr[t + 1]]
+        end = indptr[t + 1]
         for x in range(n_cand):
             r = touched[x]
-            pos = np.searchsorted(rows, r)
-            if pos < rows.shape[0] and rows[pos] == r:
-                scores[r] += qw * weights[begin + pos]
+            lo = begin
+            hi = end
+            while lo < hi:  # first posting with a row >= r
+                mid = (lo + hi) >> 1
+                if doc_rows[mid] < r:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < end and doc_rows[lo] == r:
+                scores[r] += qw * weights[lo]
 
 
-@njit(cache=True)
+@kernel()
+def _by_decreasing_key(key):  # type: ignore[no-untyped-def]
+    """Positions of ``key`` by decreasing value, equal values in position order: a stable
+    bottom-up merge sort (what ``np.argsort(-key, kind="mergesort")`` gives)."""
+    n = key.shape[0]
+    src = np.arange(n)
+    dst = np.empty(n, dtype=np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            for o in range(lo, hi):
+                # the right run's head goes first only when strictly greater (stability)
+                if j < hi and (i >= mid or key[src[j]] > key[src[i]]):
+                    dst[o] = src[j]
+                    j += 1
+                else:
+                    dst[o] = src[i]
+                    i += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@kernel()
 def _to_dense(scores, touched, n_touched, buffer):  # type: ignore[no-untyped-def]
     """Turn sparse accumulators (valid only at touched rows) into a dense score array."""
     for x in range(n_touched):
@@ -149,7 +184,7 @@ def _to_dense(scores, touched, n_touched, buffer):  # type: ignore[no-untyped-de
         scores[touched[x]] = buffer[x]
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _accumulate_dense(t, qw, indptr, doc_rows, weights, dense_of_term, dense_weights, scores):  # type: ignore[no-untyped-def]
     d = dense_of_term[t]
     if d >= 0:
@@ -163,7 +198,7 @@ def _accumulate_dense(t, qw, indptr, doc_rows, weights, dense_of_term, dense_wei
             scores[doc_rows[p]] += qw * weights[p]
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _accumulate_sparse(  # type: ignore[no-untyped-def]
     t, qw, indptr, doc_rows, weights, live, scores, seen, stamp, touched, n_touched
 ):
@@ -181,7 +216,7 @@ def _accumulate_sparse(  # type: ignore[no-untyped-def]
     return n_touched
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def score_queries(  # type: ignore[no-untyped-def]
     indptr,
     doc_rows,
@@ -248,13 +283,13 @@ def score_queries(  # type: ignore[no-untyped-def]
             rest_postings += indptr[t + 1] - indptr[t]
         # Highest-impact (rarest) terms first: they decide the top k early, which lets
         # the long lists of frequent terms be skipped (see the docstring).
-        order = np.argsort(-key, kind="mergesort")
+        order = _by_decreasing_key(key)
         # A query whose lists cover a quarter of the collection goes dense from the start:
         # a reset plus contiguous adds beat per-row bookkeeping, and pruning rarely pays.
         dense = 4 * rest_postings >= n_docs
         if dense:
             scores[:] = 0.0
-        n_touched = 0
+        n_touched = np.int64(0)
         stamp = stamp_base + q + 1
         done_ub = 0.0  # no accumulator can exceed the bounds of the terms already scored
         checks = 0
@@ -302,12 +337,12 @@ def score_queries(  # type: ignore[no-untyped-def]
                 if bound < theta:
                     # No untouched row can reach the k-th score any more: keep the rows
                     # that still can, and finish them by lookup.
-                    n_cand = 0
+                    n_cand = np.int64(0)
                     for x in range(n_touched):
                         if scores[touched[x]] + bound >= theta:
                             n_cand += 1
                     if 16 * n_cand < rest_postings:
-                        n_cand = 0
+                        n_cand = np.int64(0)
                         for x in range(n_touched):
                             if scores[touched[x]] + bound >= theta:
                                 touched[n_cand] = touched[x]
