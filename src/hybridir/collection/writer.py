@@ -59,6 +59,7 @@ from hybridir.errors import (
     WriterBusyError,
 )
 from hybridir.sparse.postings import build_from_terms
+from hybridir.sparse.warmup import warm_in_background
 from hybridir.text.analyzer import Analyzer
 from hybridir.types import Document
 
@@ -394,6 +395,7 @@ class Collection(CollectionView):
         generation: int,
         show: bool,
     ) -> Segment:
+        warm_in_background()  # so that the first query of a later process finds them cached
         terms = [view.index_terms(d) for d in _progress(batch, show, "Analyzing")]
         doc_ids = [d.doc_id for d in batch]
         impacts = None
