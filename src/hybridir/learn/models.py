@@ -2,8 +2,8 @@
 
 A stored model (``models/<kind>-<digest>/``, :mod:`hybridir.learn.store`) names its kind;
 :data:`KINDS` maps the kind to the class that reads it. Fusion models
-(:class:`FusionModel`) rank one query's candidates; the collaborative reranker and the
-token-weight table serve other steps of the query path.
+(:class:`FusionModel`) rank one query's candidates; the collaborative reranker, the
+token-weight table and the dense query table serve other steps of the query path.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from hybridir.errors import IndexFormatError
 from hybridir.fusion import Fused, Prepared
 from hybridir.learn.adaptive import AdaptiveAlpha
 from hybridir.learn.collaborative import CollaborativeReranker
+from hybridir.learn.dense_table import DenseTable
 from hybridir.learn.features import QueryContext
 from hybridir.learn.rescore import Rescorer
 from hybridir.learn.store import StoredModel, read_meta
 from hybridir.learn.token_weights import TokenWeights
 
 KINDS: dict[str, type[StoredModel]] = {
-    cls.kind: cls for cls in (Rescorer, AdaptiveAlpha, CollaborativeReranker, TokenWeights)
+    cls.kind: cls
+    for cls in (Rescorer, AdaptiveAlpha, CollaborativeReranker, TokenWeights, DenseTable)
 }
 """Stored model kinds and the classes that read them."""
 
