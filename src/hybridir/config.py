@@ -57,6 +57,8 @@ STOPWORD_SOURCES = ("none", "iso", "lucene")
 """Keys of :data:`hybridir.text.languages.STOPWORD_SOURCES`."""
 SPLADE_QUERY_MODES = ("encoder", "idf", "table")
 """Keys of :data:`hybridir.sparse.impact.QUERY_MODES`."""
+DENSE_QUERY_MODES = ("encoder", "table")
+"""Keys of :data:`hybridir.query.DENSE_QUERY_MODES`."""
 DIVERSIFY_METHODS = ("mmr", "clusters")
 """Keys of :data:`hybridir.diversify.METHODS`."""
 
@@ -235,6 +237,10 @@ class DenseConfig(_JsonConfig):
         normalize: unit-length vectors (cosine similarity).
         index: FAISS factory string (``"Flat"`` exact; ``"HNSW32"``; ``"IVF256,PQ16"``).
         query_prompt / document_prompt: prompt names or prefixes for models that need them.
+        query_mode: a :data:`hybridir.query.DENSE_QUERY_MODES` name: ``"encoder"`` (run the
+            model on the query) or ``"table"`` (transformer-free: the mean of the query
+            tokens' rows of a distilled per-token table, ``query_model``).
+        query_model: for ``query_mode="table"``, the stored dense-table model's name.
     """
 
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -244,10 +250,20 @@ class DenseConfig(_JsonConfig):
     index: str = "Flat"
     query_prompt: str | None = None
     document_prompt: str | None = None
+    query_mode: str = "encoder"
+    query_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        _check("dense query mode", self.query_mode, DENSE_QUERY_MODES)
+        if self.query_model is not None:
+            check_model_name(self.query_model)
+        if self.query_mode == "table" and not self.query_model:
+            raise ConfigError(
+                "dense query_mode 'table' needs query_model (train one with "
+                "`hybridir train COLLECTION --model dense-table`)"
+            )
 
 
 @dataclass(frozen=True)

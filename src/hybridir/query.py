@@ -1,5 +1,6 @@
-"""Preparing queries once, for every list: analysed terms (BM25), a vector (dense), term
-weights (learned sparse, as :attr:`SpladeConfig.query_mode` says).
+"""Preparing queries once, for every list: analysed terms (BM25), a vector (dense, as
+:attr:`DenseConfig.query_mode` says), term weights (learned sparse, as
+:attr:`SpladeConfig.query_mode` says).
 
 The same preparation serves one collection and a sharded one (its coordinator prepares each
 query once and sends the result to every shard), so a query is scored identically on both.
@@ -11,7 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from hybridir.backend import Backend
+from hybridir.config import DenseConfig
+from hybridir.dense.encoders import canonical_name
 from hybridir.errors import ConfigError
+from hybridir.learn.dense_table import DenseTable
 from hybridir.learn.models import load_model
 from hybridir.sparse.impact import QUERY_MODES
 
@@ -21,9 +25,39 @@ def bm25_queries(backend: Backend, texts: Sequence[str]) -> list[list[str]]:
     return [backend.analyzer.analyze(t) for t in texts]
 
 
-def dense_queries(backend: Backend, texts: Sequence[str]) -> Any:
-    """Each query's vector, by the collection's dense encoder."""
+def encoder_vectors(backend: Backend, config: DenseConfig, texts: Sequence[str]) -> Any:
+    """Each query's vector by the collection's dense encoder (a transformer pass)."""
     return backend.encoder.encode_queries(list(texts))
+
+
+def table_vectors(backend: Backend, config: DenseConfig, texts: Sequence[str]) -> Any:
+    """Each query's vector from the stored per-token table ``config.query_model``
+    (transformer-free: :class:`hybridir.learn.dense_table.DenseTable`)."""
+    name = str(config.query_model)
+    table = load_model(backend.models_dir, name)
+    if not isinstance(table, DenseTable):
+        raise ConfigError(f"model {name!r} is a {table.kind!r} model, not a 'dense-table'")
+    if canonical_name(table.encoder) != canonical_name(config.model):
+        raise ConfigError(
+            f"dense table {name!r} was distilled from {table.encoder!r}, but the collection's "
+            f"vectors are {config.model!r}'s; train one for it with --model dense-table"
+        )
+    return table.encode_queries(list(texts))
+
+
+DENSE_QUERY_MODES: dict[str, Callable[[Backend, DenseConfig, Sequence[str]], Any]] = {
+    "encoder": encoder_vectors,
+    "table": table_vectors,
+}
+"""How dense query vectors are made, by :attr:`DenseConfig.query_mode`."""
+
+
+def dense_queries(backend: Backend, texts: Sequence[str]) -> Any:
+    """Each query's vector, as the collection's :attr:`DenseConfig.query_mode` says."""
+    config = backend.config.dense
+    if config is None:
+        raise ConfigError("this collection has no dense index")
+    return DENSE_QUERY_MODES[config.query_mode](backend, config, texts)
 
 
 def splade_queries(backend: Backend, texts: Sequence[str]) -> list[dict[str, float]]:

@@ -510,6 +510,14 @@ class Collection(CollectionView):
             self._require_model(model)
         self._set_config(splade=replace(splade, query_mode=mode, query_model=model))
 
+    def set_dense_query(self, mode: str, model: str | None = None) -> None:
+        """Make ``mode`` (a :data:`hybridir.query.DENSE_QUERY_MODES` name; ``"table"``
+        with a stored dense-table ``model``) how dense query vectors are made."""
+        dense = self._dense_config()
+        if model is not None:
+            self._require_model(model)
+        self._set_config(dense=replace(dense, query_mode=mode, query_model=model))
+
     def _require_model(self, name: str) -> None:
         check_model_name(name)
         if not (self.models_dir / name).is_dir():

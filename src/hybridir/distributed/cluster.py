@@ -397,6 +397,16 @@ class ShardedCollection:
         new = replace(splade, query_mode=mode, query_model=model)
         self.layout = self.layout.with_config(replace(self.config, splade=new))
 
+    def set_dense_query(self, mode: str, model: str | None = None) -> None:
+        """How dense query vectors are made (prepared on the coordinator)."""
+        dense = self.config.dense
+        if dense is None:
+            raise ConfigError(f"{self.directory} has no dense index")
+        if model is not None:
+            self._require_model(model)
+        new = replace(dense, query_mode=mode, query_model=model)
+        self.layout = self.layout.with_config(replace(self.config, dense=new))
+
     def _require_model(self, name: str) -> None:
         check_model_name(name)
         if not (self.models_dir / name).is_dir():
