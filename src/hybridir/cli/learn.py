@@ -1,5 +1,5 @@
 """Commands that learn from judged queries: ``tune`` (fusion grid search), ``train`` (learned
-fusion, rerankers, query token weights) and ``copy-model``."""
+fusion, rerankers, query token weights, dense query tables) and ``copy-model``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hybridir.distributed.opening import AnyCollection
     from hybridir.learn.cv import CVReport
     from hybridir.learn.dataset import TrainingSet
+    from hybridir.types import Document
 
 
 def _training(collection: AnyCollection, dataset: str, split: str, depth: int) -> TrainingSet:
@@ -124,12 +125,19 @@ def tune(
 @app.command()
 def train(
     collection_dir: Annotated[Path, typer.Argument(help="Collection to train for.")],
-    dataset: Annotated[str, typer.Argument(help="BEIR dataset (folder or name) with qrels.")],
+    dataset: Annotated[
+        str | None,
+        typer.Argument(
+            help="BEIR dataset (folder or name) with qrels; for dense-table optional (its "
+            "queries are extra training texts)."
+        ),
+    ] = None,
     model: Annotated[
         str,
         typer.Option(
             help="rescore (learned rescoring), adaptive (per-query α), collaborative "
-            "(reranker) or token-weights (inference-free learned sparse queries)."
+            "(reranker), token-weights (inference-free learned sparse queries) or "
+            "dense-table (transformer-free dense queries, fitted on the collection's texts)."
         ),
     ] = "rescore",
     split: SplitOpt = "train",
@@ -152,11 +160,17 @@ def train(
     from hybridir.learn.store import save_model
     from hybridir.learn.train import TRAINERS, cross_validate, fit
 
-    _refuse_test_split(split, allow_test)
     (metric,) = check_metrics([metric])
-    kinds = [*TRAINERS, "collaborative", "token-weights"]
+    kinds = [*TRAINERS, "collaborative", "token-weights", "dense-table"]
     if model not in kinds:
         raise ConfigError(f"unknown model {model!r}; valid: {kinds}")
+    if dataset is not None:
+        _refuse_test_split(split, allow_test)
+    if model == "dense-table":
+        _train_dense_table(open_collection(collection_dir, wait), dataset, split, activate, as_json)
+        return
+    if dataset is None:
+        raise ConfigError(f"--model {model} needs a DATASET with queries (and qrels)")
     collection = open_collection(collection_dir, wait)
     if model == "token-weights":
         _train_token_weights(collection, dataset, split, activate, as_json)
@@ -228,6 +242,53 @@ def _train_token_weights(
         out.print(f"stored token weights {name}" + (" (active)" if activate else ""))
 
 
+def _documents(collection: AnyCollection) -> Iterator[Document]:
+    """Every document of ``collection``, shard by shard for a sharded one."""
+    from hybridir.collection import Collection
+
+    if isinstance(collection, Collection):
+        yield from collection.snapshot()
+        return
+    for path in collection.layout.shard_dirs:
+        shard = Collection.open(path)
+        try:
+            yield from shard.snapshot()
+        finally:
+            shard.close()
+
+
+def _train_dense_table(
+    collection: AnyCollection, dataset: str | None, split: str, activate: bool, as_json: bool
+) -> None:
+    """Distil the dense query encoder into a per-token table (the collection's own texts,
+    plus the dataset split's queries when given)."""
+    from hybridir.eval.datasets import load_beir
+    from hybridir.learn.models import load_model
+    from hybridir.learn.train import train_dense_table
+
+    queries = [] if dataset is None else list(load_beir(dataset, split=split).queries.values())
+    with err.status(f"distilling dense query vectors (and {len(queries)} {split} queries)"):
+        name = train_dense_table(collection, _documents(collection), queries, activate=activate)
+    summary = {"model": name, "active": activate, **load_model(collection.models_dir, name).meta()}
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        out.print(f"stored dense table {name}" + (" (active)" if activate else ""))
+
+
+ACTIVATE: dict[str, Callable[[Any, Any, str], None]] = {
+    "collaborative": lambda target, model, name: target.set_rerank(f"collaborative:{name}"),
+    "token-weights": lambda target, model, name: target.set_splade_query("table", name),
+    "dense-table": lambda target, model, name: target.set_dense_query("table", name),
+}
+"""How a copied model that is not a fusion model becomes active, by kind."""
+
+
+def _activate_fusion(target: Any, model: Any, name: str) -> None:
+    depths = getattr(model, "depths", {})
+    target.set_fusion(FusionConfig(method=model.kind, depths=depths, model=name))
+
+
 @app.command("copy-model")
 def copy_model(
     source_dir: Annotated[Path, typer.Argument(help="Collection holding the model.")],
@@ -248,11 +309,5 @@ def copy_model(
     model = load_model(source.models_dir, name)
     stored = save_model(target.models_dir, model)
     if activate:
-        if model.kind == "collaborative":
-            target.set_rerank(f"collaborative:{stored}")
-        elif model.kind == "token-weights":
-            target.set_splade_query("table", stored)
-        else:
-            depths = getattr(model, "depths", {})
-            target.set_fusion(FusionConfig(method=model.kind, depths=depths, model=stored))
+        ACTIVATE.get(model.kind, _activate_fusion)(target, model, stored)
     out.print(f"copied {name} to {target_dir}" + (" (active)" if activate else ""))
