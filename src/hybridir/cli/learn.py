@@ -250,9 +250,9 @@ def _documents(collection: AnyCollection) -> Iterator[Document]:
         yield from collection.snapshot()
         return
     for path in collection.layout.shard_dirs:
-        shard = Collection.open(path)
+        shard = open_collection(path)
         try:
-            yield from shard.snapshot()
+            yield from _documents(shard)
         finally:
             shard.close()
 
