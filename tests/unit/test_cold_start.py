@@ -170,6 +170,59 @@ def test_the_fallback_gives_the_kernels_hits_and_scores(k: int, seed: int) -> No
         np.testing.assert_array_equal(a, b)  # bit for bit
 
 
+def _pruning_corpus(rng: np.random.Generator) -> tuple[BM25Index, list[list[str]]]:
+    """Rare topic terms over a small cluster plus mid-frequency terms: after the rare terms
+    the remaining bounds fall below the k-th score, so the kernel prunes and finishes its
+    candidates by lookup (the path a small random corpus never takes)."""
+    n_docs = 8000
+    docs: list[list[str]] = [[] for _ in range(n_docs)]
+    for topic in range(20):
+        cluster = rng.choice(n_docs, size=20, replace=False)
+        for d in cluster.tolist():
+            docs[d] += [f"r{topic}a"] * int(rng.integers(1, 4)) + [f"r{topic}b"]
+    for m in range(10):
+        for d in rng.choice(n_docs, size=800, replace=False).tolist():
+            docs[d] += [f"m{m}"] * int(rng.integers(1, 3))
+    for d in range(n_docs):
+        docs[d] += [f"f{int(t)}" for t in rng.integers(0, 3, size=int(rng.integers(1, 6)))]
+    ids = [f"d{int(i):05d}" for i in rng.permutation(n_docs)]
+    index = BM25Index(build_from_terms(docs, ids), BM25Config(k1=0.9, b=0.4))
+    queries = [
+        [f"r{t}a", f"r{t}b", f"m{int(rng.integers(0, 10))}", f"m{int(rng.integers(0, 10))}"]
+        for t in rng.integers(0, 20, size=40).tolist()
+    ]
+    queries += [[f"r{t}a", "f0", "f1"] for t in range(20)]  # dense from the start
+    return index, queries
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 100])
+def test_the_fallback_agrees_where_the_kernel_prunes(k: int) -> None:
+    warm_kernels()
+    index, queries = _pruning_corpus(np.random.default_rng(7))
+    kernel, slow = _both(index, queries, k)
+    for a, b in zip(kernel, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_fallback_agrees_on_every_scifact_query(data_dir: Path) -> None:
+    import json
+
+    from hybridir import Analyzer
+
+    warm_kernels()
+    folder = data_dir / "scifact"
+    rows = [json.loads(line) for line in (folder / "corpus.jsonl").open(encoding="utf-8")]
+    analyzer = Analyzer()
+    docs = analyzer.analyze_many(f"{r['title']} {r['text']}" for r in rows)
+    index = BM25Index(build_from_terms(docs, [r["_id"] for r in rows]), BM25Config(k1=0.9, b=0.4))
+    lines = (folder / "queries.jsonl").open(encoding="utf-8")
+    queries = analyzer.analyze_many(json.loads(line)["text"] for line in lines)
+    for k in (10, 1000):
+        kernel, slow = _both(index, queries, k)
+        for a, b in zip(kernel, slow, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_in_memory_and_loaded_postings_share_one_compiled_signature(tmp_path: Path) -> None:
     warm_kernels()
     postings = build_from_terms([["a", "b"], ["b", "c"], ["c", "a", "a"]], ["x", "y", "z"])

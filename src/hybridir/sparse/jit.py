@@ -138,7 +138,7 @@ def kernel(**options: Any) -> Callable[[Callable[..., Any]], Any]:
 
 # -- readiness: may this process call a kernel without compiling it? ----------------------
 
-WARMUP_MODULE = "hybridir.sparse.warmup"
+WARMUP_MODULE = "hybridir.sparse"
 """Run as ``python -m`` to compile the kernels into the cache (see :class:`Readiness`)."""
 
 WARMUP_TIMEOUT_S = 600.0
@@ -179,7 +179,7 @@ def _writable(folder: Path) -> bool:
 
 
 def start_warmup(folder: Path) -> subprocess.Popen[bytes] | None:
-    """Start ``python -m hybridir.sparse.warmup`` (detached: it outlives this process, so
+    """Start ``python -m hybridir.sparse`` (detached: it outlives this process, so
     the next process finds the kernels cached), unless another process's warm-up holds the
     lock in ``folder``; returns it, or ``None`` when another one runs.
 

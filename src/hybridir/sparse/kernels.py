@@ -3,8 +3,8 @@
 Compiled on first call and cached on disk (:mod:`hybridir.sparse.jit`); nothing compiles at
 import. :func:`score_queries` releases the GIL, so callers parallelise a batch with plain
 threads, each owning its scratch buffers (numba's ``parallel=True`` made the same loop ten
-times slower here). Each kernel is compiled for one signature only: callers pass read-only
-index arrays (memory-mapped or built in memory alike) and writable scratch and outputs.
+times slower here). Each kernel is compiled for one signature only: callers pass plain, writable,
+C-contiguous arrays (memory-mapped postings are mapped copy-on-write).
 """
 
 from __future__ import annotations
@@ -135,16 +135,16 @@ def _finish_by_lookup(  # type: ignore[no-untyped-def]
         end = indptr[t + 1]
         for x in range(n_cand):
             r = touched[x]
-            lo = begin
-            hi = end
-            while lo < hi:  # first posting with a row >= r
-                mid = (lo + hi) >> 1
+            left = begin
+            right = end
+            while left < right:  # the first posting with a row >= r
+                mid = (left + right) >> 1
                 if doc_rows[mid] < r:
-                    lo = mid + 1
+                    left = mid + 1
                 else:
-                    hi = mid
-            if lo < end and doc_rows[lo] == r:
-                scores[r] += qw * weights[lo]
+                    right = mid
+            if left < end and doc_rows[left] == r:
+                scores[r] += qw * weights[left]
 
 
 @kernel()

@@ -1,8 +1,9 @@
 """Compiling the kernels into the cache ahead of the first query.
 
-``python -m hybridir.sparse.warmup [LOCK]`` is what :func:`hybridir.sparse.jit.start_warmup`
-runs in the background: it compiles every kernel (or loads them, when cached), leaves the
-ready marker beside them so that other processes call them at once, and removes ``LOCK``.
+``python -m hybridir.sparse [LOCK]`` (:func:`main`) is what
+:func:`hybridir.sparse.jit.start_warmup` runs in the background: it compiles every kernel
+(or loads them, when cached), leaves the ready marker beside them so that other processes
+call them at once, and removes ``LOCK``.
 :func:`warm_kernels` does the compiling part in the calling process;
 :func:`warm_in_background` starts the background one when it is needed.
 """
@@ -50,7 +51,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lock is not None:
             lock.unlink(missing_ok=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
