@@ -14,6 +14,9 @@ Three measurements in one run; ``--json`` makes the last stdout line one JSON ob
    by the default fusion (``FusionConfig()``: DBSF) through ``Searcher.fuse_run``, as
    ``benchmarks/hybrid_quality.py`` does. ``kept`` is the share of the MiniLM hybrid's gain
    over BM25 that the static hybrid keeps: (hybrid_static - bm25) / (hybrid_minilm - bm25).
+   The same lists are also fused by RRF and by convex combinations with a small weight on
+   the dense list (:data:`FUSIONS`), for both encoders; those rows are fixed settings for
+   comparison, not tuned on held-out queries.
 3. **Size.** Bytes of each collection's vector files, and of each model on disk.
 
 The static model is distilled on first use into the hybridir cache (about a minute on two
@@ -54,6 +57,13 @@ STATIC = "static:all-MiniLM-L6-v2"
 DATASETS = "scifact,cranfield,cacm,medline,adi"
 METRICS = ["ndcg@10", "recall@100"]
 DEPTH = 1000
+FUSIONS = {
+    "hybrid": FusionConfig(),
+    "rrf": FusionConfig(method="rrf"),
+    "convex α=0.2": FusionConfig(method="convex", alpha=0.2),
+    "convex α=0.3": FusionConfig(method="convex", alpha=0.3),
+}
+"""Fused runs by label: the default hybrid (DBSF), then comparison settings."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -114,7 +124,7 @@ def speed(
 def lists_and_sizes(
     name: str, dense: DenseConfig, err: Console
 ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """Runs of bm25, dense and the default hybrid on one dataset, and the collection's sizes."""
+    """Scores of bm25, dense and each of :data:`FUSIONS` on one dataset, and the sizes."""
     data = load_beir(name, split="test")
     with tempfile.TemporaryDirectory(prefix="hybridir-static-") as tmp:
         start = time.perf_counter()
@@ -122,13 +132,13 @@ def lists_and_sizes(
         collection.add(list(data.corpus()), show_progress=err.is_terminal, allow_empty=True)
         index_s = time.perf_counter() - start
         searcher = Searcher(collection)
-        fusion = FusionConfig()
-        lists = searcher.retrieve_lists(data.queries, DEPTH, "hybrid", fusion)
+        lists = searcher.retrieve_lists(data.queries, DEPTH, "hybrid", FusionConfig())
         runs = {
             n: {q: dict(zip(r.doc_ids, r.scores, strict=True)) for q, r in per.items()}
             for n, per in lists.items()
         }
-        runs["hybrid"] = searcher.fuse_run(lists, fusion, DEPTH)
+        for label, fusion in FUSIONS.items():
+            runs[label] = searcher.fuse_run(lists, fusion, DEPTH)
         vectors = folder_bytes(collection.directory, lambda p: "vectors" in p.parts)
         sizes = {"docs": len(collection), "index_seconds": index_s, "vector_bytes": vectors}
         collection.close()
@@ -137,22 +147,19 @@ def lists_and_sizes(
 
 
 def quality(name: str, err: Console) -> dict[str, Any]:
-    """nDCG@10 / Recall@100 of BM25, each dense list and each hybrid, and the kept share."""
+    """nDCG@10 / Recall@100 of BM25, each dense list and each fusion, and the kept shares."""
     err.print(f"… {name}: MiniLM")
     minilm, minilm_sizes = lists_and_sizes(name, DenseConfig(model=MODEL), err)
     err.print(f"… {name}: static")
     static, static_sizes = lists_and_sizes(name, DenseConfig(model=STATIC), err)
-    results = {
-        "bm25": static["bm25"],
-        "dense_minilm": minilm["dense"],
-        "hybrid_minilm": minilm["hybrid"],
-        "dense_static": static["dense"],
-        "hybrid_static": static["hybrid"],
-    }
+    results = {"bm25": static["bm25"]}
+    for label in ("dense", *FUSIONS):
+        results[f"{label}_minilm"] = minilm[label]
+        results[f"{label}_static"] = static[label]
+    bm25 = results["bm25"]
     kept = {
-        m: (results["hybrid_static"][m] - results["bm25"][m])
-        / (results["hybrid_minilm"][m] - results["bm25"][m])
-        for m in METRICS
+        label: {m: (static[label][m] - bm25[m]) / (minilm[label][m] - bm25[m]) for m in METRICS}
+        for label in FUSIONS
     }
     return {
         "results": results,
@@ -165,16 +172,19 @@ def quality(name: str, err: Console) -> dict[str, Any]:
 
 def quality_table(reports: dict[str, Any]) -> Table:
     names = list(reports)
-    out = Table(title="nDCG@10 (default BM25, DBSF hybrid, depth 1000)")
+    out = Table(title="nDCG@10 (default BM25; hybrid = DBSF, the default; depth 1000)")
     out.add_column("system")
     for name in names:
         out.add_column(name, justify="right")
     out.add_column("mean", justify="right")
-    for system in ("bm25", "dense_minilm", "hybrid_minilm", "dense_static", "hybrid_static"):
-        values = [reports[n]["results"][system]["ndcg@10"] for n in names]
-        out.add_row(system, *(f"{v:.4f}" for v in values), f"{statistics.mean(values):.4f}")
-    kept = [reports[n]["kept"]["ndcg@10"] for n in names]
-    out.add_row("kept", *(f"{v:.0%}" for v in kept), f"{statistics.mean(kept):.0%}")
+    for label in ("bm25", "dense", *FUSIONS):
+        for system in [label] if label == "bm25" else [f"{label}_minilm", f"{label}_static"]:
+            values = [reports[n]["results"][system]["ndcg@10"] for n in names]
+            out.add_row(system, *(f"{v:.4f}" for v in values), f"{statistics.mean(values):.4f}")
+        if label in FUSIONS:
+            kept = [reports[n]["kept"][label]["ndcg@10"] for n in names]
+            mean = statistics.mean(kept)
+            out.add_row(f"{label} kept", *(f"{v:.0%}" for v in kept), f"{mean:.0%}")
     return out
 
 

@@ -237,8 +237,9 @@ class StaticEncoder:
         settings: distillation arguments (default :data:`DEFAULT_SETTINGS`).
 
     Example:
-        >>> encoder = StaticEncoder("static:all-MiniLM-L6-v2", source="path/to/MiniLM")
-        ... # doctest: +SKIP
+        >>> from hybridir.config import DenseConfig
+        >>> from hybridir.dense.encoders import make_encoder
+        >>> encoder = make_encoder(DenseConfig(model="static:all-MiniLM-L6-v2"))  # doctest: +SKIP
         >>> encoder.encode_queries(["what causes scurvy"]).shape  # doctest: +SKIP
         (1, 256)
     """
@@ -273,7 +274,9 @@ class StaticEncoder:
 
     @classmethod
     def from_config(cls, config: DenseConfig, *, source: str) -> StaticEncoder:
-        """The encoder of a ``DenseConfig(model="static:…")`` whose base loads from ``source``.
+        """The encoder of a ``DenseConfig(model="static:…")`` whose base loads from ``source``
+        (``DenseConfig.batch_size`` sizes transformer batches; a static model reads 1,024
+        texts per call whatever it says).
 
         Raises:
             ConfigError: for a backend other than the default or a prompt (a static model
