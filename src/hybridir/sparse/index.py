@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
+from itertools import compress
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -241,17 +242,24 @@ class BM25Index:
         return bool(np.any(self._absent))
 
     @cached_property
+    def _most_hits(self) -> int:
+        """The largest k worth asking for: every row (at least 1, so buffers are never
+        empty)."""
+        return max(self.postings.n_docs, 1)
+
+    @cached_property
     def _kernel_arrays(self) -> tuple[NDArray[Any], ...]:
         """Postings, weights, dense rows, bounds and term order as the kernel reads them:
-        read-only, so memory-mapped and in-memory indexes share one compiled signature."""
+        plain writable arrays, so memory-mapped and in-memory indexes share one compiled
+        signature."""
         p = self.postings
         arrays = (p.indptr, p.doc_rows, self.weights, *self.dense_rows, self.term_max)
-        return tuple(_readonly(a) for a in (*arrays, self.order_key))
+        return tuple(_plain(a) for a in (*arrays, self.order_key))
 
     @cached_property
     def _kernel_keys(self) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-        """Tie keys and their inverse, read-only."""
-        return _readonly(self.postings.tie_key), _readonly(self._row_of_key)
+        """Tie keys and their inverse, as the kernel reads them."""
+        return _plain(self.postings.tie_key), _plain(self._row_of_key)
 
     @cached_property
     def _allowed(self) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
@@ -356,28 +364,21 @@ class BM25Index:
             raise ConfigError(f"k must be >= 1, got {k}")
         if n_threads < 1:
             raise ConfigError(f"n_threads must be >= 1, got {n_threads}")
-        p = self.postings
         n_queries = batch.q_ptr.shape[0] - 1
-        k = min(k, max(p.n_docs, 1))
+        k = min(k, self._most_hits)
         out_rows = np.full((n_queries, k), -1, dtype=np.int32)
         out_scores = np.zeros((n_queries, k), dtype=np.float32)
         counts = np.zeros(n_queries, dtype=np.int64)
-        fixed = (
-            *self._kernel_arrays,
-            *(self._allowed if live is None else _allowed_rows(live & self._live)),
-            *self._kernel_keys,
-            _writable(batch.q_ptr),
-            _writable(batch.q_terms),
-            _writable(batch.q_weights),
-            k,
-        )
-        n_threads = max(1, min(n_threads, n_queries))
-        step = -(-n_queries // n_threads)
+        allowed = self._allowed if live is None else _allowed_rows(live & self._live)
+        query = (_writable(batch.q_ptr), _writable(batch.q_terms), _writable(batch.q_weights), k)
+        fixed = self._kernel_arrays + allowed + self._kernel_keys + query
         # Until numba has the kernel (a fresh install compiles it in the background), the
         # numpy fallback gives the same hits and scores.
         run: Callable[..., None] = (
             score_queries if READINESS(score_queries) else fallback.score_queries
         )
+        n_threads = max(1, min(n_threads, n_queries))
+        step = -(-n_queries // n_threads)
         with self._lock:
             scratch = self._scratch_for(n_threads)
             stamp = self._stamp
@@ -403,10 +404,9 @@ class BM25Index:
             else:
                 # The kernel releases the GIL: plain threads run the chunks in parallel.
                 list(self._pool(n_threads).map(chunk, range(n_threads)))
-        rows, scores = out_rows, out_scores
-        if np.any(batch.constants):
-            scores = (scores + batch.constants[:, None]).astype(np.float32)
-        return rows, scores, counts
+        if batch.constants.any():
+            out_scores = (out_scores + batch.constants[:, None]).astype(np.float32)
+        return out_rows, out_scores, counts
 
     def search(
         self,
@@ -418,11 +418,11 @@ class BM25Index:
     ) -> list[SparseHits]:
         """Top-k documents of each analysed query (only documents with a query term)."""
         rows, scores, counts = self.search_arrays(queries, k, n_threads, constants, live)
-        ids = self.postings.doc_ids
-        return [
-            SparseHits([ids[r] for r in rows[q, : counts[q]]], scores[q, : counts[q]].tolist())
-            for q in range(len(queries))
-        ]
+        doc_id = self.postings.doc_ids.__getitem__
+        out = []
+        for q, n in enumerate(counts.tolist()):
+            out.append(SparseHits(list(map(doc_id, rows[q, :n].tolist())), scores[q, :n].tolist()))
+        return out
 
     def score_all(self, terms: QueryTerms, constant: float | None = None) -> NDArray[np.float64]:
         """BM25 score of every row for one analysed query (for oracles and explanations)."""
@@ -437,18 +437,25 @@ class BM25Index:
         return out
 
     def matched_terms(self, row: int, terms: Sequence[str]) -> tuple[str, ...]:
-        """The distinct query terms that occur in ``row`` (binary search in each posting list)."""
+        """The distinct query terms that occur in ``row``."""
+        distinct = list(dict.fromkeys(terms))
+        found = self.term_presence(np.asarray([row], dtype=np.int64), distinct)
+        return tuple(compress(distinct, found[:, 0].tolist()))
+
+    def term_presence(self, rows: NDArray[np.int64], terms: Sequence[str]) -> NDArray[np.bool_]:
+        """Whether each of ``terms`` occurs in each of ``rows``, as a ``(terms, rows)``
+        matrix: one binary search of all the rows in each term's posting list."""
         p = self.postings
-        found = []
-        for term in dict.fromkeys(terms):
+        out = np.zeros((len(terms), len(rows)), dtype=np.bool_)
+        for i, term in enumerate(terms):
             t = self.vocabulary.get(term)
             if t is None:
                 continue
-            sl = p.doc_rows[p.indptr[t] : p.indptr[t + 1]]
-            i = int(np.searchsorted(sl, row))
-            if i < sl.shape[0] and sl[i] == row:
-                found.append(term)
-        return tuple(found)
+            posting = p.doc_rows[p.indptr[t] : p.indptr[t + 1]]
+            pos = np.searchsorted(posting, rows)
+            inside = pos < posting.shape[0]
+            out[i, inside] = posting[pos[inside]] == rows[inside]
+        return out
 
     def rows_of(self, doc_ids: Sequence[str]) -> list[int]:
         """Rows of the given doc ids (built once, on first use)."""
@@ -459,11 +466,12 @@ class BM25Index:
         return {d: i for i, d in enumerate(self.postings.doc_ids)}
 
 
-def _readonly(array: NDArray[Any]) -> NDArray[Any]:
-    """``array`` as a plain, read-only, C-contiguous ndarray (a view when it already is)."""
+def _plain(array: NDArray[Any]) -> NDArray[Any]:
+    """``array`` as a plain, writable, C-contiguous ndarray: a view when it already is one
+    (memory-mapped postings are copy-on-write), else a copy. Writable arrays are also the
+    ones numba's dispatcher types fastest."""
     view = np.ascontiguousarray(array).view(np.ndarray)
-    view.flags.writeable = False
-    return view
+    return view if view.flags.writeable else view.copy()
 
 
 def _writable(array: NDArray[Any]) -> NDArray[Any]:
@@ -472,6 +480,6 @@ def _writable(array: NDArray[Any]) -> NDArray[Any]:
 
 
 def _allowed_rows(allowed: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
-    """A row mask and the rows it excludes, read-only, as the kernel takes them."""
-    mask = _readonly(np.asarray(allowed, dtype=np.bool_))
-    return mask, _readonly(np.flatnonzero(~mask).astype(np.int32))
+    """A row mask and the rows it excludes, as the kernel takes them."""
+    mask = _plain(np.asarray(allowed, dtype=np.bool_))
+    return mask, _plain(np.flatnonzero(~mask).astype(np.int32))

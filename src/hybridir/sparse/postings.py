@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,16 @@ def build_from_ids(
 
 
 def build_from_terms(docs_terms: Sequence[Sequence[str]], doc_ids: Sequence[str]) -> Postings:
-    """Postings from analysed documents (lists of index terms), in row order."""
-    vocab: dict[str, int] = {}
-    lookup = vocab.setdefault
-    flat = [lookup(term, len(vocab)) for terms in docs_terms for term in terms]
+    """Postings from analysed documents (lists of index terms), in row order; term ids in
+    order of first occurrence. Per-token work runs in C (``dict.fromkeys``, ``map``)."""
+    vocab = {term: i for i, term in enumerate(dict.fromkeys(chain.from_iterable(docs_terms)))}
     doc_ptr = np.zeros(len(docs_terms) + 1, dtype=np.int64)
     np.cumsum([len(t) for t in docs_terms], out=doc_ptr[1:])
-    return build_from_ids(np.asarray(flat, dtype=np.int32), doc_ptr, list(vocab), doc_ids)
+    n_tokens = int(doc_ptr[-1])
+    flat = np.fromiter(
+        map(vocab.__getitem__, chain.from_iterable(docs_terms)), dtype=np.int32, count=n_tokens
+    )
+    return build_from_ids(flat, doc_ptr, list(vocab), doc_ids)
 
 
 def save_postings(postings: Postings, directory: Path) -> None:
@@ -119,10 +123,12 @@ def _narrow(values: NDArray[np.integer[Any]]) -> NDArray[np.integer[Any]]:
 
 
 def load_postings(directory: Path, mmap: bool = True) -> Postings:
-    """Read postings written by :func:`save_postings` (arrays memory-mapped when ``mmap``)."""
+    """Read postings written by :func:`save_postings` (arrays memory-mapped when ``mmap``:
+    copy-on-write, so they are writable arrays like built ones and the kernels have one
+    compiled signature; the files never change)."""
     try:
         arrays = {
-            name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
+            name: np.load(directory / f"{name}.npy", mmap_mode="c" if mmap else None)
             for name in ARRAYS
         }
         terms = json.loads((directory / "terms.json").read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
+from itertools import compress
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -311,10 +312,21 @@ class SegmentedBM25:
             parts.append(np.where(mask, scores, np.nan))
         return np.concatenate(parts) if parts else np.zeros(0)
 
-    def matched_terms(self, row: int, terms: Sequence[str]) -> tuple[str, ...]:
-        """The distinct query terms that occur in ``row``."""
-        s, local = self.locate(row)
-        return self.indexes[s].matched_terms(local, terms)
+    def matched_terms(self, rows: Sequence[int], terms: Sequence[str]) -> list[tuple[str, ...]]:
+        """The distinct query terms that occur in each of ``rows`` (in query order): per
+        segment, one binary search of its rows in each term's posting list."""
+        distinct = list(dict.fromkeys(terms))
+        at = np.asarray(rows, dtype=np.int64)
+        if len(self.indexes) == 1:
+            found = self.indexes[0].term_presence(at, distinct)
+        else:
+            found = np.zeros((len(distinct), len(at)), dtype=np.bool_)
+            segment = np.searchsorted(self.offsets, at, side="right") - 1
+            for s in np.unique(segment).tolist():
+                pick = segment == s
+                local = at[pick] - self.offsets[s]
+                found[:, pick] = self.indexes[s].term_presence(local, distinct)
+        return [tuple(compress(distinct, column)) for column in found.T.tolist()]
 
     @cached_property
     def doc_vectors(self) -> Any:

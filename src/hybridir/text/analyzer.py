@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from typing import cast
 
 from hybridir.config import AnalyzerConfig
 from hybridir.text.languages import language_spec, stopwords
@@ -15,6 +16,10 @@ from hybridir.text.stemmers import Stemmer, get_stemmer
 from hybridir.text.tokenize import TOKENIZERS, Tokenizer
 
 _POSSESSIVES = ("'s", "’s", "＇s")
+_DROPPED = ""
+"""The memo's term for a token that yields none (a stopword, too short or too long)."""
+_UNSEEN = None
+"""What the memo gives for a token it has not normalised yet."""
 
 
 def fold_accents(token: str) -> str:
@@ -49,7 +54,7 @@ class Analyzer:
         self.stemmer_name = stemmer_name
         self._stem: Stemmer = get_stemmer(stemmer_name)
         self._possessive = self.config.language == "en"
-        self._memo: dict[str, str | None] = {}
+        self._memo: dict[str, str] = {}  # raw token → index term ("" when dropped)
 
     def _normalise(self, tokens: list[str]) -> None:
         """Fill the memo for tokens not seen before (one batched stemmer call)."""
@@ -68,20 +73,24 @@ class Analyzer:
                 not cfg.min_token_length <= len(token) <= cfg.max_token_length
                 or token in self._stopwords
             ):
-                self._memo[raw] = None
+                self._memo[raw] = _DROPPED
                 continue
             fresh.append(token)
             keys.append(raw)
         for raw, stem in zip(keys, self._stem(fresh), strict=True):
-            self._memo[raw] = stem or None
+            self._memo[raw] = stem or _DROPPED
 
     def analyze(self, text: str) -> list[str]:
         """Index terms of ``text`` in order (duplicates kept)."""
         tokens = self._tokenize(text)
-        memo = self._memo
-        if any(t not in memo for t in tokens):
+        # Per-token work runs in C (map, filter); only unseen tokens reach Python.
+        found = list(map(self._memo.get, tokens))
+        if _UNSEEN in found:
             self._normalise(tokens)
-        return [term for t in tokens if (term := memo[t]) is not None]
+            terms = list(map(self._memo.__getitem__, tokens))
+        else:
+            terms = cast(list[str], found)
+        return list(filter(None, terms)) if _DROPPED in terms else terms
 
     def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
         """:meth:`analyze` over many texts."""
