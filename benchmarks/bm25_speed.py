@@ -39,9 +39,11 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -54,6 +56,7 @@ from rich.table import Table
 from hybridir import Analyzer, BM25Config
 from hybridir.sparse.index import BM25Index, QueryBatch
 from hybridir.sparse.postings import build_from_ids, build_from_terms
+from hybridir.sparse.warmup import warm_kernels
 
 K1 = 0.9
 B = 0.4
@@ -366,14 +369,25 @@ class CorpusReport:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def add(self, key: str, label: str, unit: str, hybridir: float, bm25s: float) -> None:
-        ratio = hybridir / bm25s if bm25s > 0 else None
+    def add(
+        self,
+        key: str,
+        label: str,
+        unit: str,
+        hybridir: float,
+        bm25s: float,
+        tantivy: float | None = None,
+    ) -> None:
+        """One metric, higher is better; ``ratio`` is hybridir ÷ bm25s, ``tantivy_ratio``
+        hybridir ÷ tantivy where tantivy was measured."""
         self.metrics[key] = {
             "label": label,
             "unit": unit,
             "hybridir": hybridir,
             "bm25s": bm25s,
-            "ratio": ratio,
+            "ratio": hybridir / bm25s if bm25s > 0 else None,
+            "tantivy": tantivy,
+            "tantivy_ratio": hybridir / tantivy if tantivy else None,
         }
 
     def ratio(self, key: str) -> float | None:
@@ -388,6 +402,7 @@ class CorpusReport:
             "index_tok_ratio": self.ratio("index_tok_docs_per_s"),
             "qps_tok_ratio": self.ratio("qps_tok_k10_t1"),
             "memory_ratio": self.ratio("index_peak_mib"),
+            "qps_ratios": {k: m["ratio"] for k, m in self.metrics.items() if k.startswith("qps")},
             **self.info,
             "metrics": self.metrics,
             "agreement": self.agreement,
@@ -402,6 +417,7 @@ class Bench:
     memory: bool
     worker_argv: list[str]
     err: Console
+    latency: bool = True
 
     def say(self, message: str) -> None:
         self.err.print(f"[dim]…[/] {message}")
@@ -579,7 +595,17 @@ def time_scifact_indexing(
         lambda: (new_bm25s(), new_stemmer()),
         bench.repeats,
     )
-    report.add("index_tok_docs_per_s", "tokenize + index", "docs/s", n / h_tok, n / b_tok)
+    t_tok = None
+    if tantivy_available():
+        t_tok, _ = measure(lambda _: tantivy_build(texts), lambda: None, bench.repeats)
+    report.add(
+        "index_tok_docs_per_s",
+        "tokenize + index (1 thread)",
+        "docs/s",
+        n / h_tok,
+        n / b_tok,
+        None if t_tok is None else n / t_tok,
+    )
     return h_index, b_index, b_same
 
 
@@ -656,8 +682,179 @@ def bench_scifact(bench: Bench, folder: Path, limit: int) -> CorpusReport:
     same = b_search(b_same, 10, 1)(toks.h_queries)
     report.agreement["same_tokens"] = top10_agreement(alone["qps_k10_t1"][0], same)
     report.agreement["own_tokenizers"] = top10_agreement(*with_tok["qps_tok_k10_t1"])
+    if bench.latency:
+        report.info["latency"] = bench_latency(bench, folder, corpus, k_deep)
     add_memory(bench, report)
     return report
+
+
+# --------------------------------------------------------------------------- tantivy, Searcher
+
+
+TANTIVY_ANALYZER = "en_lucene"
+LATENCY_QUERIES = 1000
+LATENCY_MODES: dict[str, dict[str, Any]] = {
+    "bare": {"explain": False, "fields": ()},
+    "explain": {"explain": True, "fields": ()},
+    "defaults": {},
+}
+"""hybridir ``Searcher.search`` settings timed: ids and scores only, matched terms, and the
+defaults (matched terms plus title, text and metadata from the document store)."""
+
+
+def tantivy_available() -> bool:
+    try:
+        import tantivy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def tantivy_analyzer() -> Any:
+    """As close to hybridir's English analyzer (Lucene's EnglishAnalyzer) as tantivy-py
+    allows: letters-and-digits tokens, lowercase, Lucene's 33 stopwords, Snowball English.
+
+    Differences: the simple tokenizer splits at every non-alphanumeric character (hybridir
+    keeps inner ``'`` and ``.``), there is no possessive filter, and Snowball's English
+    stemmer is Porter2 where hybridir uses Porter's original.
+    """
+    import tantivy
+
+    from hybridir.text.languages import stopwords
+
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.custom_stopword(sorted(stopwords("en", "lucene"))))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def tantivy_build(texts: Sequence[str]) -> Any:
+    """An in-memory tantivy index of ``texts`` (row numbers in an i64 fast field, term
+    frequencies without positions), written by one thread, committed and reloaded so it
+    answers; BM25 is tantivy's fixed k1=1.2, b=0.75."""
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("row", fast=True)
+    builder.add_text_field("body", tokenizer_name=TANTIVY_ANALYZER, index_option="freq")
+    index = tantivy.Index(builder.build())
+    index.register_tokenizer(TANTIVY_ANALYZER, tantivy_analyzer())
+    writer = index.writer(200_000_000, 1)
+    for row, text in enumerate(texts):
+        writer.add_document(tantivy.Document(row=row, body=text))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    return index
+
+
+def tantivy_runs(index: Any, doc_ids: Sequence[str], k: int) -> dict[str, Callable[[str], Any]]:
+    """tantivy-py's per-query calls: ``hits`` answers (score, DocAddress) pairs; ``ids`` also
+    reads the rows from the fast field and maps them to doc ids (what a Hit carries)."""
+    searcher = index.searcher()
+
+    def hits(text: str) -> Any:
+        query, _ = index.parse_query_lenient(text, ["body"])
+        return searcher.search(query, k, count=False).hits
+
+    def ids(text: str) -> Any:
+        found = hits(text)
+        rows = searcher.fast_field_values("row", [a for _, a in found])
+        return [(doc_ids[r], s) for (s, _), r in zip(found, rows, strict=True)]
+
+    return {"hits": hits, "ids": ids}
+
+
+def hybridir_collection(folder: Path, corpus: TextCorpus, limit: int) -> Any:
+    """SciFact in a collection with the default configuration (BM25 k1=1.2, b=0.75, as
+    tantivy's), title and text stored separately."""
+    from hybridir import Collection, Document
+
+    docs = []
+    with (folder / "corpus.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            if limit and len(docs) >= limit:
+                break
+            row = json.loads(line)
+            docs.append(Document(str(row["_id"]), row["text"], title=row.get("title", "")))
+    tmp = tempfile.mkdtemp(prefix="bm25-speed-")
+    collection = Collection.create(Path(tmp) / "scifact")
+    collection.add(docs)
+    return collection
+
+
+def all_queries(folder: Path, n: int) -> list[str]:
+    """The first ``n`` SciFact queries of every split (cycled when there are fewer)."""
+    with (folder / "queries.jsonl").open(encoding="utf-8") as fh:
+        texts = [str(json.loads(line)["text"]) for line in fh]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def time_passes(
+    runs: dict[str, Callable[[str], Any]], queries: list[str], passes: int
+) -> dict[str, dict[str, Any]]:
+    """Per-query latency of each run over ``queries``, ``passes`` passes interleaved run by
+    run (so load drifts hit every system alike), after one untimed pass."""
+    for run in runs.values():
+        for q in queries:
+            run(q)
+    per_query: dict[str, list[float]] = {name: [] for name in runs}
+    pass_s: dict[str, list[float]] = {name: [] for name in runs}
+    clock = time.perf_counter
+    for _ in range(passes):
+        for name, run in runs.items():
+            gc.collect()
+            times = per_query[name]
+            start = clock()
+            for q in queries:
+                t = clock()
+                run(q)
+                times.append(clock() - t)
+            pass_s[name].append(clock() - start)
+    out = {}
+    for name in runs:
+        lat = np.asarray(per_query[name]) * 1e3
+        out[name] = {
+            "p50_ms": float(np.median(lat)),
+            "p95_ms": float(np.percentile(lat, 95)),
+            "mean_ms": float(np.mean(lat)),
+            "pass_s": pass_s[name],
+            "pass_spread": max(pass_s[name]) / min(pass_s[name]),
+        }
+    return out
+
+
+def bench_latency(bench: Bench, folder: Path, corpus: TextCorpus, k_deep: int) -> dict[str, Any]:
+    """Per-query latency through the public APIs, query analysis included: hybridir's
+    ``Searcher.search`` (each of :data:`LATENCY_MODES`) against tantivy-py's parse + search,
+    at k=10 and k=``k_deep``, over a loop of :data:`LATENCY_QUERIES` queries."""
+    from hybridir import Searcher
+
+    bench.say("scifact: per-query latency (hybridir Searcher, tantivy-py)")
+    searcher = Searcher(hybridir_collection(folder, corpus, len(corpus.doc_ids)))
+    queries = all_queries(folder, LATENCY_QUERIES)
+    index = tantivy_build(corpus.texts) if tantivy_available() else None
+    out: dict[str, Any] = {"queries": len(queries), "passes": bench.repeats}
+    for k in (10, k_deep):
+        runs: dict[str, Callable[[str], Any]] = {
+            f"hybridir_{mode}": partial(searcher.search, k=k, **options)
+            for mode, options in LATENCY_MODES.items()
+        }
+        if index is not None:
+            t_runs = tantivy_runs(index, corpus.doc_ids, k)
+            runs.update({f"tantivy_{name}": run for name, run in t_runs.items()})
+        timed = time_passes(runs, queries, bench.repeats)
+        if index is not None:
+            best = timed["tantivy_hits"]["p50_ms"]
+            for name in LATENCY_MODES:
+                mine = timed[f"hybridir_{name}"]
+                mine["tantivy_ratio"] = best / mine["p50_ms"]  # > 1: hybridir faster
+        out[f"k{k}"] = timed
+    return out
 
 
 # --------------------------------------------------------------------------- synthetic
@@ -738,16 +935,22 @@ def render(console: Console, report: CorpusReport, repeats: int) -> None:
     table.add_column("hybridir", justify="right")
     table.add_column("bm25s", justify="right")
     table.add_column("hybridir ÷ bm25s", justify="right")
+    table.add_column("tantivy", justify="right")
+    table.add_column("hybridir ÷ tantivy", justify="right")
     for metric in report.metrics.values():
-        ratio = metric["ratio"]
+        ratio, t_ratio = metric["ratio"], metric.get("tantivy_ratio")
         table.add_row(
             metric["label"],
             metric["unit"],
             _fmt(metric["hybridir"]),
             _fmt(metric["bm25s"]),
             "–" if ratio is None else f"{ratio:.2f}×",
+            _fmt(metric.get("tantivy")),
+            "–" if t_ratio is None else f"{t_ratio:.2f}×",
         )
     console.print(table)
+    if "latency" in info:
+        render_latency(console, info["latency"])
     for name, agree in report.agreement.items():
         console.print(
             f"top-10 agreement ({name}, {agree['queries']:,} queries): "
@@ -757,6 +960,31 @@ def render(console: Console, report: CorpusReport, repeats: int) -> None:
         )
     if "memory" in info:
         console.print(f"memory: {info['memory']['hybridir']['method']}")
+
+
+def render_latency(console: Console, latency: dict[str, Any]) -> None:
+    """Per-query latency through the public APIs, one row per system and k."""
+    table = Table(
+        title=f"per-query latency, public API, {latency['queries']:,} queries × "
+        f"{latency['passes']} passes (query analysis included)"
+    )
+    for column in ("k", "system", "p50 ms", "p95 ms", "mean ms", "pass spread", "tantivy ÷ it"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for key, timed in latency.items():
+        if not key.startswith("k"):
+            continue
+        for name, t in timed.items():
+            ratio = t.get("tantivy_ratio")
+            table.add_row(
+                key[1:],
+                name,
+                f"{t['p50_ms']:.3f}",
+                f"{t['p95_ms']:.3f}",
+                f"{t['mean_ms']:.3f}",
+                f"{t['pass_spread']:.2f}",
+                "–" if ratio is None else f"{ratio:.2f}×",
+            )
+    console.print(table)
 
 
 def cpu_model() -> str:
@@ -784,9 +1012,15 @@ def meta(argv: Sequence[str], load_before: list[float]) -> dict[str, Any]:
     """Versions, machine, command line and system load (other processes skew timings)."""
     import numba
 
-    packages = ("hybridir", "bm25s", "numba", "numpy", "PyStemmer", "rich")
+    packages = ("hybridir", "bm25s", "tantivy", "numba", "numpy", "PyStemmer", "rich")
+    versions = {}
+    for p in packages:
+        try:
+            versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            versions[p] = None
     return {
-        "versions": {p: metadata.version(p) for p in packages},
+        "versions": versions,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
@@ -820,6 +1054,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scifact-limit", type=int, default=0, help="first N docs (0: all)")
     parser.add_argument("--data-dir", type=Path, default=None, help="datasets folder")
     parser.add_argument("--skip-memory", action="store_true", help="no child-process builds")
+    parser.add_argument(
+        "--skip-latency", action="store_true", help="no per-query Searcher / tantivy timing"
+    )
     parser.add_argument("--json", action="store_true", help="last stdout line: JSON results")
     parser.add_argument("--worker", choices=["hybridir", "bm25s"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-corpus", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -859,16 +1096,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    warm_kernels()  # compiled (or loaded from the cache) now, never the numpy stand-in
     if args.worker:
         return run_worker(args)
     load_before = list(os.getloadavg())
-    bench = Bench(args.repeats, not args.skip_memory, worker_argv(args), Console(stderr=True))
+    err = Console(stderr=True)
+    bench = Bench(args.repeats, not args.skip_memory, worker_argv(args), err, not args.skip_latency)
     reports: dict[str, CorpusReport | None] = {"scifact": None, "synthetic": None}
     if not args.skip_scifact:
         reports["scifact"] = bench_scifact(bench, args.data_dir / "scifact", args.scifact_limit)
     if args.synthetic_docs:
         reports["synthetic"] = bench_synthetic(bench, synthetic_spec(args))
-    console = Console()
+    console = Console(width=150)
     for report in reports.values():
         if report is not None:
             render(console, report, args.repeats)
