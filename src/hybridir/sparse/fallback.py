@@ -45,6 +45,8 @@ def score_queries(
     scores: Array,
     seen: Array,
     touched: Array,
+    buffer: Array,
+    maxima_buffer: Array,
     stamp_base: int,
     out_rows: Array,
     out_scores: Array,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from itertools import compress
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -102,9 +102,7 @@ class BM25Index:
             if live is None
             else np.ascontiguousarray(live, dtype=np.bool_)
         )
-        self._scratch: dict[
-            int, tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.int32]]
-        ] = {}
+        self._scratch: dict[int, tuple[NDArray[Any], ...]] = {}
         self._stamp = 0
         self._lock = threading.Lock()
         self._pools: dict[int, ThreadPoolExecutor] = {}
@@ -276,7 +274,7 @@ class BM25Index:
         vocab = self.vocabulary
         get = vocab.get
         for terms in queries:
-            if isinstance(terms, Mapping):
+            if type(terms) is not list and isinstance(terms, Mapping):  # a list: no ABC check
                 for term, weight in terms.items():
                     t = get(term)
                     if t is not None:
@@ -284,7 +282,10 @@ class BM25Index:
                         counts.append(weight)
                 ptr.append(len(ids))
                 continue
-            tids = [t for t in map(get, terms) if t is not None]
+            found = list(map(get, terms))
+            tids: list[int] = (
+                [t for t in found if t is not None] if None in found else cast(list[int], found)
+            )
             if len(set(tids)) == len(tids):
                 ids += tids
                 counts += [1.0] * len(tids)
@@ -315,14 +316,16 @@ class BM25Index:
             )
         return pool
 
-    def _scratch_for(
-        self, n_threads: int
-    ) -> tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.int32]]:
+    def _scratch_for(self, n_threads: int) -> tuple[NDArray[Any], ...]:
+        """Per thread, the kernel's buffers of one entry per row: scores, seen stamps,
+        touched rows, a float32 and an int32 buffer (allocated once, never cleared)."""
         if n_threads not in self._scratch:
             n = self.postings.n_docs
             self._scratch[n_threads] = (
                 np.zeros((n_threads, n), dtype=np.float32),
                 np.zeros((n_threads, n), dtype=np.int64),
+                np.zeros((n_threads, n), dtype=np.int32),
+                np.zeros((n_threads, n), dtype=np.float32),
                 np.zeros((n_threads, n), dtype=np.int32),
             )
         return self._scratch[n_threads]
@@ -390,9 +393,7 @@ class BM25Index:
                     *fixed,
                     first,
                     last,
-                    scratch[0][c],
-                    scratch[1][c],
-                    scratch[2][c],
+                    *(buffer[c] for buffer in scratch),
                     stamp,
                     out_rows,
                     out_scores,
@@ -404,7 +405,7 @@ class BM25Index:
             else:
                 # The kernel releases the GIL: plain threads run the chunks in parallel.
                 list(self._pool(n_threads).map(chunk, range(n_threads)))
-        if batch.constants.any():
+        if np.count_nonzero(batch.constants):
             out_scores = (out_scores + batch.constants[:, None]).astype(np.float32)
         return out_rows, out_scores, counts
 

@@ -238,6 +238,8 @@ def score_queries(  # type: ignore[no-untyped-def]
     scores,
     seen,
     touched,
+    buffer,
+    maxima_buffer,
     stamp_base,
     out_rows,
     out_scores,
@@ -251,7 +253,10 @@ def score_queries(  # type: ignore[no-untyped-def]
     gets bit-identical float32 scores); pruning uses the upper bounds ``qw · term_max``.
     Accumulators start sparse: only touched rows are visited, marked by
     ``seen[r] == stamp`` (stamps never repeat across calls, as callers advance
-    ``stamp_base``, so buffers are never cleared).
+    ``stamp_base``, so buffers are never cleared). ``scores``, ``seen``, ``touched``,
+    ``buffer`` (float32) and ``maxima_buffer`` (int32) are the caller's scratch, one row
+    each per collection row (allocating them per call cost more than scoring a short
+    query on a large collection).
 
     Pruning (exact; Turtle & Flood's max-score idea, term at a time): after a term, when the
     remaining terms' upper bounds sum below the current k-th accumulator, no untouched row
@@ -263,8 +268,6 @@ def score_queries(  # type: ignore[no-untyped-def]
     if its touched rows would exceed that share.
     """
     n_docs = scores.shape[0]
-    maxima_buffer = np.empty(n_docs, dtype=np.int32)
-    buffer = np.empty(n_docs, dtype=np.float32)
     h_s = np.empty(k, dtype=np.float32)
     h_r = np.empty(k, dtype=np.int32)
     h_k = np.empty(k, dtype=np.int32)
