@@ -70,9 +70,11 @@ class Shared:
 
     def analyzer(self, config: CollectionConfig) -> Analyzer:
         with self._lock:
-            if self._analyzer is None or self._analyzer[0] != config.analyzer:
-                self._analyzer = (config.analyzer, Analyzer(config.analyzer))
-            return self._analyzer[1]
+            built = self._analyzer
+            # Identity first: every query asks, and comparing the configs costs microseconds.
+            if built is None or (built[0] is not config.analyzer and built[0] != config.analyzer):
+                self._analyzer = built = (config.analyzer, Analyzer(config.analyzer))
+            return built[1]
 
     def encoder(self, dense: DenseConfig) -> Encoder:
         with self._lock:
