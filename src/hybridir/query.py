@@ -9,6 +9,8 @@ query once and sends the result to every shard), so a query is scored identicall
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from hybridir.backend import Backend
@@ -30,18 +32,26 @@ def encoder_vectors(backend: Backend, config: DenseConfig, texts: Sequence[str])
     return backend.encoder.encode_queries(list(texts))
 
 
+@lru_cache(maxsize=64)
+def dense_table(models_dir: Path, name: str, model: str) -> DenseTable:
+    """The stored dense table ``name``, checked to be one distilled from ``model`` (the
+    collection's encoder). Looked up once: stored models never change, and a query's whole
+    encoding costs tens of microseconds."""
+    table = load_model(models_dir, name)
+    if not isinstance(table, DenseTable):
+        raise ConfigError(f"model {name!r} is a {table.kind!r} model, not a 'dense-table'")
+    if canonical_name(table.encoder) != canonical_name(model):
+        raise ConfigError(
+            f"dense table {name!r} was distilled from {table.encoder!r}, but the collection's "
+            f"vectors are {model!r}'s; train one for it with --model dense-table"
+        )
+    return table
+
+
 def table_vectors(backend: Backend, config: DenseConfig, texts: Sequence[str]) -> Any:
     """Each query's vector from the stored per-token table ``config.query_model``
     (transformer-free: :class:`hybridir.learn.dense_table.DenseTable`)."""
-    name = str(config.query_model)
-    table = load_model(backend.models_dir, name)
-    if not isinstance(table, DenseTable):
-        raise ConfigError(f"model {name!r} is a {table.kind!r} model, not a 'dense-table'")
-    if canonical_name(table.encoder) != canonical_name(config.model):
-        raise ConfigError(
-            f"dense table {name!r} was distilled from {table.encoder!r}, but the collection's "
-            f"vectors are {config.model!r}'s; train one for it with --model dense-table"
-        )
+    table = dense_table(backend.models_dir, str(config.query_model), config.model)
     return table.encode_queries(list(texts))
 
 

@@ -16,20 +16,12 @@ from hybridir import Collection, CollectionConfig, Document, Searcher
 from hybridir.cli import main
 from hybridir.config import DenseConfig
 from hybridir.errors import ConfigError, IndexFormatError
-from hybridir.learn.dense_table import (
-    SOURCES,
-    DenseTable,
-    TableFit,
-    fit_dense_table,
-    pool,
-    random_spans,
-    token_rows,
-    training_texts,
-)
+from hybridir.learn.dense_fit import TableFit, fit_dense_table, token_rows, train_dense_table
+from hybridir.learn.dense_table import DenseTable, pool
+from hybridir.learn.dense_texts import SOURCES, random_spans, training_texts
 from hybridir.learn.models import load_model
 from hybridir.learn.store import save_model
 from hybridir.learn.token_weights import TokenWeights
-from hybridir.learn.train import train_dense_table
 from hybridir.query import DENSE_QUERY_MODES, dense_queries
 
 WORDS = ["[UNK]", "apple", "banana", "cherry", "pie", "tart"]
@@ -41,7 +33,7 @@ DOCS = [
     Document("d4", "Pie crust is flour, butter and water, rested before baking.", "Crust"),
     Document("d5", "Fruit salad mixes apples, bananas and cherries with lime.", "Fruit salad"),
 ]
-SMALL = TableFit(budget=40, epochs=3, batch_size=8, lr=0.01)
+SMALL = TableFit(budget=40, epochs=3, batch_size=8, lr=0.01, init="tokens")
 
 
 def word_tokenizer() -> str:
@@ -232,7 +224,7 @@ def test_fitted_table_shape_loss_and_determinism(tiny_collection: Collection) ->
 def test_unfitted_rows_reproduce_one_token_queries(tiny_collection: Collection) -> None:
     """LightRetriever's table before fitting: a one-token query's vector is the encoder's."""
     encoder = tiny_collection.encoder
-    table = fit_dense_table(encoder, DOCS, (), TableFit(budget=10, epochs=0))
+    table = fit_dense_table(encoder, DOCS, (), TableFit(budget=10, epochs=0, init="tokens"))
     texts = ["apple", "pie", "water", ""]
     assert [len(ids) for ids in table.token_ids(texts)] == [1, 1, 1, 0]
     np.testing.assert_allclose(
@@ -240,10 +232,12 @@ def test_unfitted_rows_reproduce_one_token_queries(tiny_collection: Collection) 
     )
 
 
-def test_input_init_and_scores_loss(tiny_collection: Collection) -> None:
-    settings = TableFit(budget=20, epochs=2, batch_size=8, init="input", loss="scores")
+@pytest.mark.parametrize("loss", ["cosine", "kl"])
+def test_input_init_and_every_loss(tiny_collection: Collection, loss: str) -> None:
+    settings = TableFit(budget=20, epochs=2, batch_size=8, init="input", loss=loss)
     table = fit_dense_table(tiny_collection.encoder, DOCS, (), settings)
     assert table.info["settings"]["init"] == "input"
+    assert table.info["settings"]["loss"] == loss
     # The tiny random BERT is nearly linear in its input embeddings: the map alone fits it.
     assert max(table.info["loss"]) < 0.1
 
@@ -325,7 +319,7 @@ def test_fit_settings_and_encoder_are_checked() -> None:
     with pytest.raises(ConfigError, match="unknown dense table init 'zeros'"):
         TableFit(init="zeros")
     with pytest.raises(ConfigError, match="unknown dense table loss"):
-        TableFit(loss="kl")
+        TableFit(loss="hinge")
     with pytest.raises(ConfigError, match="sources must be among"):
         TableFit(sources=("books",))
     with pytest.raises(ConfigError, match="batch_size >= 1"):

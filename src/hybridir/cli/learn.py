@@ -263,8 +263,8 @@ def _train_dense_table(
     """Distil the dense query encoder into a per-token table (the collection's own texts,
     plus the dataset split's queries when given)."""
     from hybridir.eval.datasets import load_beir
+    from hybridir.learn.dense_fit import train_dense_table
     from hybridir.learn.models import load_model
-    from hybridir.learn.train import train_dense_table
 
     queries = [] if dataset is None else list(load_beir(dataset, split=split).queries.values())
     with err.status(f"distilling dense query vectors (and {len(queries)} {split} queries)"):

@@ -2,16 +2,15 @@
 
 ``hybridir train`` = :func:`cross_validate` (honest gain on held-out training queries),
 then :func:`fit` on every training query, then :func:`activate` (store the model in the
-collection and make it the collection's fusion). :func:`train_dense_table` distils the
-dense query encoder into a per-token table and makes it the collection's query encoder.
+collection and make it the collection's fusion).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -23,15 +22,10 @@ from hybridir.learn.adaptive import convex_base, train_adaptive
 from hybridir.learn.collaborative import ANCHORS, CollaborativeReranker, collaborative_features
 from hybridir.learn.cv import CVReport, query_folds, report
 from hybridir.learn.dataset import TrainingSet, fusion_run, per_query, run_depth
-from hybridir.learn.dense_table import TableFit, fit_dense_table
 from hybridir.learn.models import FusionModel
 from hybridir.learn.rescore import PARAMS, labels_for, train_rescorer
 from hybridir.learn.store import save_model
 from hybridir.search import Searcher
-from hybridir.types import Document
-
-if TYPE_CHECKING:
-    from hybridir.dense.encoders import Encoder
 
 
 class Configurable(Protocol):
@@ -136,43 +130,3 @@ def train_collaborative(
     model.fit(np.vstack(blocks), np.concatenate(labels), group=groups)
     info = {"params": PARAMS, "training_queries": len(groups), "anchors": ANCHORS}
     return CollaborativeReranker(model.booster_, depth, info)
-
-
-class DenseQueryConfigurable(Protocol):
-    """A collection whose dense query encoder can be set (one collection, or a sharded one)."""
-
-    @property
-    def models_dir(self) -> Path: ...
-
-    @property
-    def encoder(self) -> Encoder: ...
-
-    def set_dense_query(self, mode: str, model: str | None = None) -> None: ...
-
-
-def train_dense_table(
-    collection: DenseQueryConfigurable,
-    documents: Iterable[Document],
-    queries: Sequence[str] = (),
-    *,
-    settings: TableFit | None = None,
-    activate: bool = True,
-    show_progress: bool = False,
-) -> str:
-    """Distil ``collection``'s dense query encoder into a per-token table fitted on its
-    ``documents`` (and training ``queries``, texts only; :mod:`hybridir.learn.dense_table`),
-    store it, and with ``activate`` make it how the collection's dense queries are encoded
-    (``DenseConfig(query_mode="table")``). Returns the stored model's name.
-
-    Example:
-        >>> name = train_dense_table(collection, collection.snapshot())  # doctest: +SKIP
-        >>> collection.config.dense.query_mode  # doctest: +SKIP
-        'table'
-    """
-    table = fit_dense_table(
-        collection.encoder, documents, queries, settings or TableFit(), show_progress=show_progress
-    )
-    name = save_model(collection.models_dir, table)
-    if activate:
-        collection.set_dense_query("table", name)
-    return name
