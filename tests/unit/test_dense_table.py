@@ -353,3 +353,16 @@ def test_cli_trains_activates_and_searches(
     assert main(["search", folder, "sweet apple pie", "--retriever", "dense", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["hits"]
     assert len(hits) == len(DOCS)
+    # copy-model makes it another collection's query encoder (same document encoder).
+    plain = CollectionConfig(dense=DenseConfig(model=reopened.config.dense.model))
+    other = Collection.create(tiny_collection.directory.parent / "other", plain)
+    other.close()
+    argv = ["copy-model", folder, summary["model"], str(other.directory)]
+    assert main(argv) == 0
+    copied = Collection.open(other.directory)
+    assert copied.config.dense is not None
+    assert (copied.config.dense.query_mode, copied.config.dense.query_model) == (
+        "table",
+        summary["model"],
+    )
+    copied.close()
