@@ -1083,13 +1083,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def worker_argv(args: argparse.Namespace) -> list[str]:
     """Flags a memory worker needs to rebuild the same input."""
-    return [
+    flags = [
         f"--data-dir={args.data_dir}",
         f"--scifact-limit={args.scifact_limit}",
         f"--synthetic-docs={args.synthetic_docs}",
         f"--synthetic-queries={args.synthetic_queries}",
         f"--seed={args.seed}",
     ]
+    return [*flags, "--skip-scifact"] if args.skip_scifact else flags
 
 
 def main(argv: Sequence[str] | None = None) -> int:
