@@ -17,6 +17,7 @@ if they are missing or change shape, :func:`kernel` falls back to plain ``cache=
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -51,10 +52,17 @@ def kernel_cache_dir() -> Path:
 def source_stamp(folder: Path | None = None) -> str:
     """SHA-256 over the sources of :data:`KERNEL_MODULES` (the cache's freshness key)."""
     folder = folder or Path(__file__).resolve().parent
+    files = tuple(folder / name for name in KERNEL_MODULES)
+    return _stamp(files, tuple((st.st_mtime_ns, st.st_size) for st in map(os.stat, files)))
+
+
+@functools.lru_cache(maxsize=8)
+def _stamp(files: tuple[Path, ...], stats: tuple[tuple[int, int], ...]) -> str:
+    """:func:`source_stamp`, hashed once per version of the files (every kernel asks)."""
     digest = hashlib.sha256()
-    for name in KERNEL_MODULES:
-        digest.update(name.encode())
-        digest.update((folder / name).read_bytes())
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
