@@ -87,11 +87,19 @@ class Analyzer:
         found = list(map(self._memo.get, tokens))
         if _UNSEEN in found:
             self._normalise(tokens)
-            terms = list(map(self._memo.__getitem__, tokens))
-        else:
-            terms = cast(list[str], found)
-        return list(filter(None, terms)) if _DROPPED in terms else terms
+            return self._terms(tokens)
+        return _kept(cast(list[str], found))
 
     def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
-        """:meth:`analyze` over many texts."""
-        return [self.analyze(t) for t in texts]
+        """:meth:`analyze` over many texts (text by text: holding every text's tokens at
+        once to normalise them in one batch measured slower on SciFact)."""
+        return list(map(self.analyze, texts))
+
+    def _terms(self, tokens: list[str]) -> list[str]:
+        """Index terms of tokens already in the memo."""
+        return _kept(list(map(self._memo.__getitem__, tokens)))
+
+
+def _kept(terms: list[str]) -> list[str]:
+    """``terms`` without the dropped ones."""
+    return list(filter(None, terms)) if _DROPPED in terms else terms
