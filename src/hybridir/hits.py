@@ -5,7 +5,9 @@ annotate :class:`~hybridir.types.Hit` records)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,10 +24,11 @@ def hits_from(lists: Mapping[str, RankedList], mode: str, fused: Fused | None) -
     ranking with every list's raw score, normalized score and rank as contributions."""
     if fused is None:
         ranked = lists[mode]
-        return [
-            Hit(d, s, rank, (ListContribution(mode, s, s, rank),))
-            for rank, (d, s) in enumerate(zip(ranked.doc_ids, ranked.scores, strict=True), 1)
-        ]
+        ids, scores = ranked.doc_ids, ranked.scores
+        ranks = range(1, len(ids) + 1)
+        no, none = repeat(()), repeat(None)
+        single = zip(_records(ListContribution, repeat(mode), scores, scores, ranks, no, no))
+        return list(_records(Hit, ids, scores, ranks, single, none, none, none, none))
     raw = {n: dict(zip(r.doc_ids, r.scores, strict=True)) for n, r in lists.items()}
     hits = []
     for j, (doc_id, score) in enumerate(zip(fused.doc_ids, fused.scores, strict=True)):
@@ -58,13 +61,30 @@ def with_matched_terms(backend: Backend, query: str, hits: list[Hit]) -> list[Hi
     for i, hit in enumerate(hits):
         parts = []
         for c in hit.contributions:
-            if c.retriever in RETRIEVERS and RETRIEVERS[c.retriever].lexical:
-                c = c._replace(matched_terms=matched[i])
+            if c.retriever in _LEXICAL:
+                c = _record(ListContribution, (*c[:4], matched[i], c.term_scores))
             elif c.retriever == "splade" and top:
                 c = c._replace(matched_terms=tuple(t for t, _ in top[i]), term_scores=top[i])
             parts.append(c)
-        out.append(hit._replace(contributions=tuple(parts)))
+        out.append(_record(Hit, (*hit[:3], tuple(parts), *hit[4:])))
     return out
+
+
+_LEXICAL = frozenset(name for name, spec in RETRIEVERS.items() if spec.lexical)
+
+R = TypeVar("R", bound=tuple[Any, ...])
+
+
+def _record(cls: type[R], values: tuple[Any, ...]) -> R:
+    """A named tuple from all its fields at once, without the Python-level ``__new__``
+    (a hit is built per result: at k=1000 that call is a good share of a query's time)."""
+    return tuple.__new__(cls, values)
+
+
+def _records(cls: type[R], *columns: Iterable[Any]) -> Iterator[R]:
+    """Named tuples from columns of field values (see :func:`_record`), built in C; the
+    shortest column ends them (constant fields come as endless repeats)."""
+    return map(tuple.__new__, repeat(cls), zip(*columns, strict=False))
 
 
 def boosted(backend: Backend, hits: list[Hit], boosts: Sequence[Boost]) -> list[Hit]:

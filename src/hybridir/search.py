@@ -90,9 +90,11 @@ class Searcher:
     @property
     def reranker(self) -> Reranker | None:
         """The default reranker: the one given, else the collection's configured one."""
+        return self._default_reranker(self.collection.snapshot())
+
+    def _default_reranker(self, backend: Backend) -> Reranker | None:
         if self._given_reranker is not None:
             return self._given_reranker
-        backend = self.collection.snapshot()
         spec = backend.config.rerank
         if spec is None:
             return None
@@ -109,11 +111,11 @@ class Searcher:
         """The retrievers a hybrid query fuses for this collection."""
         return self.collection.snapshot().lists()
 
-    def _check_mode(self, name: str) -> str:
-        valid = sorted([*RETRIEVERS, HYBRID])
-        if name not in valid:
+    def _check_mode(self, name: str, backend: Backend | None = None) -> str:
+        if name not in RETRIEVERS and name != HYBRID:
+            valid = sorted([*RETRIEVERS, HYBRID])
             raise ConfigError(f"unknown retriever {name!r}; valid: {valid}")
-        have = self.lists()
+        have = (backend or self.collection.snapshot()).lists()
         if name == HYBRID and len(have) < 2:
             raise ConfigError(
                 "retriever 'hybrid' needs a second list; this collection has only BM25 "
@@ -133,10 +135,13 @@ class Searcher:
             self._words = WordTerms(analyzer)
         return self._words
 
-    def _reranker(self, rerank: bool | None) -> Reranker | None:
-        if rerank and self.reranker is None:
+    def _reranker(self, rerank: bool | None, backend: Backend | None = None) -> Reranker | None:
+        if rerank is False:
+            return None
+        reranker = self._default_reranker(backend or self.collection.snapshot())
+        if rerank and reranker is None:
             raise ConfigError("rerank=True but this Searcher has no reranker")
-        return None if rerank is False else self.reranker
+        return reranker
 
     def _retrieve(
         self,
@@ -198,12 +203,12 @@ class Searcher:
             >>> hits[0].text  # doctest: +SKIP
             'Cheap <mark>solar</mark> <mark>panels</mark> for every roof …'
         """
-        mode = self._check_mode(retriever or self.retriever)
-        config = fusion or self.fusion
-        reranker = self._reranker(rerank)
+        backend = self.collection.snapshot()  # one consistent state for the whole query
+        mode = self._check_mode(retriever or self.retriever, backend)
+        config = fusion or self._fusion or backend.config.fusion
+        reranker = self._reranker(rerank, backend)
         wanted = check_fields(fields)
         grouped = check_group_by(group_by) == DOCUMENT
-        backend = self.collection.snapshot()  # one consistent state for the whole query
         spread = _diversification(backend, diversify)
         depth = max(k, reranker.depth) if reranker is not None else k
         if spread is not None:

@@ -309,7 +309,7 @@ class CollectionView:
     def matched_terms(self, doc_ids: Sequence[str], terms: Sequence[str]) -> list[tuple[str, ...]]:
         """The distinct query ``terms`` each document contains."""
         index = self.bm25
-        return [index.matched_terms(r, terms) for r in index.rows_of(doc_ids)]
+        return index.matched_terms(index.rows_of(doc_ids), terms)
 
     def splade_contributions(
         self, doc_ids: Sequence[str], weights: Mapping[str, float]
