@@ -115,7 +115,7 @@ class Searcher:
         if name not in RETRIEVERS and name != HYBRID:
             valid = sorted([*RETRIEVERS, HYBRID])
             raise ConfigError(f"unknown retriever {name!r}; valid: {valid}")
-        have = (backend or self.collection.snapshot()).lists()
+        have = (backend if backend is not None else self.collection.snapshot()).lists()
         if name == HYBRID and len(have) < 2:
             raise ConfigError(
                 "retriever 'hybrid' needs a second list; this collection has only BM25 "
@@ -138,7 +138,9 @@ class Searcher:
     def _reranker(self, rerank: bool | None, backend: Backend | None = None) -> Reranker | None:
         if rerank is False:
             return None
-        reranker = self._default_reranker(backend or self.collection.snapshot())
+        reranker = self._default_reranker(
+            backend if backend is not None else self.collection.snapshot()
+        )
         if rerank and reranker is None:
             raise ConfigError("rerank=True but this Searcher has no reranker")
         return reranker
@@ -306,7 +308,7 @@ class Searcher:
         scored = [scored_list(n, r, config.depth(n)) for n, r in lists.items()]
         if config.method not in LEARNED_METHODS:
             return fuse(scored, config, k)
-        backend = backend or self.collection.snapshot()
+        backend = backend if backend is not None else self.collection.snapshot()
         model = cast(FusionModel, load_model(backend.models_dir, str(config.model)))
         if model.kind != config.method:
             raise ConfigError(
@@ -366,7 +368,7 @@ class Searcher:
         """
         mode = self._check_mode(mode)
         qids = list(queries)
-        backend = backend or self.collection.snapshot()
+        backend = backend if backend is not None else self.collection.snapshot()
         texts = [queries[q] for q in qids]
         found = self._retrieve(backend, texts, k, mode, fusion, n_threads, filters)
         return {n: dict(zip(qids, ranked, strict=True)) for n, ranked in found.lists.items()}
@@ -389,7 +391,7 @@ class Searcher:
         out: Run = {}
         first = next(iter(lists.values()), {})
         if fusion.method in LEARNED_METHODS:
-            backend = backend or self.collection.snapshot()
+            backend = backend if backend is not None else self.collection.snapshot()
         for qid in first:
             one = {name: per_query[qid] for name, per_query in lists.items()}
             fused = self.fuse_lists(queries[qid] if queries else "", one, fusion, k, backend)

@@ -185,7 +185,7 @@ class CachingSearcher(Searcher):
         """As :meth:`Searcher.retrieve_lists`, reusing a cached answer to the same inputs."""
         if filters is not None:
             return super().retrieve_lists(queries, k, mode, fusion, n_threads, backend, filters)
-        backend = backend or self.collection.snapshot()
+        backend = backend if backend is not None else self.collection.snapshot()
         key = lists_key(backend, self.label, queries, k, mode, fusion, self.versions)
         path = entry_path(self.folder, key)
         cached = load_lists(path, key, list(queries))
