@@ -319,3 +319,42 @@ def test_evaluate_and_train_take_a_sharded_folder(
         Searcher(pair.sharded).search(query, 10).hits
         == Searcher(pair.single).search(query, 10).hits
     )
+
+
+def test_dense_table_queries_are_identical_on_shards(
+    pair: Pair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``DenseConfig(query_mode="table")``: the coordinator makes each query's vector from
+    the stored table once, so dense and hybrid hits equal one collection's (a seeded table
+    over MiniLM's tokenizer, named for the hash encoder whose vectors the documents have)."""
+    from hybridir.dense.encoders import resolve_model
+    from hybridir.learn.dense_table import DenseTable
+    from hybridir.query import dense_queries
+
+    tokenizer = (Path(resolve_model("all-MiniLM-L6-v2")) / "tokenizer.json").read_text()
+    rows = np.random.default_rng(0).normal(size=(30522, DIM)).astype(np.float32)
+    table = DenseTable(rows, rows[0], tokenizer, {"encoder": HASH_MODEL, "max_tokens": 254})
+    name = save_model(pair.single.models_dir, table)
+    assert save_model(pair.sharded.models_dir, table) == name
+    both = (pair.single, pair.sharded)
+    for collection in both:
+        collection.set_dense_query("table", name)
+    try:
+        for query in pair.queries.values():
+            for retriever in ("dense", "hybrid"):
+                expected = Searcher(pair.single).search(query, 10, retriever=retriever)
+                assert Searcher(pair.sharded).search(query, 10, retriever=retriever).hits == (
+                    expected.hits
+                ), f"{retriever}: {query!r}"
+        queries = list(pair.queries.values())
+        np.testing.assert_array_equal(
+            dense_queries(pair.sharded.snapshot(), queries), table.encode_queries(queries)
+        )
+        results = []
+        for folder in (pair.single.directory, pair.sharded.directory):
+            assert main(["search", str(folder), queries[0], "-k", "5", "--json"]) == 0
+            results.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+        assert results[0]["hits"] == results[1]["hits"]
+    finally:
+        for collection in both:
+            collection.set_dense_query("encoder")
