@@ -44,7 +44,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# -- fitting ---------------------------------------------------------------------------------
+
+def unit(vectors: Vectors) -> Vectors:
+    """``vectors`` scaled to unit length (a zero vector stays zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = np.zeros_like(vectors)
+    np.divide(vectors, norms, out=out, where=norms > 0)
+    return out
 
 
 def encode_targets(encoder: Encoder, texts: Sequence[str], show_progress: bool = False) -> Vectors:
@@ -61,8 +67,7 @@ def encode_targets(encoder: Encoder, texts: Sequence[str], show_progress: bool =
             parts.append(encode_documents_cached(encoder, chunk, show_progress=show_progress))
         else:
             parts.append(encoder.encode_queries(chunk))
-    vectors = np.concatenate(parts)
-    return pool(vectors, [np.array([i]) for i in range(len(texts))], np.zeros(0, np.float32))
+    return unit(np.concatenate(parts))
 
 
 def token_rows(model: Any, vocab_size: int, batch_size: int = 512) -> Vectors:
@@ -88,7 +93,7 @@ def token_rows(model: Any, vocab_size: int, batch_size: int = 512) -> Vectors:
             rows[start:stop] = found
     if rows is None:
         raise ConfigError("the encoder's tokenizer has an empty vocabulary")
-    return pool(rows, [np.array([i]) for i in range(vocab_size)], np.zeros(0, np.float32))
+    return unit(rows)
 
 
 def _init_tokens(model: Any, token_ids: Sequence[TokenIds], targets: Vectors) -> Vectors:
