@@ -138,3 +138,20 @@ def test_workers_run_under_old_and_new_uvicorn_supervisors(
     assert getattr(old["target"], "__name__", None) == "run"
     assert old["sockets"] == new["sockets"] == [sock]
     assert "target" not in new
+
+
+def test_served_connections_send_without_waiting_for_acks() -> None:
+    """Nagle's algorithm is off on every accepted connection: a response is written in two
+    parts (head, body), and with Nagle on the second waited for the client's delayed ACK,
+    a 44 ms floor per keep-alive request. asyncio sets TCP_NODELAY only when the socket's
+    ``proto`` is TCP; the listener sets it too, and Linux copies it to accepted sockets."""
+    from hybridir.server import serving
+
+    with (
+        serving.listen("127.0.0.1", 0) as sock,
+        socket.create_connection(sock.getsockname()[:2]),
+    ):
+        accepted, _ = sock.accept()
+        with accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
