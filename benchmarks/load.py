@@ -40,6 +40,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="scifact")
     parser.add_argument("--retriever", default="hybrid", choices=["bm25", "dense", "hybrid"])
+    parser.add_argument(
+        "--dense-query",
+        default="encoder",
+        choices=["encoder", "table"],
+        help="dense query vectors from the transformer, or from a dense-table fitted on first use",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="hybridir serve --workers")
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--requests", type=int, default=300, help="searches per level")
     parser.add_argument("--write-batch", type=int, default=20)
@@ -48,16 +55,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build(name: str, work: Path, retriever: str, err: Console) -> Path:
+def build(name: str, work: Path, retriever: str, dense_query: str, err: Console) -> Path:
     from hybridir.eval.datasets import read_corpus, resolve_dataset
 
-    path = work / f"{name}-{retriever}"
+    suffix = "-table" if dense_query == "table" and retriever != "bm25" else ""
+    path = work / f"{name}-{retriever}{suffix}"
     if not (path / "manifest.json").is_file():
         dense = None if retriever == "bm25" else DenseConfig()
         col = Collection.create(path, CollectionConfig(dense=dense))
         with err.status(f"indexing {name}"):
             col.add(read_corpus(resolve_dataset(name) / "corpus.jsonl"), allow_empty=True)
         col.close()
+        if suffix:  # the user's way: ``hybridir train COLLECTION --model dense-table``
+            train = [sys.executable, "-m", "hybridir.cli", "train", str(path)]
+            subprocess.run([*train, "--model", "dense-table"], check=True)
     return path
 
 
@@ -67,9 +78,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(collection: Path, keys: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(collection: Path, keys: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "hybridir.cli", "serve", str(collection), "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(
         [*cmd, "--api-key-file", str(keys)],
         stdout=subprocess.DEVNULL,
@@ -153,13 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hybridir-load-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        source = build(args.dataset, work, args.retriever, err)
+        source = build(args.dataset, work, args.retriever, args.dense_query, err)
         served = Path(tmp) / "served" / source.name  # writes must not touch the kept copy
         import shutil
 
         shutil.copytree(source, served)
         (Path(tmp) / "keys").write_text(KEY + "\n")
-        proc, base = start_server(served, Path(tmp) / "keys")
+        proc, base = start_server(served, Path(tmp) / "keys", args.workers)
         name = served.name
         try:
             run_level(base, name, queries, 2, 20, args.retriever)  # warm up
@@ -182,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    table = Table(title=f"{args.retriever} search over HTTP ({args.dataset}, loopback, 2 cores)")
+    how = f", dense queries: {args.dense_query}" if args.retriever != "bm25" else ""
+    table = Table(
+        title=f"{args.retriever} search over HTTP ({args.dataset}{how}, "
+        f"{args.workers} worker(s), loopback, 2 cores)"
+    )
     for column in ("load", "concurrency", "req/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column)
     for label, rows in (("search only", quiet), ("while adding", writing)):
@@ -198,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
             )
     console.print(table)
     if args.json:
-        print(json.dumps({"retriever": args.retriever, "quiet": quiet, "writing": writing}))
+        report = {"retriever": args.retriever, "dense_query": args.dense_query}
+        report["workers"] = args.workers
+        print(json.dumps({**report, "quiet": quiet, "writing": writing}))
     return 0
 
 

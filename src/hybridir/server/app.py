@@ -20,7 +20,7 @@ from hybridir._version import __version__
 from hybridir.server.body import BufferedBody
 from hybridir.server.config import ServerConfig
 from hybridir.server.keys import Keys
-from hybridir.server.metrics import Metrics, measure
+from hybridir.server.metrics import Measured, Metrics
 from hybridir.server.problems import EXCEPTION_HANDLERS, PROBLEM, ProblemError, problem
 from hybridir.server.routes import router
 from hybridir.server.served import check_collections, close_all, serve_all
@@ -71,6 +71,6 @@ def _install_middleware(app: FastAPI, config: ServerConfig) -> None:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type", "X-API-Key"],
         )
-    app.middleware("http")(measure)
+    app.add_middleware(Measured, metrics=app.state.metrics)
     # outermost: bodies are refused (413, 408) before any other layer or handler runs
     app.add_middleware(BufferedBody, limit=config.max_body_bytes, timeout=config.body_timeout)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "measure"]
+__all__ = ["Measured", "Metrics"]
 
 
 class Metrics:
@@ -60,16 +59,34 @@ def _segment_bytes(view: Any) -> int:
     return total
 
 
-async def measure(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """HTTP middleware: count each request by route template, method and status, and time it
-    (into the metrics of the app serving it)."""
-    metrics: Metrics = request.app.state.metrics
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    label = getattr(route, "path", "unmatched")
-    metrics.requests.labels(label, request.method, str(response.status_code)).inc()
-    metrics.latency.labels(label).observe(time.perf_counter() - start)
-    return response
+class Measured:
+    """ASGI middleware: count each request by route template, method and status, and time it
+    to its last byte (into ``metrics``); a request whose handler raised counts as a 500.
+
+    Why plain ASGI, not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs
+    the rest of the app in a task of its own and streams the response through a memory
+    channel, which cost a search request more than its metrics are worth.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            label = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(label, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(label).observe(time.perf_counter() - start)

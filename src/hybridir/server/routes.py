@@ -3,17 +3,21 @@
 
 Each handler takes what it needs from the app serving it through the dependencies of
 :mod:`hybridir.server.deps`. Handlers are plain functions, so FastAPI runs them in its thread
-pool: a search reads one generation (the Searcher's snapshot) and keeps answering while a
-write commits; writes to a collection are serialized by its lock (plus the collection's own
-writer lock against other processes).
+pool, except search, which runs a model-free search on the event loop itself and the rest in
+the pool (:meth:`~hybridir.server.served.Served.searches_inline`). A search reads one
+generation (the Searcher's snapshot) and keeps answering while a write commits; writes to a
+collection are serialized by its lock (plus the collection's own writer lock against other
+processes).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -51,7 +55,9 @@ def collection_info(name: str, served: ServedDep) -> dict[str, Any]:
 
 
 @router.post("/collections/{name}/search", dependencies=[Depends(reader)])
-def search(name: str, body: SearchRequest, served: ServedDep, config: ConfigDep) -> dict[str, Any]:
+async def search(
+    name: str, body: SearchRequest, served: ServedDep, config: ConfigDep
+) -> dict[str, Any]:
     s = lookup(served, name)
     if body.k > config.max_k:
         raise ProblemError(422, "Unprocessable Content", f"k must be <= {config.max_k}")
@@ -61,6 +67,13 @@ def search(name: str, body: SearchRequest, served: ServedDep, config: ConfigDep)
             "Unprocessable Content",
             f"query longer than {config.max_query_chars} characters",
         )
+    run = partial(_search, s, body)
+    if s.searches_inline(body.rerank):  # see Served.searches_inline
+        return run()
+    return await run_in_threadpool(run)
+
+
+def _search(s: Served, body: SearchRequest) -> dict[str, Any]:
     fusion = None
     if body.fusion is not None:
         base = s.collection.snapshot().config.fusion
