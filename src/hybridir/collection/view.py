@@ -363,7 +363,7 @@ def _dense(view: CollectionView, vectors: Any, k: int, threads: int, allowed: Ma
     rows, scores = view.vectors.search(queries, k, allowed)
     ids = view.bm25.doc_ids
     return [
-        RankedList([ids[r] for r in row], score.astype(float).tolist())
+        RankedList([ids[r] for r in row.tolist()], score.astype(float).tolist())
         for row, score in zip(rows, scores, strict=True)
     ]
 

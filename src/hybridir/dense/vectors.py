@@ -170,7 +170,9 @@ class SegmentedVectors:
             raise InvalidInputError(
                 f"query vectors must have shape (n, {self.dim}), got {queries.shape}"
             )
-        found: list[list[tuple[float, str, int]]] = [[] for _ in range(len(queries))]
+        found: list[list[tuple[NDArray[np.int64], NDArray[np.float32]]]] = [
+            [] for _ in range(len(queries))
+        ]
         for s, (index, mask) in enumerate(zip(self.indexes, self.live, strict=True)):
             offset = int(self.offsets[s])
             if allowed is None:
@@ -179,17 +181,42 @@ class SegmentedVectors:
                 keep = mask & allowed[offset : offset + len(mask)]
                 top_rows, top_scores = _masked_top(index, keep, queries, k)
             for q, (rows, scores) in enumerate(zip(top_rows, top_scores, strict=True)):
-                found[q] += [
-                    (-score, self.doc_ids[row], row)
-                    for row, score in zip((rows + offset).tolist(), scores.tolist(), strict=True)
-                ]
+                found[q].append((rows + offset, scores))
         out_rows, out_scores = [], []
-        for hits in found:
-            hits.sort()
-            top = hits[:k]
-            out_rows.append(np.asarray([h[2] for h in top], dtype=np.int64))
-            out_scores.append(np.asarray([-h[0] for h in top], dtype=np.float32))
+        for parts in found:
+            rows, scores = self._best(parts, k)
+            out_rows.append(rows)
+            out_scores.append(scores)
         return out_rows, out_scores
+
+    def _best(
+        self, parts: list[tuple[NDArray[np.int64], NDArray[np.float32]]], k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """The best ``k`` of the segments' candidates by (score desc, doc id asc): a stable
+        sort by score, then each run of equal scores (rare) put in doc id order."""
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
+        scores = np.concatenate([p[1] for p in parts]).astype(np.float32, copy=False)
+        order = np.argsort(-scores, kind="stable")
+        rows, scores = rows[order], scores[order]
+        tied = np.flatnonzero(scores[1:] == scores[:-1])
+        if len(tied):
+            rows = rows.copy()
+            ids = self.doc_ids
+            start = end = -1
+            for i in tied.tolist():  # runs [start, end] of equal scores
+                if i > end:
+                    if end >= 0:
+                        _by_id(rows, start, end, ids)
+                    if i >= k:
+                        start = end = -1
+                        break
+                    start = i
+                end = i + 1
+            if end >= 0:
+                _by_id(rows, start, end, ids)
+        return rows[:k], scores[:k]
 
     def vectors_of(self, rows: Sequence[int]) -> NDArray[np.float32]:
         """The stored vectors of ``rows``."""
@@ -200,13 +227,20 @@ class SegmentedVectors:
         return out
 
 
+def _by_id(rows: NDArray[np.int64], start: int, end: int, ids: Sequence[str]) -> None:
+    """Put ``rows[start:end + 1]`` (equal scores) in doc id order, in place."""
+    run = rows[start : end + 1].tolist()
+    rows[start : end + 1] = sorted(run, key=lambda row: ids[row])
+
+
 def _live_top(
     index: VectorIndex, live: NDArray[np.bool_], queries: NDArray[np.float32], k: int
 ) -> tuple[list[NDArray[np.int64]], list[NDArray[np.float32]]]:
     """Each query's live rows of ``index`` that can be in its top ``k``: the best ``k`` live
     ones plus every row tied with the k-th. FAISS cuts ties by row order, and a merge by
-    doc id must see them all, so it is asked for more while its cut may split a tie."""
-    want = min(len(index), k + len(live) - int(live.sum()))
+    doc id must see them all, so it is asked for more while its cut may split a tie (one
+    row beyond the live ``k`` tells: a search ends at once unless that row ties the cut)."""
+    want = min(len(index), k + 1 + len(live) - int(live.sum()))
     while True:
         rows, scores = index.search(queries, want)
         kept_rows, kept_scores, again = [], [], False
