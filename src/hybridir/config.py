@@ -366,6 +366,42 @@ class DiversifyConfig(_JsonConfig):
 
 
 @dataclass(frozen=True)
+class Calibration(_JsonConfig):
+    """Evidence of a self-supervised calibration of the fusion
+    (:func:`hybridir.learn.calibrate.calibrate`, ``hybridir calibrate``).
+
+    Args:
+        fusion: the fusion it chose (as a dict); while the collection's fusion equals it, the
+            collection's weights come from this calibration.
+        queries: pseudo-queries drawn.
+        seed: the draw's seed.
+        metric: the metric compared.
+        lists: each list's ``metric`` alone on the pseudo-queries.
+        before: the previous fusion's ``metric``.
+        after: the chosen setting's, out of fold.
+        cv_gain: ``after - before``.
+        p_value: paired randomization test of that gain.
+        seconds: what the calibration took.
+    """
+
+    fusion: Mapping[str, Any]
+    queries: int
+    seed: int
+    metric: str
+    lists: Mapping[str, float]
+    before: float
+    after: float
+    cv_gain: float
+    p_value: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["fusion"], data["lists"] = dict(self.fusion), dict(self.lists)
+        return data
+
+
+@dataclass(frozen=True)
 class CollectionConfig(_JsonConfig):
     """Everything a collection needs to rebuild its components.
 
@@ -381,6 +417,7 @@ class CollectionConfig(_JsonConfig):
     splade: SpladeConfig | None = None
     chunking: ChunkConfig | None = None
     diversify: DiversifyConfig | None = None
+    calibration: Calibration | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -392,12 +429,13 @@ class CollectionConfig(_JsonConfig):
             "splade": None if self.splade is None else self.splade.to_dict(),
             "chunking": None if self.chunking is None else self.chunking.to_dict(),
             "diversify": None if self.diversify is None else self.diversify.to_dict(),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectionConfig:
         """Rebuild from :meth:`to_dict` output."""
-        names = {"analyzer", "bm25", "dense", "fusion", "rerank", "splade", "chunking", "diversify"}
+        names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown CollectionConfig field(s) {unknown}")
@@ -412,7 +450,16 @@ class CollectionConfig(_JsonConfig):
             splade=None if splade is None else SpladeConfig.from_dict(dict(splade)),
             chunking=_optional(ChunkConfig, data.get("chunking")),
             diversify=_optional(DiversifyConfig, data.get("diversify")),
+            calibration=_optional(Calibration, data.get("calibration")),
         )
+
+    def fusion_source(self) -> str:
+        """Where the fusion's setting comes from: ``"default"``, ``"calibration"`` (this
+        collection's own pseudo-queries, see :attr:`calibration`) or ``"set"`` (``tune``,
+        ``train`` or by hand)."""
+        if self.calibration is not None and dict(self.calibration.fusion) == self.fusion.to_dict():
+            return "calibration"
+        return "default" if self.fusion == FusionConfig() else "set"
 
 
 def _optional(kind: type[C], data: dict[str, Any] | None) -> C | None:

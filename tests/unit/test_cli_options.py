@@ -41,6 +41,7 @@ COMMANDS = [
     "search",
     "evaluate",
     "tune",
+    "calibrate",
     "train",
     "copy-model",
     "serve",

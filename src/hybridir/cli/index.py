@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,6 +34,7 @@ from hybridir.errors import ConfigError
 if TYPE_CHECKING:
     from hybridir.collection import Collection
     from hybridir.collection.sources import IngestReport
+    from hybridir.learn.calibrate import CalibrationResult
 
 
 def is_file_source(source: str) -> bool:
@@ -108,6 +109,13 @@ def index(
     reading: SourceOptions,
     chunking: ChunkOptions,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing collection.")] = False,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            help="Set the fusion from pseudo-queries drawn from the collection (BM25 + dense, "
+            "when no fusion option is given; see `hybridir calibrate`)."
+        ),
+    ] = True,
     as_json: JsonOpt = False,
     ray_address: Annotated[
         str | None,
@@ -139,8 +147,14 @@ def index(
         _index_sharded(source, collection_dir, config, shards, ray_address, overwrite, reading)
         return
     collection, report = build(source, collection_dir, config, overwrite, reading)
+    calibration = None
+    if calibrate and config.fusion == FusionConfig():
+        calibration = _calibrate(collection)
     if as_json:
-        out.print_json(data={"collection": str(collection_dir), **report.to_dict()})
+        data: dict[str, Any] = {"collection": str(collection_dir), **report.to_dict()}
+        if calibration is not None:
+            data["calibration"] = calibration.evidence.to_dict()
+        out.print_json(data=data)
         return
     st = collection.bm25.stats
     vectors = f", {len(collection.vectors)} vectors" if collection.has_dense else ""
@@ -153,6 +167,25 @@ def index(
         f"indexed {units}, {st.n_terms} terms, {st.n_postings} postings"
         f"{vectors} into {collection_dir}"
     )
+
+
+def _calibrate(collection: Collection) -> CalibrationResult | None:
+    """Calibrate a new collection's fusion when it fuses BM25 and dense and has the sentences
+    to draw pseudo-queries from; says why not otherwise (on stderr)."""
+    from hybridir.cli.learn import run_calibration
+    from hybridir.errors import InvalidInputError
+    from hybridir.learn.calibrate import CALIBRATED_LISTS, describe
+
+    lists = collection.lists()
+    if len(lists) < 2 or not set(lists) <= CALIBRATED_LISTS:
+        return None
+    try:
+        result = run_calibration(collection)
+    except InvalidInputError as exc:
+        err.print(f"fusion not calibrated: {exc}", markup=False, highlight=False)
+        return None
+    err.print(describe(result.evidence), markup=False, highlight=False)
+    return result
 
 
 def _index_sharded(

@@ -18,6 +18,7 @@ from hybridir.errors import ConfigError
 
 if TYPE_CHECKING:
     from hybridir.distributed.opening import AnyCollection
+    from hybridir.learn.calibrate import CalibrationResult
     from hybridir.learn.cv import CVReport
     from hybridir.learn.dataset import TrainingSet
     from hybridir.types import Document
@@ -120,6 +121,60 @@ def tune(
         err.print("kept the current fusion: the tuned setting did not beat it out of fold")
     extra = {"best": best.to_dict(), "settings": result.n_settings, "saved": save}
     _print_cv(f"tuned on {len(training.qids)} {split} queries", result.cv, as_json, extra)
+
+
+@app.command()
+def calibrate(
+    collection_dir: Annotated[Path, typer.Argument(help="Collection to calibrate.")],
+    queries: Annotated[int, typer.Option(help="Pseudo-queries to draw.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the draw.")] = 0,
+    metric: Annotated[str, typer.Option(help="Metric to maximise.")] = "ndcg@10",
+    dry_run: Annotated[bool, typer.Option(help="Report only; keep the current fusion.")] = False,
+    wait: WaitOpt = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the fusion from pseudo-queries drawn from the collection itself (no judgments).
+
+    A sentence of a document is the query and that document, scored without the sentence,
+    the answer; the fusion grid of `tune` is searched on them, cross-validated, and the
+    winner kept with its evidence when it beats the current fusion out of fold.
+
+    Example: hybridir calibrate ./col --queries 300
+    """
+    collection = open_collection(collection_dir, wait)
+    result = run_calibration(
+        collection, queries=queries, seed=seed, metric=metric, apply=not dry_run
+    )
+    report_calibration(result, as_json)
+
+
+def run_calibration(collection: Any, **options: Any) -> CalibrationResult:
+    """:func:`hybridir.learn.calibrate.calibrate` with a progress bar."""
+    from rich.progress import Progress
+
+    from hybridir.learn.calibrate import calibrate as calibrate_fusion
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("calibrating fusion (drawing pseudo-queries)", total=None)
+        return calibrate_fusion(
+            collection,
+            progress=lambda done: bar.update(task, completed=done),
+            on_total=lambda n: bar.update(task, total=n, description="calibrating fusion"),
+            **options,
+        )
+
+
+def report_calibration(result: CalibrationResult, as_json: bool) -> None:
+    """Print what a calibration measured and chose (one JSON object with ``as_json``)."""
+    from hybridir.learn.calibrate import describe
+
+    evidence = result.evidence
+    if as_json:
+        print(json.dumps({"calibration": evidence.to_dict(), "applied": result.applied}))
+        return
+    out.print(describe(evidence), markup=False)
+    verdict = "now the collection's fusion" if result.applied else "kept the current fusion"
+    out.print(f"chosen: {result.fusion.to_dict()} ({verdict})", markup=False, highlight=False)
 
 
 @app.command()

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -258,13 +258,37 @@ def evaluate(
         run = exclude_identical_ids(run)
     if save_run is not None:
         write_run(run, save_run, tag=f"hybridir-{searcher.retriever}")
-    results: dict[str, float | int] = dict(score_run(run, data.qrels, names))
+    results: dict[str, Any] = dict(score_run(run, data.qrels, names))
     results["queries"] = len(data.qrels)
+    source = None
+    if searcher.retriever == "hybrid":
+        used = searcher.fusion
+        source = "options" if used != collection.config.fusion else _source(collection.config)
+        results["fusion"], results["fusion_source"] = used.to_dict(), source
     if as_json:
         print(json.dumps(results))
         return
     title = f"{data.name} ({split}), {searcher.retriever}, {len(data.qrels)} queries"
     _print_metrics(title, names, results)
+    if source is not None:
+        out.print(f"fusion: {_fusion_line(searcher.fusion)} (from {source})", markup=False)
+
+
+def _source(config: CollectionConfig) -> str:
+    """Where a collection's fusion comes from, in words."""
+    from hybridir.learn.calibrate import describe
+
+    kind = config.fusion_source()
+    if kind == "calibration" and config.calibration is not None:
+        return describe(config.calibration)
+    return {"default": "the defaults", "set": "tune, train or set by hand"}[kind]
+
+
+def _fusion_line(fusion: FusionConfig) -> str:
+    """A fusion setting in one line: its non-default fields."""
+    base = FusionConfig().to_dict()
+    changed = {k: v for k, v in fusion.to_dict().items() if v != base[k] and k != "method"}
+    return fusion.method + "".join(f", {k}={v}" for k, v in changed.items())
 
 
 @contextmanager

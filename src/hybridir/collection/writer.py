@@ -48,7 +48,7 @@ from hybridir.collection.sources import (
 from hybridir.collection.state import load_with_retry
 from hybridir.collection.validation import validate_documents, validate_id
 from hybridir.collection.view import CollectionView, Shared
-from hybridir.config import CollectionConfig, FusionConfig, check_model_name
+from hybridir.config import Calibration, CollectionConfig, FusionConfig, check_model_name
 from hybridir.docstore import STORE, DocStore
 from hybridir.errors import (
     ConfigError,
@@ -501,6 +501,14 @@ class Collection(CollectionView):
         if fusion.model is not None:
             self._require_model(fusion.model)
         self._set_config(fusion=fusion)
+
+    def set_calibration(self, fusion: FusionConfig, evidence: Calibration) -> None:
+        """Make ``fusion`` the collection's default together with the ``evidence`` of the
+        calibration that chose it, in one new generation (see
+        :func:`hybridir.learn.calibrate.calibrate`)."""
+        if fusion.model is not None:
+            self._require_model(fusion.model)
+        self._set_config(fusion=fusion, calibration=evidence)
 
     def set_splade_query(self, mode: str, model: str | None = None) -> None:
         """Make ``mode`` (a :data:`hybridir.sparse.impact.QUERY_MODES` name; ``"table"``

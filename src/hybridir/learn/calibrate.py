@@ -1,0 +1,291 @@
+"""Self-supervised calibration of the fusion: pseudo-queries drawn from the collection
+itself stand in for judged queries, so a collection nobody has judged still gets fusion
+weights measured on its own data.
+
+The pseudo-queries follow the inverse cloze task (Lee, Chang & Toutanova, "Latent Retrieval
+for Weakly Supervised Open Domain Question Answering", ACL 2019): a sentence of a document is
+the query, and the document it came from is the one relevant answer. Left as it is, that
+task is trivial for exact matching: the indexed document still holds the sentence word for
+word, so BM25 finds it first and the calibration would trust BM25 blindly. ICT removes the
+sentence from its context; here every list scores the source document **as if the sentence
+were not in it**: BM25 with the remainder's term frequencies and length (under the
+collection's statistics), the dense list with the encoder's vector of the remainder. The
+source document's entry in each list is replaced by that score, at the rank it gives.
+
+The lists so built are a :class:`~hybridir.learn.dataset.TrainingSet` like judged queries
+make, so the setting is chosen by the same cross-validated grid search ``hybridir tune``
+runs (:func:`hybridir.learn.tune.tune`): method × normalization × weights × depths. The
+winner replaces the current fusion only when it beats it out of fold, and the evidence
+(sample size, each list's score alone, before/after, cross-validated gain, seconds) is
+stored with it (:class:`~hybridir.config.Calibration`). Convex combinations with weights
+tuned on a few hundred queries are known to transfer well (Bruch, Gai & Ingber, "An
+Analysis of Fusion Functions for Hybrid Retrieval", TOIS 2023: a convex combination needs
+few queries to tune, RRF's parameters do not transfer better).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from hybridir.config import Calibration, FusionConfig
+from hybridir.errors import ConfigError, InvalidInputError
+from hybridir.eval.metrics import check_metrics
+from hybridir.ingest.sentences import sentence_spans
+from hybridir.learn.dataset import TrainingSet, per_query, run_depth
+from hybridir.learn.features import QueryContext
+from hybridir.learn.tune import TuneResult, default_grid, simplify, tune
+from hybridir.query import dense_queries
+from hybridir.search import HYBRID, Searcher
+from hybridir.sparse.bm25 import posting_weights
+from hybridir.types import Document, RankedList
+
+__all__ = [
+    "CALIBRATED_LISTS",
+    "CalibrationResult",
+    "PseudoQuery",
+    "calibrate",
+    "pseudo_queries",
+]
+
+QUERIES = 200
+"""Pseudo-queries drawn by default (how many it needs: docs/benchmarks.md)."""
+MIN_WORDS, MAX_WORDS = 6, 40
+"""Sentence lengths, in words, that make a pseudo-query."""
+CALIBRATED_LISTS = frozenset({"bm25", "dense"})
+"""Lists whose left-out score calibration can compute."""
+
+
+class PseudoQuery(NamedTuple):
+    """One pseudo-query: a sentence of document ``doc_id``, and that document without it."""
+
+    qid: str
+    doc_id: str
+    query: str
+    remainder: Document
+
+
+class CalibrationResult(NamedTuple):
+    """What :func:`calibrate` measured and chose (``evidence`` is what it stores)."""
+
+    fusion: FusionConfig
+    evidence: Calibration
+    tuned: TuneResult
+    applied: bool
+
+
+def pseudo_queries(view: Any, n: int, seed: int = 0) -> list[PseudoQuery]:
+    """Up to ``n`` pseudo-queries from documents drawn at random (seeded): a sentence of
+    :data:`MIN_WORDS`..:data:`MAX_WORDS` words where the text has two sentences or more,
+    else a random span of words (Contriever's cropping, Izacard et al., TMLR 2022) of at
+    most half the text; texts under ``2 * MIN_WORDS`` words give none. A collection of fewer
+    than ``n`` documents is drawn from again (other sentences or spans of the same ones)."""
+    rng = np.random.default_rng(seed)
+    ids = [d for d, live in zip(view.bm25.doc_ids, view.bm25.live_rows, strict=True) if live]
+    out: list[PseudoQuery] = []
+    for _ in range(-(-n // max(len(ids), 1))):  # a small collection gives several per document
+        for i in rng.permutation(len(ids)).tolist():
+            if len(out) == n:
+                return out
+            doc = view.get(ids[i])
+            cut = _sentence(doc.text, rng) or _span(doc.text, rng)
+            if cut is None:
+                continue
+            query, rest = cut
+            remainder = Document(doc.doc_id, rest, title=doc.title)
+            out.append(PseudoQuery(f"pq{len(out)}", doc.doc_id, query, remainder))
+    return out
+
+
+def _sentence(text: str, rng: np.random.Generator) -> tuple[str, str] | None:
+    """A sentence of fitting length and the text without it (``None`` under two sentences)."""
+    spans = sentence_spans(text)
+    if len(spans) < 2:
+        return None
+    fit = [s for s in spans if MIN_WORDS <= len(text[s[0] : s[1]].split()) <= MAX_WORDS]
+    if not fit:
+        return None
+    start, end = fit[int(rng.integers(len(fit)))]
+    return text[start:end], f"{text[:start].rstrip()} {text[end:].lstrip()}".strip()
+
+
+def _span(text: str, rng: np.random.Generator) -> tuple[str, str] | None:
+    """A random span of words and the text without it (texts that have no sentence
+    boundaries the splitter sees, such as lowercased collections)."""
+    words = text.split()
+    if len(words) < 2 * MIN_WORDS:
+        return None
+    length = int(rng.integers(MIN_WORDS, min(MAX_WORDS, len(words) // 2) + 1))
+    start = int(rng.integers(0, len(words) - length + 1))
+    query = " ".join(words[start : start + length])
+    return query, " ".join(words[:start] + words[start + length :])
+
+
+def bm25_left_out(
+    view: Any, queries: Sequence[Sequence[str]], docs: Sequence[Document]
+) -> list[float]:
+    """BM25 score of each document for its query under the collection's statistics, the
+    document's own terms taken from ``docs`` (the remainders) rather than the index."""
+    index = view.bm25
+    c = index.config
+    n_docs, avg = index.stats.n_docs, index.stats.avg_doc_length
+    constants = index.constants(list(queries))
+    out = []
+    for q, (terms, doc) in enumerate(zip(queries, docs, strict=True)):
+        doc_terms = view.index_terms(doc)
+        tf = Counter(doc_terms)
+        tally = Counter(t for t in terms if t in index.vocabulary and tf[t])
+        score = 0.0
+        if tally:
+            present = list(tally)
+            df = np.maximum([index.document_frequencies[index.vocabulary[t]] for t in present], 1)
+            weights = posting_weights(
+                c.variant,
+                np.asarray([tf[t] for t in present], dtype=np.float64),
+                np.full(len(present), float(len(doc_terms))),
+                np.asarray(df, dtype=np.float64),
+                n_docs,
+                avg,
+                c.k1,
+                c.b,
+                c.delta,
+            )
+            counts = np.asarray([tally[t] for t in present], dtype=np.float32)
+            score = float(np.sum(weights.astype(np.float32) * counts))
+        out.append(score + (0.0 if constants is None else float(constants[q])))
+    return out
+
+
+def dense_left_out(view: Any, queries: Sequence[str], docs: Sequence[Document]) -> list[float]:
+    """Dense score of each document's remainder for its query (query vectors as the
+    collection makes them: encoder or table)."""
+    q = np.asarray(dense_queries(view, list(queries)), dtype=np.float32)
+    d = view.encoder.encode_documents([f"{x.title} {x.text}".strip() for x in docs])
+    scores: list[float] = np.einsum("nd,nd->n", q, np.asarray(d, dtype=np.float32)).tolist()
+    return scores
+
+
+LEFT_OUT: dict[str, Callable[[Any, Sequence[PseudoQuery]], list[float]]] = {
+    "bm25": lambda view, pq: bm25_left_out(
+        view, [view.analyzer.analyze(p.query) for p in pq], [p.remainder for p in pq]
+    ),
+    "dense": lambda view, pq: dense_left_out(
+        view, [p.query for p in pq], [p.remainder for p in pq]
+    ),
+}
+"""How each list scores a pseudo-query's source document without the query sentence."""
+
+
+def replaced(ranked: RankedList, doc_id: str, score: float, depth: int) -> RankedList:
+    """``ranked`` with ``doc_id``'s entry replaced by ``score``, at the rank it earns
+    (score desc, doc id asc), cut to ``depth``."""
+    pairs = [(s, d) for d, s in zip(ranked.doc_ids, ranked.scores, strict=True) if d != doc_id]
+    at = sum(1 for s, d in pairs if s > score or (s == score and d < doc_id))
+    if at < depth:
+        pairs.insert(at, (score, doc_id))
+    pairs = pairs[:depth]
+    return RankedList([d for _, d in pairs], [s for s, _ in pairs])
+
+
+def calibrate(
+    collection: Any,
+    *,
+    queries: int = QUERIES,
+    seed: int = 0,
+    depth: int = 1000,
+    metric: str = "ndcg@10",
+    folds: int = 5,
+    apply: bool = True,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> CalibrationResult:
+    """Choose ``collection``'s fusion on pseudo-queries drawn from it (see the module
+    docstring) and, with ``apply``, store it with its evidence when it beats the current
+    fusion out of fold (the evidence is stored either way).
+
+    Raises:
+        ConfigError: the collection has fewer than two lists, a list calibration cannot
+            score (learned sparse), or is sharded.
+        InvalidInputError: too few documents have two sentences to draw pseudo-queries.
+    """
+    start = time.perf_counter()
+    (metric,) = check_metrics([metric])
+    if not hasattr(collection, "set_calibration"):
+        raise ConfigError("calibration needs a local collection (not a sharded one)")
+    view = collection.snapshot()
+    names = view.lists()
+    if len(names) < 2:
+        raise ConfigError("calibration needs two lists to fuse (index with a dense model)")
+    other = sorted(set(names) - CALIBRATED_LISTS)
+    if other:
+        raise ConfigError(
+            f"calibration cannot score the {other} list(s) yet; it covers bm25 and dense"
+        )
+    drawn = pseudo_queries(view, queries, seed)
+    if len(drawn) < 2 * folds:
+        raise InvalidInputError(
+            f"only {len(drawn)} documents have two sentences to draw pseudo-queries from; "
+            f"calibration needs at least {2 * folds}"
+        )
+    searcher = Searcher(collection)
+    texts = {p.qid: p.query for p in drawn}
+    config = FusionConfig(depths=dict.fromkeys(names, depth))
+    found = searcher.retrieve_lists(texts, depth, HYBRID, config, backend=view)
+    lists: dict[str, list[RankedList]] = {}
+    for name in names:
+        scores = LEFT_OUT[name](view, drawn)
+        lists[name] = [
+            replaced(found[name][p.qid], p.doc_id, s, depth)
+            for p, s in zip(drawn, scores, strict=True)
+        ]
+    contexts = [QueryContext(p.query, tuple(view.analyzer.analyze(p.query))) for p in drawn]
+    qrels = {p.qid: {p.doc_id: 1} for p in drawn}
+    training = TrainingSet([p.qid for p in drawn], contexts, lists, qrels)
+    alone = {name: _alone(training, name, metric) for name in names}
+    grid = default_grid(names, sorted({min(100, depth), depth}))
+    if on_total is not None:
+        on_total(len(grid) + 1)
+    current = view.config.fusion
+    result = tune(training, current, metric=metric, n_folds=folds, grid=grid, progress=progress)
+    best = simplify(result.best, names)
+    applied = apply and result.cv.gain > 0
+    chosen = best if applied or not apply else current
+    evidence = Calibration(
+        fusion=chosen.to_dict(),
+        queries=len(drawn),
+        seed=seed,
+        metric=metric,
+        lists=alone,
+        before=result.cv.baseline,
+        after=result.cv.learned,
+        cv_gain=result.cv.gain,
+        p_value=result.cv.p_value,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    if apply:
+        collection.set_calibration(chosen, evidence)
+    return CalibrationResult(chosen, evidence, result, applied)
+
+
+def _alone(training: TrainingSet, name: str, metric: str) -> float:
+    """Mean ``metric`` of list ``name`` on its own."""
+    k = run_depth(metric)
+    run = {
+        q: dict(zip(r.doc_ids[:k], r.scores[:k], strict=True))
+        for q, r in zip(training.qids, training.lists[name], strict=True)
+    }
+    return float(per_query(run, training.qrels, training.qids, metric).mean())
+
+
+def describe(evidence: Calibration) -> str:
+    """One line: where the fusion's weights came from."""
+    lists = ", ".join(f"{n} {v:.3f}" for n, v in evidence.lists.items())
+    return (
+        f"calibrated on {evidence.queries} pseudo-queries drawn from the collection "
+        f"({evidence.metric}: {lists} alone; fused {evidence.before:.3f} → {evidence.after:.3f} "
+        f"out of fold)"
+    )
