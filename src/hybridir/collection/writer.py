@@ -132,7 +132,7 @@ class Collection(CollectionView):
             if not (path / MANIFEST).is_file():
                 raise ConfigError(f"refusing to overwrite {path}: it is not a hybridir collection")
             shutil.rmtree(path)
-        config = config or CollectionConfig()
+        config = _covered(config or CollectionConfig())
         Analyzer(config.analyzer)  # fail now on an unknown language or stemmer
         path.mkdir(parents=True, exist_ok=True)
         fsync_dir(path.parent)
@@ -560,6 +560,28 @@ class Collection(CollectionView):
             if not problems or Manifest.read(self.directory).generation == manifest.generation:
                 return problems
         return problems
+
+
+def _covered(config: CollectionConfig) -> CollectionConfig:
+    """``config``, its default fusion leaving the dense list out when the dense model does
+    not cover the analyzer's language (said in a warning; :mod:`hybridir.dense.coverage`)."""
+    if config.dense is None:
+        return config
+    from hybridir.dense.coverage import covers, uncovered_fusion
+
+    language, model = config.analyzer.language, config.dense.model
+    if covers(model, language):
+        return config
+    lists = ["bm25", *(["splade"] if config.splade else []), "dense"]
+    keep = config.fusion != FusionConfig()
+    logger.warning(
+        "the dense model %s does not cover language %r: %s (calibrate to measure it: "
+        "hybridir calibrate, or choose a model that covers it)",
+        model,
+        language,
+        "kept the fusion given" if keep else "its list is left out of the default fusion",
+    )
+    return config if keep else replace(config, fusion=uncovered_fusion(config.fusion, lists))
 
 
 def _encode(

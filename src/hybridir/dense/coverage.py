@@ -1,0 +1,61 @@
+"""Which languages a dense model covers, for the models hybridir knows.
+
+A dense list from a model that never saw the collection's language is close to noise
+(all-MiniLM-L6-v2 on the Arabic or Hindi XQuAD-R: nDCG@10 far below BM25, docs/results.md),
+and fusing it drags the hybrid below BM25. A collection whose analyzer language a known model
+does not cover says so when it is created, and its default fusion leaves that list out
+(:func:`uncovered_fusion`); calibration (:mod:`hybridir.learn.calibrate`) then measures it
+rather than trusting this table. Models not listed here are assumed to cover the language.
+"""
+
+from __future__ import annotations
+
+from hybridir.config import FusionConfig
+from hybridir.dense.encoders import USE_MULTILINGUAL, canonical_name, is_use_multilingual
+from hybridir.dense.static import is_static, static_base
+
+__all__ = ["MODEL_LANGUAGES", "covered_languages", "covers", "uncovered_fusion"]
+
+ENGLISH = frozenset({"en"})
+
+MODEL_LANGUAGES: dict[str, frozenset[str]] = {
+    # Trained on English sentence pairs only (the model cards).
+    "sentence-transformers/all-minilm-l6-v2": ENGLISH,
+    "sentence-transformers/all-minilm-l12-v2": ENGLISH,
+    "sentence-transformers/all-mpnet-base-v2": ENGLISH,
+    "sentence-transformers/multi-qa-minilm-l6-cos-v1": ENGLISH,
+    "sentence-transformers/msmarco-minilm-l6-cos-v5": ENGLISH,
+    "baai/bge-small-en-v1.5": ENGLISH,
+    "baai/bge-base-en-v1.5": ENGLISH,
+    # Yang et al., ACL 2020 demos: 16 languages (Chinese simplified and traditional).
+    USE_MULTILINGUAL.lower(): frozenset(
+        {"ar", "zh", "en", "fr", "de", "it", "ja", "ko", "nl", "pl", "pt", "es", "th", "tr", "ru"}
+    ),
+}
+"""Model (lowercase hub name) → ISO 639-1 codes of the languages it was trained on."""
+
+
+def covered_languages(model: str) -> frozenset[str] | None:
+    """The languages ``model`` covers, or ``None`` when hybridir does not know (a static
+    model covers its source model's)."""
+    if is_static(model):
+        return covered_languages(static_base(model))
+    if is_use_multilingual(model):
+        return MODEL_LANGUAGES[USE_MULTILINGUAL.lower()]
+    return MODEL_LANGUAGES.get(canonical_name(model))
+
+
+def covers(model: str, language: str) -> bool:
+    """Whether ``model`` covers ``language`` (``True`` for models not in the table)."""
+    languages = covered_languages(model)
+    return languages is None or language in languages
+
+
+def uncovered_fusion(fusion: FusionConfig, lists: list[str]) -> FusionConfig:
+    """``fusion`` with the dense list's weight set to 0 (a convex combination of the other
+    lists, DBSF-normalized like the default), for a collection whose language the dense
+    model does not cover."""
+    weights = {name: (0.0 if name == "dense" else 1.0) for name in lists}
+    return FusionConfig(
+        method="convex", norm="dbsf", weights=weights, missing=fusion.missing, depths=fusion.depths
+    )
