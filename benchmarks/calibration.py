@@ -2,15 +2,16 @@
 list, on data nobody judged?
 
 For every dataset and encoder: BM25, dense, the default hybrid before this work (DBSF over
-both lists), the fusion a new collection gets (the same, or BM25 alone where the dense model
-does not cover the language: :mod:`hybridir.dense.coverage`), the hybrid after
-``calibrate`` (pseudo-queries drawn from the collection, no judgments), and the
-judgment-tuned hybrid (α (and RRF, DBSF) tuned on the test qrels, 5-fold
-cross-validated, so its number is held out: an upper reference no unjudged collection can
-have). nDCG@10 and Recall@100 on the test queries; a paired randomization test of the
-calibrated hybrid against the better single list (by nDCG@10); calibration seconds and the
-setting it chose. Collections come from the benchmark cache (vectors from the embedding
-cache) and are calibrated on a copy.
+both lists), the fusion a new collection gets (the same, or BM25 alone where the dense
+model does not cover the language: :mod:`hybridir.dense.coverage`), the hybrid after
+``calibrate`` (pseudo-queries drawn from the collection, no judgments), the
+judgment-tuned hybrid (α, RRF or DBSF chosen on the test qrels, 5-fold cross-validated, so
+held out: an upper reference no unjudged collection has), and the adaptive α trained on
+the same judgments (per-query α, 5-fold CV; to compare with the unsupervised per-query
+weights calibration may choose). nDCG@10 and Recall@100 on the test queries; a paired
+randomization test of the calibrated hybrid against the better single list (by nDCG@10);
+calibration seconds and the setting it chose. Collections come from the benchmark cache
+(vectors from the embedding cache) and are calibrated on a copy.
 
     python benchmarks/calibration.py --json
 """
@@ -37,6 +38,7 @@ from hybridir.eval.runner import cached_collection
 from hybridir.eval.significance import randomization_test
 from hybridir.learn.calibrate import calibrate
 from hybridir.learn.data import collect
+from hybridir.learn.train import cross_validate
 from hybridir.learn.tune import tune, weight_grid
 from hybridir.types import Run
 
@@ -113,11 +115,15 @@ def run_dataset(dataset: str, model: str, args: argparse.Namespace) -> dict[str,
         result = calibrate(collection, queries=args.queries, seed=args.seed)
         after = collection.config.fusion
         rows["calibrated"] = scores(searcher.fuse_run(lists, after, depth), data.qrels, qids)
-        tuned = None
+        tuned = adaptive = None
         if not args.no_tuned:
             judged = collect(searcher, data.queries, data.qrels, dict.fromkeys(lists, depth))
             grid = tuned_grid(judged.names, depth)
             tuned = tune(judged, FusionConfig(), grid=grid).cv.learned
+            convex = FusionConfig(method="convex", norm="dbsf")
+            adaptive = cross_validate(
+                "adaptive", collection.snapshot(), judged, FusionConfig(), base=convex
+            ).learned
         source_of = collection.config.fusion_source()
         collection.close()
     means = {s: {m: float(np.mean(list(v[m].values()))) for m in METRICS} for s, v in rows.items()}
@@ -130,6 +136,7 @@ def run_dataset(dataset: str, model: str, args: argparse.Namespace) -> dict[str,
         "queries": len(qids),
         "means": means,
         "tuned_ndcg@10": tuned,
+        "adaptive_ndcg@10": adaptive,
         "best_list": best,
         "p_vs_best_list": test.p_value,
         "significantly_below_best_list": below,
@@ -142,7 +149,7 @@ def run_dataset(dataset: str, model: str, args: argparse.Namespace) -> dict[str,
 def render(console: Console, reports: list[dict[str, Any]]) -> None:
     table = Table(title="Calibrated default against its lists (nDCG@10 / Recall@100)")
     columns = ("dataset", "dense", "BM25", "dense list", "default", "created", "calibrated")
-    for column in (*columns, "tuned"):
+    for column in (*columns, "tuned", "adaptive"):
         table.add_column(column, justify="left" if column == "dataset" else "right")
     table.add_column("p vs best list", justify="right")
     table.add_column("chosen")
@@ -167,6 +174,7 @@ def render(console: Console, reports: list[dict[str, Any]]) -> None:
             cell(r, "created"),
             cell(r, "calibrated"),
             "–" if tuned is None else f"{tuned:.4f}",
+            "–" if r["adaptive_ndcg@10"] is None else f"{r['adaptive_ndcg@10']:.4f}",
             f"{r['p_vs_best_list']:.3f}" + (" ▼" if r["significantly_below_best_list"] else ""),
             chosen + ("" if r["applied"] else " (kept)"),
             f"{r['calibration']['seconds']:.0f}",

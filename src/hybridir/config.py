@@ -166,6 +166,10 @@ class FusionConfig(_JsonConfig):
         depths: candidates taken from each list, by retriever name (default 1000).
         model: for the learned methods (:data:`hybridir.learn.LEARNED_METHODS`), the name of
             the trained model stored in the collection's ``models/`` folder.
+        per_query: γ of the per-query weights (0: off): each list's weight is scaled by its
+            head separation on the query over its typical one (``reference``), to the power
+            γ (:func:`hybridir.fusion.query_factors`); calibration sets both.
+        reference: each list's typical head separation, measured by calibration.
     """
 
     # DBSF had the best mean nDCG@10 of all methods over six collections with BM25 + MiniLM
@@ -178,6 +182,8 @@ class FusionConfig(_JsonConfig):
     missing: str = "zero"
     depths: Mapping[str, int] = field(default_factory=dict)
     model: str | None = None
+    per_query: float = 0.0
+    reference: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check("fusion method", self.method, FIXED_METHODS + LEARNED_METHODS)
@@ -198,11 +204,14 @@ class FusionConfig(_JsonConfig):
         for name, depth in self.depths.items():
             if depth < 1:
                 raise ConfigError(f"depth of {name!r} must be >= 1, got {depth}")
+        if self.per_query < 0:
+            raise ConfigError(f"per_query must be >= 0, got {self.per_query}")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["weights"] = dict(self.weights)
         data["depths"] = dict(self.depths)
+        data["reference"] = dict(self.reference)
         return data
 
     def depth(self, retriever: str, default: int = 1000) -> int:
@@ -382,6 +391,8 @@ class Calibration(_JsonConfig):
         cv_gain: ``after - before``.
         p_value: paired randomization test of that gain.
         seconds: what the calibration took.
+        per_query_gain: the out-of-fold gain of per-query weights over the chosen setting,
+            when they won and were kept (``None``: not kept).
     """
 
     fusion: Mapping[str, Any]
@@ -394,6 +405,7 @@ class Calibration(_JsonConfig):
     cv_gain: float
     p_value: float
     seconds: float
+    per_query_gain: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

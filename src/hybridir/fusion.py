@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -281,12 +281,54 @@ class Fused(NamedTuple):
 
 
 def list_weights(lists: Sequence[ScoredList], config: FusionConfig) -> Array:
-    """Weight of each list: ``config.weights`` by name, else ``1-α, α`` for two lists."""
+    """Weight of each list: ``config.weights`` by name, else ``1-α, α`` for two lists;
+    scaled per query by :func:`query_factors` when ``config.per_query`` is set."""
     if config.weights:
-        return np.asarray([float(config.weights.get(sl.name, 1.0)) for sl in lists])
-    if len(lists) == 2 and config.method == "convex":
-        return np.asarray([1.0 - config.alpha, config.alpha])
-    return np.ones(len(lists))
+        weights = np.asarray([float(config.weights.get(sl.name, 1.0)) for sl in lists])
+    elif len(lists) == 2 and config.method == "convex":
+        weights = np.asarray([1.0 - config.alpha, config.alpha])
+    else:
+        weights = np.ones(len(lists))
+    if config.per_query:
+        weights = weights * query_factors(lists, config.reference, config.per_query)
+    return weights
+
+
+HEAD, TAIL = 10, 100
+"""Top ranks that make a list's head, and the ranks its separation is measured against."""
+FACTOR_RANGE = (0.25, 4.0)
+"""Bounds of a list's per-query factor (one extreme query never silences a list)."""
+
+
+def head_separation(scores: Array) -> float:
+    """How far a list's head stands out from its tail, in standard deviations: mean of the
+    top :data:`HEAD` scores minus the mean of ranks up to :data:`TAIL`, over their standard
+    deviation. A query performance predictor in the spirit of WIG (Zhou & Croft, SIGIR
+    2007) and NQC (Shtok et al., TOIS 2012) that needs no corpus score and no scale (BM25
+    and cosine lists compare); 0 for lists of under ``2 * HEAD`` scores."""
+    top = np.asarray(scores[:TAIL], dtype=np.float64)
+    if len(top) < 2 * HEAD:
+        return 0.0
+    spread = float(top.std())
+    if spread <= _EPS:
+        return 0.0
+    return float((top[:HEAD].mean() - top.mean()) / spread)
+
+
+def query_factors(
+    lists: Sequence[ScoredList], reference: Mapping[str, float], gamma: float
+) -> Array:
+    """Per-query factor of each list's weight: its :func:`head_separation` for this query
+    over its typical one (``reference``, measured by calibration on the collection's
+    pseudo-queries), to the power ``gamma``, within :data:`FACTOR_RANGE`. A list without a
+    reference, or a query too short to measure, keeps factor 1."""
+    out = np.ones(len(lists))
+    for i, sl in enumerate(lists):
+        typical = float(reference.get(sl.name, 0.0))
+        found = head_separation(sl.scores)
+        if typical > _EPS and found > 0.0:
+            out[i] = (found / typical) ** gamma
+    return np.clip(out, *FACTOR_RANGE)
 
 
 class Prepared(NamedTuple):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,7 +36,9 @@ import numpy as np
 from hybridir.config import Calibration, FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.eval.metrics import check_metrics
+from hybridir.fusion import head_separation
 from hybridir.ingest.sentences import sentence_spans
+from hybridir.learn.cv import CVReport
 from hybridir.learn.dataset import TrainingSet, per_query, run_depth
 from hybridir.learn.features import QueryContext
 from hybridir.learn.tune import TuneResult, default_grid, simplify, tune
@@ -228,8 +231,8 @@ def calibrate(
     drawn = pseudo_queries(view, queries, seed)
     if len(drawn) < 2 * folds:
         raise InvalidInputError(
-            f"only {len(drawn)} documents have two sentences to draw pseudo-queries from; "
-            f"calibration needs at least {2 * folds}"
+            f"only {len(drawn)} pseudo-queries could be drawn (a document needs two "
+            f"sentences or {2 * MIN_WORDS} words); calibration needs at least {2 * folds}"
         )
     searcher = Searcher(collection)
     texts = {p.qid: p.query for p in drawn}
@@ -252,8 +255,11 @@ def calibrate(
     current = view.config.fusion
     result = tune(training, current, metric=metric, n_folds=folds, grid=grid, progress=progress)
     best = simplify(result.best, names)
-    applied = apply and result.cv.gain > 0
-    chosen = best if applied or not apply else current
+    wins = result.cv.gain > 0
+    chosen = best if wins or not apply else current
+    # Per-query weights on top of the chosen setting, kept only if they win out of fold too.
+    chosen, per_query = _per_query(training, chosen, metric, folds)
+    applied = apply and (wins or per_query is not None)
     evidence = Calibration(
         fusion=chosen.to_dict(),
         queries=len(drawn),
@@ -265,10 +271,40 @@ def calibrate(
         cv_gain=result.cv.gain,
         p_value=result.cv.p_value,
         seconds=round(time.perf_counter() - start, 2),
+        per_query_gain=None if per_query is None else per_query.gain,
     )
     if apply:
         collection.set_calibration(chosen, evidence)
     return CalibrationResult(chosen, evidence, result, applied)
+
+
+GAMMAS = (0.5, 1.0, 2.0)
+"""Strengths of the per-query weights calibration tries (:func:`hybridir.fusion.query_factors`)."""
+
+
+def _per_query(
+    training: TrainingSet, chosen: FusionConfig, metric: str, folds: int
+) -> tuple[FusionConfig, CVReport | None]:
+    """``chosen`` with per-query weights when one of :data:`GAMMAS` beats it out of fold
+    (and that report), else ``chosen`` unchanged (and ``None``). The lists' typical head
+    separations are their medians over the pseudo-queries, at the setting's depths."""
+    if chosen.method not in PER_QUERY_METHODS:
+        return chosen, None
+    reference = {
+        name: float(
+            np.median([head_separation(np.asarray(r.scores[: chosen.depth(name)])) for r in ranked])
+        )
+        for name, ranked in training.lists.items()
+    }
+    grid = [replace(chosen, per_query=g, reference=reference) for g in GAMMAS]
+    result = tune(training, chosen, metric=metric, n_folds=folds, grid=grid)
+    if result.cv.gain <= 0:
+        return chosen, None
+    return result.best, result.cv
+
+
+PER_QUERY_METHODS = frozenset({"convex", "combsum", "dbsf", "tmm", "rrf"})
+"""Fixed methods whose combination weighs lists (per-query weights mean something there)."""
 
 
 def _alone(training: TrainingSet, name: str, metric: str) -> float:
