@@ -36,7 +36,8 @@ def test_calibration_finds_a_noise_dense_list_and_repairs_the_hybrid(
 
     def noise(self: SentenceTransformerEncoder, texts: list[str]) -> np.ndarray:
         vectors = rng.standard_normal((len(texts), 384)).astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return unit
 
     monkeypatch.setattr(SentenceTransformerEncoder, "encode_queries", noise)
     data = load_beir(data_dir / "adi")

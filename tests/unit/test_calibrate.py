@@ -12,7 +12,13 @@ import pytest
 from hybridir import BM25Config, Collection, CollectionConfig, Document
 from hybridir.config import Calibration, FusionConfig
 from hybridir.errors import ConfigError
-from hybridir.learn.calibrate import bm25_left_out, calibrate, pseudo_queries, replaced
+from hybridir.learn.calibrate import (
+    bm25_left_out,
+    calibrate,
+    describe,
+    pseudo_queries,
+    replaced,
+)
 from hybridir.types import RankedList
 
 DOCS = [
@@ -82,6 +88,30 @@ def test_left_out_bm25_equals_the_index_score_of_the_same_text(
 def test_calibration_refuses_what_it_cannot_calibrate(collection: Collection) -> None:
     with pytest.raises(ConfigError, match="two lists"):
         calibrate(collection)
+    with pytest.raises(ConfigError, match="at least 10 pseudo-queries, got 3"):
+        calibrate(collection, queries=3)
+
+
+def _evidence(fusion: FusionConfig, after: float) -> Calibration:
+    return Calibration(
+        fusion=fusion.to_dict(),
+        queries=200,
+        seed=0,
+        metric="ndcg@10",
+        lists={"bm25": 0.7},
+        before=0.6,
+        after=after,
+        cv_gain=after - 0.6,
+        p_value=0.01,
+        seconds=1.0,
+    )
+
+
+def test_the_description_says_what_was_chosen_or_kept() -> None:
+    won = describe(_evidence(FusionConfig(method="convex", norm="dbsf", alpha=0.3), 0.7))
+    assert won.endswith("0.600 → 0.700 out of fold): convex, alpha 0.3")
+    kept = describe(_evidence(FusionConfig(), 0.5))
+    assert kept.endswith("): dbsf (kept: nothing beat it)")
 
 
 def test_the_evidence_round_trips_and_says_where_the_fusion_comes_from(

@@ -14,9 +14,9 @@ from hybridir.dense.coverage import covered_languages, covers
 
 
 def test_known_models_declare_their_languages() -> None:
-    assert covered_languages("all-MiniLM-L6-v2") == {"en"}
-    assert covered_languages("sentence-transformers/all-MiniLM-L6-v2") == {"en"}
-    assert covered_languages("static:all-MiniLM-L6-v2") == {"en"}
+    assert covered_languages("all-MiniLM-L6-v2") == frozenset({"en"})
+    assert covered_languages("sentence-transformers/all-MiniLM-L6-v2") == frozenset({"en"})
+    assert covered_languages("static:all-MiniLM-L6-v2") == frozenset({"en"})
     assert covers("use-m", "pl")
     assert covers("use-m", "th")
     assert not covers("use-m", "hi")  # not among USE's 16 languages

@@ -217,6 +217,8 @@ def calibrate(
     """
     start = time.perf_counter()
     (metric,) = check_metrics([metric])
+    if queries < 2 * folds:
+        raise ConfigError(f"calibration needs at least {2 * folds} pseudo-queries, got {queries}")
     if not hasattr(collection, "set_calibration"):
         raise ConfigError("calibration needs a local collection (not a sharded one)")
     view = collection.snapshot()
@@ -320,8 +322,16 @@ def _alone(training: TrainingSet, name: str, metric: str) -> float:
 def describe(evidence: Calibration) -> str:
     """One line: where the fusion's weights came from."""
     lists = ", ".join(f"{n} {v:.3f}" for n, v in evidence.lists.items())
+    fusion = evidence.fusion
+    weights = fusion.get("weights") or (
+        {"alpha": fusion.get("alpha")} if fusion.get("method") == "convex" else {}
+    )
+    chosen = f"{fusion.get('method')}" + "".join(f", {k} {v}" for k, v in weights.items())
+    if fusion.get("per_query"):
+        chosen += f", per-query γ {fusion['per_query']}"
+    won = evidence.cv_gain > 0 or evidence.per_query_gain is not None
     return (
         f"calibrated on {evidence.queries} pseudo-queries drawn from the collection "
         f"({evidence.metric}: {lists} alone; fused {evidence.before:.3f} → {evidence.after:.3f} "
-        f"out of fold)"
+        f"out of fold): {chosen}" + ("" if won else " (kept: nothing beat it)")
     )
