@@ -15,12 +15,20 @@ source document's entry in each list is replaced by that score, at the rank it g
 The lists so built are a :class:`~hybridir.learn.dataset.TrainingSet` like judged queries
 make, so the setting is chosen by the same cross-validated grid search ``hybridir tune``
 runs (:func:`hybridir.learn.tune.tune`): method × normalization × weights × depths. The
-winner replaces the current fusion only when it beats it out of fold, and the evidence
-(sample size, each list's score alone, before/after, cross-validated gain, seconds) is
-stored with it (:class:`~hybridir.config.Calibration`). Convex combinations with weights
-tuned on a few hundred queries are known to transfer well (Bruch, Gai & Ingber, "An
-Analysis of Fusion Functions for Hybrid Retrieval", TOIS 2023: a convex combination needs
-few queries to tune, RRF's parameters do not transfer better).
+winner replaces the current fusion only when it beats it out of fold *significantly*
+(:data:`SIGNIFICANCE`), and the evidence (sample size, each list's score alone,
+before/after, cross-validated gain, seconds) is stored with it
+(:class:`~hybridir.config.Calibration`). Convex combinations with weights tuned on a few
+hundred queries are known to transfer well (Bruch, Gai & Ingber, "An Analysis of Fusion
+Functions for Hybrid Retrieval", TOIS 2023).
+
+What it can and cannot see (docs/benchmarks.md, "Self-supervised calibration"): it finds a
+dense list that is close to noise on the collection (a model that does not know the
+language or the domain) and repairs the hybrid; it does not find that real queries favour
+one good list over another good one, because sentences of a document share its words more
+than users' questions do (Medline's queries favour MiniLM, its pseudo-queries BM25). So it
+keeps the default unless the evidence is strong, and declines collections of one-sentence
+documents (too few pseudo-queries, :data:`MIN_QUERIES`).
 """
 
 from __future__ import annotations
@@ -59,6 +67,16 @@ QUERIES = 200
 """Pseudo-queries drawn by default (how many it needs: docs/benchmarks.md)."""
 MIN_WORDS, MAX_WORDS = 6, 40
 """Sentence lengths, in words, that make a pseudo-query."""
+SPAN_TEXTS = 40
+"""Words a text without sentence boundaries needs for a span of it to be a pseudo-query (a
+span of a one-sentence text leaves too little of it to stand for the document)."""
+MIN_QUERIES = 50
+"""Fewest pseudo-queries calibration decides on (a collection of one-sentence documents,
+such as XQuAD-R's, gives too few: its fusion is then left as it is)."""
+SIGNIFICANCE = 0.05
+"""A setting replaces the current one only with an out-of-fold gain this significant
+(paired randomization test): on pseudo-queries, a small gain is more often the task's bias
+than the collection's (measured: docs/benchmarks.md)."""
 CALIBRATED_LISTS = frozenset({"bm25", "dense"})
 """Lists whose left-out score calibration can compute."""
 
@@ -85,7 +103,7 @@ def pseudo_queries(view: Any, n: int, seed: int = 0) -> list[PseudoQuery]:
     """Up to ``n`` pseudo-queries from documents drawn at random (seeded): a sentence of
     :data:`MIN_WORDS`..:data:`MAX_WORDS` words where the text has two sentences or more,
     else a random span of words (Contriever's cropping, Izacard et al., TMLR 2022) of at
-    most half the text; texts under ``2 * MIN_WORDS`` words give none. A collection of fewer
+    most half the text; texts under :data:`SPAN_TEXTS` words give none. A collection of fewer
     than ``n`` documents is drawn from again (other sentences or spans of the same ones)."""
     rng = np.random.default_rng(seed)
     ids = [d for d, live in zip(view.bm25.doc_ids, view.bm25.live_rows, strict=True) if live]
@@ -120,7 +138,7 @@ def _span(text: str, rng: np.random.Generator) -> tuple[str, str] | None:
     """A random span of words and the text without it (texts that have no sentence
     boundaries the splitter sees, such as lowercased collections)."""
     words = text.split()
-    if len(words) < 2 * MIN_WORDS:
+    if len(words) < SPAN_TEXTS:
         return None
     length = int(rng.integers(MIN_WORDS, min(MAX_WORDS, len(words) // 2) + 1))
     start = int(rng.integers(0, len(words) - length + 1))
@@ -208,7 +226,8 @@ def calibrate(
 ) -> CalibrationResult:
     """Choose ``collection``'s fusion on pseudo-queries drawn from it (see the module
     docstring) and, with ``apply``, store it with its evidence when it beats the current
-    fusion out of fold (the evidence is stored either way).
+    fusion out of fold, significantly (:data:`SIGNIFICANCE`); the evidence is stored either
+    way.
 
     Raises:
         ConfigError: the collection has fewer than two lists, a list calibration cannot
@@ -217,8 +236,9 @@ def calibrate(
     """
     start = time.perf_counter()
     (metric,) = check_metrics([metric])
-    if queries < 2 * folds:
-        raise ConfigError(f"calibration needs at least {2 * folds} pseudo-queries, got {queries}")
+    least = max(MIN_QUERIES, 2 * folds)
+    if queries < least:
+        raise ConfigError(f"calibration needs at least {least} pseudo-queries, got {queries}")
     if not hasattr(collection, "set_calibration"):
         raise ConfigError("calibration needs a local collection (not a sharded one)")
     view = collection.snapshot()
@@ -231,10 +251,10 @@ def calibrate(
             f"calibration cannot score the {other} list(s) yet; it covers bm25 and dense"
         )
     drawn = pseudo_queries(view, queries, seed)
-    if len(drawn) < 2 * folds:
+    if len(drawn) < least:
         raise InvalidInputError(
             f"only {len(drawn)} pseudo-queries could be drawn (a document needs two "
-            f"sentences or {2 * MIN_WORDS} words); calibration needs at least {2 * folds}"
+            f"sentences or {SPAN_TEXTS} words); calibration needs at least {least}"
         )
     searcher = Searcher(collection)
     texts = {p.qid: p.query for p in drawn}
@@ -257,7 +277,7 @@ def calibrate(
     current = view.config.fusion
     result = tune(training, current, metric=metric, n_folds=folds, grid=grid, progress=progress)
     best = simplify(result.best, names)
-    wins = result.cv.gain > 0
+    wins = _wins(result.cv)
     chosen = best if wins or not apply else current
     # Per-query weights on top of the chosen setting, kept only if they win out of fold too.
     chosen, per_query = _per_query(training, chosen, metric, folds)
@@ -300,13 +320,18 @@ def _per_query(
     }
     grid = [replace(chosen, per_query=g, reference=reference) for g in GAMMAS]
     result = tune(training, chosen, metric=metric, n_folds=folds, grid=grid)
-    if result.cv.gain <= 0:
+    if not _wins(result.cv):
         return chosen, None
     return result.best, result.cv
 
 
 PER_QUERY_METHODS = frozenset({"convex", "combsum", "dbsf", "tmm", "rrf"})
 """Fixed methods whose combination weighs lists (per-query weights mean something there)."""
+
+
+def _wins(cv: CVReport) -> bool:
+    """Whether a setting beat the current one out of fold, significantly."""
+    return cv.gain > 1e-9 and cv.p_value < SIGNIFICANCE
 
 
 def _alone(training: TrainingSet, name: str, metric: str) -> float:
