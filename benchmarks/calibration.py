@@ -33,10 +33,11 @@ from rich.table import Table
 from hybridir import Collection, CollectionConfig, Searcher
 from hybridir._cache import cache_root
 from hybridir.config import AnalyzerConfig, DenseConfig, FusionConfig
+from hybridir.errors import InvalidInputError
 from hybridir.eval import evaluate_per_query, load_beir
 from hybridir.eval.runner import cached_collection
 from hybridir.eval.significance import randomization_test
-from hybridir.learn.calibrate import calibrate
+from hybridir.learn.calibrate import CalibrationResult, calibrate
 from hybridir.learn.data import collect
 from hybridir.learn.train import cross_validate
 from hybridir.learn.tune import tune, weight_grid
@@ -60,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-tuned", action="store_true", help="skip the judgment-tuned row")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--jsonl", type=Path, default=None, help="append each report here")
     return parser.parse_args(argv)
 
 
@@ -112,7 +114,12 @@ def run_dataset(dataset: str, model: str, args: argparse.Namespace) -> dict[str,
         rows["default"] = scores(searcher.fuse_run(lists, before, depth), data.qrels, qids)
         created = collection.config.fusion  # with the dense list left out where uncovered
         rows["created"] = scores(searcher.fuse_run(lists, created, depth), data.qrels, qids)
-        result = calibrate(collection, queries=args.queries, seed=args.seed)
+        result: CalibrationResult | None = None
+        declined: str | None = None
+        try:
+            result = calibrate(collection, queries=args.queries, seed=args.seed)
+        except InvalidInputError as exc:  # too few pseudo-queries: the fusion stays as created
+            declined = str(exc)
         after = collection.config.fusion
         rows["calibrated"] = scores(searcher.fuse_run(lists, after, depth), data.qrels, qids)
         tuned = adaptive = None
@@ -140,8 +147,9 @@ def run_dataset(dataset: str, model: str, args: argparse.Namespace) -> dict[str,
         "best_list": best,
         "p_vs_best_list": test.p_value,
         "significantly_below_best_list": below,
-        "calibration": result.evidence.to_dict(),
-        "applied": result.applied,
+        "calibration": None if result is None else result.evidence.to_dict(),
+        "declined": declined,
+        "applied": result is not None and result.applied,
         "fusion_source": source_of,
     }
 
@@ -160,10 +168,13 @@ def render(console: Console, reports: list[dict[str, Any]]) -> None:
         return f"{m['ndcg@10']:.4f} / {m['recall@100']:.4f}"
 
     for r in reports:
-        fusion = r["calibration"]["fusion"]
+        evidence = r["calibration"] or {"fusion": {"method": "declined"}, "seconds": 0.0}
+        fusion = evidence["fusion"]
         chosen = f"{fusion['method']} {fusion.get('norm')} α={fusion.get('alpha')}"
         if fusion.get("weights"):
             chosen = f"{fusion['method']} {fusion.get('norm')} {fusion['weights']}"
+        if r["calibration"] is None:
+            chosen = "declined (too few pseudo-queries)"
         tuned = r["tuned_ndcg@10"]
         table.add_row(
             r["dataset"],
@@ -177,7 +188,7 @@ def render(console: Console, reports: list[dict[str, Any]]) -> None:
             "–" if r["adaptive_ndcg@10"] is None else f"{r['adaptive_ndcg@10']:.4f}",
             f"{r['p_vs_best_list']:.3f}" + (" ▼" if r["significantly_below_best_list"] else ""),
             chosen + ("" if r["applied"] else " (kept)"),
-            f"{r['calibration']['seconds']:.0f}",
+            f"{evidence['seconds']:.0f}",
         )
     console.print(table)
 
@@ -190,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         dataset, _, model = item.partition(":")
         with err.status(f"{dataset} with {model}"):
             reports.append(run_dataset(dataset, model or MINILM, args))
+        if args.jsonl is not None:
+            with args.jsonl.open("a") as sink:
+                sink.write(json.dumps(reports[-1]) + "\n")
         err.print(f"done {dataset} ({model})")
     render(console, reports)
     if args.json:
