@@ -13,6 +13,7 @@ from hybridir import BM25Config, Collection, CollectionConfig, Document
 from hybridir.config import Calibration, FusionConfig
 from hybridir.errors import ConfigError
 from hybridir.learn.calibrate import (
+    _draw,
     bm25_left_out,
     calibrate,
     describe,
@@ -71,6 +72,8 @@ def test_pseudo_queries_leave_their_text_out_and_repeat_with_the_seed(
     assert 6 <= len(by_id["b"].query.split()) <= 28  # no sentence boundary: a span, <= half
     assert pseudo_queries(view, 10, seed=3) == drawn
     assert len(pseudo_queries(view, 2, seed=3)) == 2
+    _, share = _draw(view, 10, seed=3)
+    assert share == pytest.approx(4 / 6)  # how well they stand for the collection
 
 
 @pytest.mark.parametrize("variant", ["lucene", "robertson", "atire", "bm25l", "bm25+"])

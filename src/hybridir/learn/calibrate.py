@@ -27,8 +27,8 @@ dense list that is close to noise on the collection (a model that does not know 
 language or the domain) and repairs the hybrid; it does not find that real queries favour
 one good list over another good one, because sentences of a document share its words more
 than users' questions do (Medline's queries favour MiniLM, its pseudo-queries BM25). So it
-keeps the default unless the evidence is strong, and declines collections of one-sentence
-documents (too few pseudo-queries, :data:`MIN_QUERIES`).
+keeps the default unless the evidence is strong, and declines collections whose typical
+document is one sentence (:data:`REPRESENTATIVE`, :data:`MIN_QUERIES`).
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ MIN_WORDS, MAX_WORDS = 6, 40
 SPAN_TEXTS = 40
 """Words a text without sentence boundaries needs for a span of it to be a pseudo-query (a
 span of a one-sentence text leaves too little of it to stand for the document)."""
+REPRESENTATIVE = 0.5
+"""Share of the documents that must be able to give a pseudo-query: the typical document
+must (XQuAD-R's one-sentence documents: 8-12% can, and its few long ones misled the
+calibration on German and English, docs/benchmarks.md)."""
 MIN_QUERIES = 50
 """Fewest pseudo-queries calibration decides on (a collection of one-sentence documents,
 such as XQuAD-R's, gives too few: its fusion is then left as it is)."""
@@ -105,21 +109,31 @@ def pseudo_queries(view: Any, n: int, seed: int = 0) -> list[PseudoQuery]:
     else a random span of words (Contriever's cropping, Izacard et al., TMLR 2022) of at
     most half the text; texts under :data:`SPAN_TEXTS` words give none. A collection of fewer
     than ``n`` documents is drawn from again (other sentences or spans of the same ones)."""
+    return _draw(view, n, seed)[0]
+
+
+def _draw(view: Any, n: int, seed: int) -> tuple[list[PseudoQuery], float]:
+    """:func:`pseudo_queries`, and the share of the documents tried in the first pass that
+    could give one (how well the pseudo-queries stand for the collection)."""
     rng = np.random.default_rng(seed)
     ids = [d for d, live in zip(view.bm25.doc_ids, view.bm25.live_rows, strict=True) if live]
     out: list[PseudoQuery] = []
-    for _ in range(-(-n // max(len(ids), 1))):  # a small collection gives several per document
+    tried = gave = 0  # in the first pass
+    for round_ in range(-(-n // max(len(ids), 1))):  # a small collection: several per document
         for i in rng.permutation(len(ids)).tolist():
             if len(out) == n:
-                return out
+                return out, gave / max(tried, 1)
             doc = view.get(ids[i])
             cut = _sentence(doc.text, rng) or _span(doc.text, rng)
+            if round_ == 0:
+                tried += 1
+                gave += cut is not None
             if cut is None:
                 continue
             query, rest = cut
             remainder = Document(doc.doc_id, rest, title=doc.title)
             out.append(PseudoQuery(f"pq{len(out)}", doc.doc_id, query, remainder))
-    return out
+    return out, gave / max(tried, 1)
 
 
 def _sentence(text: str, rng: np.random.Generator) -> tuple[str, str] | None:
@@ -250,7 +264,12 @@ def calibrate(
         raise ConfigError(
             f"calibration cannot score the {other} list(s) yet; it covers bm25 and dense"
         )
-    drawn = pseudo_queries(view, queries, seed)
+    drawn, share = _draw(view, queries, seed)
+    if share < REPRESENTATIVE:
+        raise InvalidInputError(
+            f"only {share:.0%} of the documents can give a pseudo-query (two sentences or "
+            f"{SPAN_TEXTS} words): pseudo-queries would not stand for this collection"
+        )
     if len(drawn) < least:
         raise InvalidInputError(
             f"only {len(drawn)} pseudo-queries could be drawn (a document needs two "
