@@ -145,7 +145,7 @@ def calibrate(
     result = run_calibration(
         collection, queries=queries, seed=seed, metric=metric, apply=not dry_run
     )
-    report_calibration(result, as_json)
+    report_calibration(result, as_json, dry_run)
 
 
 def run_calibration(collection: Any, **options: Any) -> CalibrationResult:
@@ -164,7 +164,7 @@ def run_calibration(collection: Any, **options: Any) -> CalibrationResult:
         )
 
 
-def report_calibration(result: CalibrationResult, as_json: bool) -> None:
+def report_calibration(result: CalibrationResult, as_json: bool, dry_run: bool = False) -> None:
     """Print what a calibration measured and chose (one JSON object with ``as_json``)."""
     from hybridir.learn.calibrate import describe
 
@@ -173,8 +173,10 @@ def report_calibration(result: CalibrationResult, as_json: bool) -> None:
         print(json.dumps({"calibration": evidence.to_dict(), "applied": result.applied}))
         return
     out.print(describe(evidence), markup=False)
-    verdict = "now the collection's fusion" if result.applied else "kept the current fusion"
-    out.print(f"chosen: {result.fusion.to_dict()} ({verdict})", markup=False, highlight=False)
+    if dry_run:
+        out.print("dry run: the collection is unchanged", markup=False)
+    elif result.applied:
+        out.print("this is now the collection's fusion", markup=False)
 
 
 @app.command()
