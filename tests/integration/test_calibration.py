@@ -6,14 +6,12 @@ fusion came from."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_process import run_cli
 from hybridir import Collection, CollectionConfig, Searcher
 from hybridir.config import DenseConfig
 from hybridir.dense.encoders import SentenceTransformerEncoder
@@ -59,30 +57,18 @@ def test_calibration_finds_a_noise_dense_list_and_repairs_the_hybrid(
     assert calibrated > default + 0.05
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run(
-        [sys.executable, "-m", "hybridir.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
 def test_the_cli_calibrates_at_index_time_on_demand_and_evaluate_reports_it(
     data_dir: Path, tmp_path: Path
 ) -> None:
     adi, col = str(data_dir / "adi"), str(tmp_path / "col")
-    done = _cli("index", adi, col, "--dense", "all-MiniLM-L6-v2", "--json")
+    done = run_cli("index", adi, col, "--dense", "all-MiniLM-L6-v2", "--json")
     assert done.returncode == 0, done.stderr
     indexed = json.loads(done.stdout)
     assert indexed["calibration"]["queries"] == 200
     assert set(indexed["calibration"]["lists"]) == {"bm25", "dense"}
     assert "calibrated on 200 pseudo-queries" in done.stderr
 
-    again = _cli("calibrate", col, "--queries", "60", "--seed", "1", "--dry-run", "--json")
+    again = run_cli("calibrate", col, "--queries", "60", "--seed", "1", "--dry-run", "--json")
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert report["applied"] is False
@@ -91,16 +77,16 @@ def test_the_cli_calibrates_at_index_time_on_demand_and_evaluate_reports_it(
     assert stored is not None
     assert stored.queries == 200  # a dry run stores nothing
 
-    scored = _cli("evaluate", adi, "--collection", col, "--json")
+    scored = run_cli("evaluate", adi, "--collection", col, "--json")
     assert scored.returncode == 0, scored.stderr
     result = json.loads(scored.stdout)
     assert result["fusion_source"].startswith("calibrated on 200 pseudo-queries")
     assert result["fusion"] == stored.fusion
-    table = _cli("evaluate", adi, "--collection", col, "--fusion", "rrf")
+    table = run_cli("evaluate", adi, "--collection", col, "--fusion", "rrf")
     assert "(from options)" in table.stdout
 
-    bm25_only = _cli("index", adi, str(tmp_path / "bm25"), "--json")
+    bm25_only = run_cli("index", adi, str(tmp_path / "bm25"), "--json")
     assert "calibration" not in json.loads(bm25_only.stdout)  # one list: nothing to weigh
-    refused = _cli("calibrate", str(tmp_path / "bm25"))
+    refused = run_cli("calibrate", str(tmp_path / "bm25"))
     assert refused.returncode == 1
     assert "two lists" in refused.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import run_cli
 from hybridir import Collection, Document, Searcher
 from hybridir.config import FusionConfig
 
@@ -31,16 +32,6 @@ for line in sys.stdin:
     col.add([Document(doc_id, f"probe {doc_id}")])
     print("ACK", doc_id, flush=True)
 """
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hybridir.cli", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
 
 
 class Holder:
@@ -83,11 +74,11 @@ def test_other_processes_opening_the_collection_lose_no_acknowledged_write(
 ) -> None:
     holder = Holder(collection)
     holder.add("p1")
-    assert _cli("search", str(collection), "probe").returncode == 0  # opens and closes
+    assert run_cli("search", str(collection), "probe").returncode == 0  # opens and closes
     holder.add("p2")
-    assert _cli("check", str(collection)).returncode == 0
+    assert run_cli("check", str(collection)).returncode == 0
     holder.add("p3")
-    added = _cli("add", str(collection), str(_jsonl(collection.parent, "c1")), "--wait", "30")
+    added = run_cli("add", str(collection), str(_jsonl(collection.parent, "c1")), "--wait", "30")
     assert added.returncode == 0, added.stderr
     holder.add("p4")
     holder.kill()  # acknowledged: p1..p4 (and c1 from the CLI)
@@ -189,7 +180,7 @@ def test_a_writer_waits_for_another_process_or_says_it_is_busy(tmp_path: Path) -
     assert holder.stdout.readline().strip() == "LOCKED"
     with pytest.raises(WriterBusyError, match="another process is writing"):
         Collection.open(path).add([Document("a", "refused at once")])
-    failed = _cli("add", str(path), str(_jsonl(tmp_path, "x")))
+    failed = run_cli("add", str(path), str(_jsonl(tmp_path, "x")))
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: another process is writing")
     holder.stdin.write("go\n")  # releases the lock about 1 s from now

@@ -498,17 +498,18 @@ class Collection(CollectionView):
         ``search``, ``evaluate`` and ``serve`` use it from then on. A learned method's model
         must already be stored (see :func:`hybridir.learn.store.save_model`).
         """
-        if fusion.model is not None:
-            self._require_model(fusion.model)
-        self._set_config(fusion=fusion)
+        self._set_fusion(fusion)
 
     def set_calibration(self, fusion: FusionConfig, evidence: Calibration) -> None:
         """Make ``fusion`` the collection's default together with the ``evidence`` of the
         calibration that chose it, in one new generation (see
         :func:`hybridir.learn.calibrate.calibrate`)."""
+        self._set_fusion(fusion, calibration=evidence)
+
+    def _set_fusion(self, fusion: FusionConfig, **changes: Any) -> None:
         if fusion.model is not None:
             self._require_model(fusion.model)
-        self._set_config(fusion=fusion, calibration=evidence)
+        self._set_config(fusion=fusion, **changes)
 
     def set_splade_query(self, mode: str, model: str | None = None) -> None:
         """Make ``mode`` (a :data:`hybridir.sparse.impact.QUERY_MODES` name; ``"table"``
