@@ -98,6 +98,14 @@ def test_calibration_refuses_what_it_cannot_calibrate(collection: Collection) ->
         calibrate(collection, queries=3)
 
 
+def test_calibration_never_replaces_a_trained_fusion(tmp_path: Path) -> None:
+    trained = FusionConfig(method="adaptive", model="adaptive-0123")
+    collection = Collection.create(tmp_path / "t", CollectionConfig(fusion=trained))
+    with pytest.raises(ConfigError, match="trained model"):
+        calibrate(collection)
+    assert Collection.open(collection.directory).config.fusion == trained
+
+
 def _evidence(fusion: FusionConfig, after: float) -> Calibration:
     return Calibration(
         fusion=fusion.to_dict(),

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from hybridir.config import Calibration, FusionConfig
+from hybridir.config import LEARNED_METHODS, Calibration, FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.eval.metrics import check_metrics
 from hybridir.fusion import head_separation
@@ -248,9 +248,11 @@ def calibrate(
     way.
 
     Raises:
-        ConfigError: the collection has fewer than two lists, a list calibration cannot
-            score (learned sparse), or is sharded.
-        InvalidInputError: too few documents have two sentences to draw pseudo-queries.
+        ConfigError: the collection is sharded, its fusion is a trained model (judgments
+            chose it: calibration does not replace that), it has fewer than two lists or a
+            list calibration cannot score (learned sparse).
+        InvalidInputError: under half the documents can give a pseudo-query, or fewer
+            than :data:`MIN_QUERIES` could be drawn.
     """
     start = time.perf_counter()
     (metric,) = check_metrics([metric])
@@ -260,6 +262,11 @@ def calibrate(
     if not hasattr(collection, "set_calibration"):
         raise ConfigError("calibration needs a local collection (not a sharded one)")
     view = collection.snapshot()
+    if view.config.fusion.method in LEARNED_METHODS:
+        raise ConfigError(
+            f"the collection's fusion is a trained model ({view.config.fusion.method}); "
+            "calibration does not replace what judgments chose (set a fixed fusion first)"
+        )
     names = view.lists()
     if len(names) < 2:
         raise ConfigError("calibration needs two lists to fuse (index with a dense model)")
