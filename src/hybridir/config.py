@@ -250,6 +250,9 @@ class DenseConfig(_JsonConfig):
             model on the query) or ``"table"`` (transformer-free: the mean of the query
             tokens' rows of a distilled per-token table, ``query_model``).
         query_model: for ``query_mode="table"``, the stored dense-table model's name.
+        languages: ISO 639-1 codes of the languages the model covers, for a model
+            :mod:`hybridir.dense.coverage` does not know (``None``: its table, else assumed
+            to cover every language).
     """
 
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -261,8 +264,11 @@ class DenseConfig(_JsonConfig):
     document_prompt: str | None = None
     query_mode: str = "encoder"
     query_model: str | None = None
+    languages: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.languages is not None:  # a JSON list after a round trip
+            object.__setattr__(self, "languages", tuple(self.languages))
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         _check("dense query mode", self.query_mode, DENSE_QUERY_MODES)
@@ -303,8 +309,11 @@ class SpladeConfig(_JsonConfig):
     max_weight: float = 4.0
     query_mode: str = "encoder"
     query_model: str | None = None
+    languages: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.languages is not None:  # a JSON list after a round trip
+            object.__setattr__(self, "languages", tuple(self.languages))
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_terms is not None and self.max_terms < 1:

@@ -22,6 +22,8 @@ def test_known_models_declare_their_languages() -> None:
     assert not covers("use-m", "hi")  # not among USE's 16 languages
     assert covered_languages("my-org/unknown-model") is None
     assert covers("my-org/unknown-model", "hi")  # unknown: assumed to cover
+    assert not covers("my-org/unknown-model", "hi", declared=["en", "de"])  # as declared
+    assert covers("all-MiniLM-L6-v2", "de", declared=("en", "de"))  # the declaration wins
 
 
 def _create(path: Path, language: str, fusion: FusionConfig | None = None) -> CollectionConfig:
@@ -54,3 +56,14 @@ def test_an_uncovered_language_leaves_the_dense_list_out_by_default(
         kept = _create(tmp_path / "hi-rrf", "hi", given)
     assert kept.fusion == given
     assert "kept the fusion given" in caplog.text
+
+
+def test_a_declared_model_is_checked_and_the_declaration_round_trips(tmp_path: Path) -> None:
+    dense = DenseConfig(model="my-org/english-only", languages=("en",))
+    config = CollectionConfig(analyzer=AnalyzerConfig(language="pl"), dense=dense)
+    created = Collection.create(tmp_path / "pl", config).config
+    assert dict(created.fusion.weights) == {"bm25": 1.0, "dense": 0.0}
+    again = Collection.open(tmp_path / "pl").config
+    assert again.dense is not None
+    assert again.dense.languages == ("en",)
+    assert CollectionConfig.from_dict(again.to_dict()) == again

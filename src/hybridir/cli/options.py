@@ -100,11 +100,24 @@ def dense_options(
     ] = None,
     dense_backend: BackendOpt = "torch",
     vector_index: VectorIndexOpt = "Flat",
+    dense_languages: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated languages the dense model covers (ISO 639-1), for a model "
+            "hybridir does not know; a collection in another language leaves its list out "
+            "of the default fusion.",
+            rich_help_panel=_DENSE,
+        ),
+    ] = None,
 ) -> DenseConfig | None:
-    """``--dense MODEL`` (none: no dense list), ``--dense-backend`` and ``--vector-index``."""
+    """``--dense MODEL`` (none: no dense list), ``--dense-backend``, ``--vector-index`` and
+    ``--dense-languages``."""
     if dense is None:
         return None
-    return DenseConfig(model=dense, backend=dense_backend, index=vector_index)
+    languages = None
+    if dense_languages is not None:
+        languages = tuple(x.strip() for x in dense_languages.split(",") if x.strip())
+    return DenseConfig(model=dense, backend=dense_backend, index=vector_index, languages=languages)
 
 
 def encoder_options(

@@ -571,7 +571,7 @@ def _covered(config: CollectionConfig) -> CollectionConfig:
     from hybridir.dense.coverage import covers, uncovered_fusion
 
     language, model = config.analyzer.language, config.dense.model
-    if covers(model, language):
+    if covers(model, language, config.dense.languages):
         return config
     lists = ["bm25", *(["splade"] if config.splade else []), "dense"]
     keep = config.fusion != FusionConfig()

@@ -5,10 +5,13 @@ A dense list from a model that never saw the collection's language is close to n
 and fusing it drags the hybrid below BM25. A collection whose analyzer language a known model
 does not cover says so when it is created, and its default fusion leaves that list out
 (:func:`uncovered_fusion`); calibration (:mod:`hybridir.learn.calibrate`) then measures it
-rather than trusting this table. Models not listed here are assumed to cover the language.
+rather than trusting this table. A model not listed here covers what its
+``DenseConfig(languages=...)`` declares, or is assumed to cover the language.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from hybridir.config import FusionConfig
 from hybridir.dense.encoders import USE_MULTILINGUAL, canonical_name, is_use_multilingual
@@ -45,9 +48,11 @@ def covered_languages(model: str) -> frozenset[str] | None:
     return MODEL_LANGUAGES.get(canonical_name(model))
 
 
-def covers(model: str, language: str) -> bool:
-    """Whether ``model`` covers ``language`` (``True`` for models not in the table)."""
-    languages = covered_languages(model)
+def covers(model: str, language: str, declared: Sequence[str] | None = None) -> bool:
+    """Whether ``model`` covers ``language``: by the languages ``declared`` for it
+    (:attr:`hybridir.config.DenseConfig.languages`), else by :data:`MODEL_LANGUAGES`
+    (``True`` for models in neither)."""
+    languages = frozenset(declared) if declared is not None else covered_languages(model)
     return languages is None or language in languages
 
 
