@@ -309,11 +309,8 @@ class SpladeConfig(_JsonConfig):
     max_weight: float = 4.0
     query_mode: str = "encoder"
     query_model: str | None = None
-    languages: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.languages is not None:  # a JSON list after a round trip
-            object.__setattr__(self, "languages", tuple(self.languages))
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_terms is not None and self.max_terms < 1:
