@@ -174,10 +174,9 @@ def _calibrate(collection: Collection) -> CalibrationResult | None:
     to draw pseudo-queries from; says why not otherwise (on stderr)."""
     from hybridir.cli.learn import run_calibration
     from hybridir.errors import InvalidInputError
-    from hybridir.learn.calibrate import CALIBRATED_LISTS, describe
+    from hybridir.learn.calibrate import describe, unsupported
 
-    lists = collection.lists()
-    if len(lists) < 2 or not set(lists) <= CALIBRATED_LISTS:
+    if unsupported(collection.lists()) is not None:
         return None
     try:
         result = run_calibration(collection)

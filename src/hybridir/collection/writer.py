@@ -48,7 +48,13 @@ from hybridir.collection.sources import (
 from hybridir.collection.state import load_with_retry
 from hybridir.collection.validation import validate_documents, validate_id
 from hybridir.collection.view import CollectionView, Shared
-from hybridir.config import Calibration, CollectionConfig, FusionConfig, check_model_name
+from hybridir.config import (
+    Calibration,
+    CollectionConfig,
+    FusionConfig,
+    check_model_name,
+    indexed_lists,
+)
 from hybridir.docstore import STORE, DocStore
 from hybridir.errors import (
     ConfigError,
@@ -573,7 +579,6 @@ def _covered(config: CollectionConfig) -> CollectionConfig:
     language, model = config.analyzer.language, config.dense.model
     if covers(model, language, config.dense.languages):
         return config
-    lists = ["bm25", *(["splade"] if config.splade else []), "dense"]
     keep = config.fusion != FusionConfig()
     logger.warning(
         "the dense model %s does not cover language %r: %s (calibrate to measure it: "
@@ -582,7 +587,9 @@ def _covered(config: CollectionConfig) -> CollectionConfig:
         language,
         "kept the fusion given" if keep else "its list is left out of the default fusion",
     )
-    return config if keep else replace(config, fusion=uncovered_fusion(config.fusion, lists))
+    if keep:
+        return config
+    return replace(config, fusion=uncovered_fusion(config.fusion, indexed_lists(config)))
 
 
 def _encode(

@@ -193,29 +193,21 @@ class SegmentedVectors:
         self, parts: list[tuple[NDArray[np.int64], NDArray[np.float32]]], k: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """The best ``k`` of the segments' candidates by (score desc, doc id asc): a stable
-        sort by score, then each run of equal scores (rare) put in doc id order."""
+        numpy sort by score, and the full sort by (score, doc id) only when equal scores
+        reach into the top ``k`` (rare: identical vectors)."""
         if not parts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         rows = np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False)
         scores = np.concatenate([p[1] for p in parts]).astype(np.float32, copy=False)
         order = np.argsort(-scores, kind="stable")
         rows, scores = rows[order], scores[order]
-        tied = np.flatnonzero(scores[1:] == scores[:-1])
-        if len(tied):
-            rows = rows.copy()
+        head = min(k, len(scores) - 1)
+        if head > 0 and bool(np.any(scores[1 : head + 1] == scores[:head])):
             ids = self.doc_ids
-            start = end = -1
-            for i in tied.tolist():  # runs [start, end] of equal scores
-                if i > end:
-                    if end >= 0:
-                        _by_id(rows, start, end, ids)
-                    if i >= k:
-                        start = end = -1
-                        break
-                    start = i
-                end = i + 1
-            if end >= 0:
-                _by_id(rows, start, end, ids)
+            pairs = zip(scores.tolist(), rows.tolist(), strict=True)
+            ranked = sorted(pairs, key=lambda p: (-p[0], ids[p[1]]))
+            rows = np.asarray([r for _, r in ranked], dtype=np.int64)
+            scores = np.asarray([s for s, _ in ranked], dtype=np.float32)
         return rows[:k], scores[:k]
 
     def vectors_of(self, rows: Sequence[int]) -> NDArray[np.float32]:
@@ -225,12 +217,6 @@ class SegmentedVectors:
             s = int(np.searchsorted(self.offsets, row, side="right")) - 1
             out[i] = self.indexes[s].vectors[row - int(self.offsets[s])]
         return out
-
-
-def _by_id(rows: NDArray[np.int64], start: int, end: int, ids: Sequence[str]) -> None:
-    """Put ``rows[start:end + 1]`` (equal scores) in doc id order, in place."""
-    run = rows[start : end + 1].tolist()
-    rows[start : end + 1] = sorted(run, key=lambda row: ids[row])
 
 
 def _live_top(

@@ -61,6 +61,7 @@ __all__ = [
     "PseudoQuery",
     "calibrate",
     "pseudo_queries",
+    "unsupported",
 ]
 
 QUERIES = 200
@@ -87,6 +88,10 @@ noise), not for fine tuning. On SciFact a second draw found a significant +0.008
 cut to depth 100, which costs 0.004 on the real queries."""
 CALIBRATED_LISTS = frozenset({"bm25", "dense"})
 """Lists whose left-out score calibration can compute."""
+GAMMAS = (0.5, 1.0, 2.0)
+"""Strengths of the per-query weights calibration tries (:func:`hybridir.fusion.query_factors`)."""
+PER_QUERY_METHODS = frozenset({"convex", "combsum", "dbsf", "tmm", "rrf"})
+"""Fixed methods whose combination weighs lists (per-query weights mean something there)."""
 
 
 class PseudoQuery(NamedTuple):
@@ -219,6 +224,16 @@ LEFT_OUT: dict[str, Callable[[Any, Sequence[PseudoQuery]], list[float]]] = {
 """How each list scores a pseudo-query's source document without the query sentence."""
 
 
+def unsupported(lists: Sequence[str]) -> str | None:
+    """Why calibration cannot weigh a collection with these ``lists``, or ``None``."""
+    if len(lists) < 2:
+        return "calibration needs two lists to fuse (index with a dense model)"
+    other = sorted(set(lists) - CALIBRATED_LISTS)
+    if other:
+        return f"calibration cannot score the {other} list(s) yet; it covers bm25 and dense"
+    return None
+
+
 def replaced(ranked: RankedList, doc_id: str, score: float, depth: int) -> RankedList:
     """``ranked`` with ``doc_id``'s entry replaced by ``score``, at the rank it earns
     (score desc, doc id asc), cut to ``depth``."""
@@ -268,13 +283,9 @@ def calibrate(
             "calibration does not replace what judgments chose (set a fixed fusion first)"
         )
     names = view.lists()
-    if len(names) < 2:
-        raise ConfigError("calibration needs two lists to fuse (index with a dense model)")
-    other = sorted(set(names) - CALIBRATED_LISTS)
-    if other:
-        raise ConfigError(
-            f"calibration cannot score the {other} list(s) yet; it covers bm25 and dense"
-        )
+    refusal = unsupported(names)
+    if refusal is not None:
+        raise ConfigError(refusal)
     drawn, share = _draw(view, queries, seed)
     if share < REPRESENTATIVE:
         raise InvalidInputError(
@@ -307,7 +318,7 @@ def calibrate(
     current = view.config.fusion
     result = tune(training, current, metric=metric, n_folds=folds, grid=grid, progress=progress)
     best = simplify(result.best, names)
-    wins = _wins(result.cv)
+    wins = _wins(result.cv.gain, result.cv.p_value)
     chosen = best if wins or not apply else current
     # Per-query weights on top of the chosen setting, kept only if they win out of fold too.
     chosen, per_query = _per_query(training, chosen, metric, folds)
@@ -330,10 +341,6 @@ def calibrate(
     return CalibrationResult(chosen, evidence, result, applied)
 
 
-GAMMAS = (0.5, 1.0, 2.0)
-"""Strengths of the per-query weights calibration tries (:func:`hybridir.fusion.query_factors`)."""
-
-
 def _per_query(
     training: TrainingSet, chosen: FusionConfig, metric: str, folds: int
 ) -> tuple[FusionConfig, CVReport | None]:
@@ -350,19 +357,15 @@ def _per_query(
     }
     grid = [replace(chosen, per_query=g, reference=reference) for g in GAMMAS]
     result = tune(training, chosen, metric=metric, n_folds=folds, grid=grid)
-    if not _wins(result.cv):
+    if not _wins(result.cv.gain, result.cv.p_value):
         return chosen, None
     return result.best, result.cv
 
 
-PER_QUERY_METHODS = frozenset({"convex", "combsum", "dbsf", "tmm", "rrf"})
-"""Fixed methods whose combination weighs lists (per-query weights mean something there)."""
-
-
-def _wins(cv: CVReport) -> bool:
+def _wins(gain: float, p_value: float) -> bool:
     """Whether a setting beat the current one out of fold, by :data:`MIN_GAIN` at least and
     significantly."""
-    return cv.gain >= MIN_GAIN and cv.p_value < SIGNIFICANCE
+    return gain >= MIN_GAIN and p_value < SIGNIFICANCE
 
 
 def _alone(training: TrainingSet, name: str, metric: str) -> float:
@@ -385,7 +388,7 @@ def describe(evidence: Calibration) -> str:
     chosen = f"{fusion.get('method')}" + "".join(f", {k} {v}" for k, v in weights.items())
     if fusion.get("per_query"):
         chosen += f", per-query γ {fusion['per_query']}"
-    won = evidence.cv_gain > 0 or evidence.per_query_gain is not None
+    won = _wins(evidence.cv_gain, evidence.p_value) or evidence.per_query_gain is not None
     return (
         f"calibrated on {evidence.queries} pseudo-queries drawn from the collection "
         f"({evidence.metric}: {lists} alone; fused {evidence.before:.3f} → {evidence.after:.3f} "
