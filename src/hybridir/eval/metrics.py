@@ -16,6 +16,14 @@ name                          trec_eval measure           meaning
 ``r-precision``               ``Rprec``                   precision at rank R (= #relevant)
 ============================  ==========================  =================================
 
+``trec_eval``'s own names are accepted too (:data:`_TREC_CUT`, :data:`_TREC_FULL`): a measure
+with an integer cutoff written ``<measure>_<k>`` or ``<measure>.<k>`` (``ndcg_cut_10``, ``P_5``,
+``recall_100``, ``map_cut_10``, ``success_1``, ``relative_P_5``) and the measures without one
+(``map``, ``ndcg``, ``recip_rank``, ``Rprec``, ``bpref``, ``infAP``, ``11pt_avg``, ...). Each is
+the ``trec_eval`` value itself; ``ndcg_cut_10`` equals ``ndcg@10``, ``P_5`` ``p@5``, ``success_1``
+``hit_rate@1``, and ``recip_rank`` ``mrr`` (no cutoff). Counts (``num_rel``, ...) and geometric
+means (``gm_map``) are left out: their summaries are not means of per-query values.
+
 A document is relevant when its grade is >= 1 (``trec_eval``'s default relevance level).
 ``trec_eval`` orders each query's hits by score descending and breaks ties by doc id
 *descending*; we pass runs unchanged so that every metric sees that same order.
@@ -24,6 +32,7 @@ A document is relevant when its grade is >= 1 (``trec_eval``'s default relevance
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -78,6 +87,32 @@ _FAMILIES: dict[str, _Family] = {
 
 _ALIASES: dict[str, str] = {"p": "precision", "accuracy": "hit_rate", "rprec": "r-precision"}
 
+_TREC_CUT: dict[str, str] = {
+    m.lower(): m for m in ("P", "recall", "ndcg_cut", "map_cut", "success", "relative_P")
+}
+"""``trec_eval`` measures that take an integer cutoff (``P_5``), by lower-cased name."""
+_TREC_FULL: dict[str, str] = {
+    m.lower(): m
+    for m in (
+        "map",
+        "ndcg",
+        "recip_rank",
+        "Rprec",
+        "bpref",
+        "infAP",
+        "ndcg_rel",
+        "Rndcg",
+        "11pt_avg",
+        "set_P",
+        "set_recall",
+        "set_F",
+        "set_map",
+        "set_relative_P",
+    )
+}
+"""``trec_eval`` measures without a cutoff whose summary is the mean over queries."""
+_TREC_WITH_CUT = re.compile(r"^(.+?)[_.](\d+)$")
+
 
 def _valid_forms() -> str:
     """The accepted metric names, generated from the registry for error messages."""
@@ -88,7 +123,11 @@ def _valid_forms() -> str:
         if family.full is not None:
             forms.append(base)
     aliases = ", ".join(f"{alias} = {target}" for alias, target in _ALIASES.items())
-    return f"valid metrics: {', '.join(forms)} (k a positive integer; aliases: {aliases})"
+    trec = [f"{m}_k" for m in _TREC_CUT.values()] + list(_TREC_FULL.values())
+    return (
+        f"valid metrics: {', '.join(forms)} (k a positive integer; aliases: {aliases}); "
+        f"trec_eval names: {', '.join(trec)}"
+    )
 
 
 def _parse_k(name: str, text: str) -> int:
@@ -97,11 +136,27 @@ def _parse_k(name: str, text: str) -> int:
     return int(text)
 
 
+def _parse_trec_name(name: str) -> _Measure | None:
+    """Parse a ``trec_eval`` measure name (``"ndcg_cut_10"``, ``"P.5"``, ``"bpref"``); ``None``
+    when it is not one (case-insensitive, like the ranx-style names)."""
+    text = name.strip()
+    full = _TREC_FULL.get(text.lower())
+    if full is not None:
+        return _Measure(full, full, None)
+    match = _TREC_WITH_CUT.match(text)
+    if match is None or match.group(1).lower() not in _TREC_CUT:
+        return None
+    measure = _TREC_CUT[match.group(1).lower()]
+    k = _parse_k(name, match.group(2))
+    return _Measure(f"{measure}.{k}", f"{measure}_{k}", None)
+
+
 def _parse_metric(name: str) -> _Measure:
-    """Parse a ranx-style metric name into the ``trec_eval`` measure that computes it.
+    """Parse a ranx-style or ``trec_eval`` metric name into the measure that computes it.
 
     Args:
-        name: e.g. ``"ndcg@10"``, ``"P@5"``, ``"map"``, ``"mrr@10"`` (case-insensitive).
+        name: e.g. ``"ndcg@10"``, ``"P@5"``, ``"map"``, ``"mrr@10"``, or a ``trec_eval`` name
+            such as ``"ndcg_cut_10"``, ``"P_5"``, ``"recip_rank"`` (case-insensitive).
 
     Returns:
         The pytrec_eval request, result key and (for ``mrr@k``) rank cutoff.
@@ -110,6 +165,10 @@ def _parse_metric(name: str) -> _Measure:
         ConfigError: an unknown name, a missing, forbidden or invalid cutoff (the message lists
             the valid forms).
     """
+    if "@" not in name:
+        trec = _parse_trec_name(name)
+        if trec is not None:
+            return trec
     base, has_cut, k_text = name.strip().lower().partition("@")
     family = _FAMILIES.get(_ALIASES.get(base, base))
     if family is None:
@@ -156,7 +215,7 @@ def evaluate_per_query(
         run: ``{qid: {doc_id: score}}``; not modified.
         qrels: ``{qid: {doc_id: grade}}``; grade >= 1 is relevant, and ``ndcg`` uses the grade
             as gain.
-        metrics: ranx-style names (see the table in the module docstring).
+        metrics: ranx-style or ``trec_eval`` names (see the module docstring).
 
     Returns:
         ``{metric: {qid: value}}``, keyed by the names as given.

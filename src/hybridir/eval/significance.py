@@ -9,7 +9,7 @@ candidate, and ``delta = mean_b - mean_a`` (positive when ``b`` is better).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -149,3 +149,72 @@ def randomization_test(
         extreme += int(np.count_nonzero(np.abs(means) >= threshold))
     p_value = (extreme + 1) / (n_resamples + 1)
     return _result(xs, ys, observed, p_value, "randomization_test")
+
+
+# -- multiple comparisons: several runs tested against one baseline ---------------------------
+
+
+def _no_correction(p_values: Sequence[float]) -> list[float]:
+    """The p-values unchanged."""
+    return [float(p) for p in p_values]
+
+
+def bonferroni(p_values: Sequence[float]) -> list[float]:
+    """Bonferroni's adjustment: each p-value times the number of tests, capped at 1.
+
+    Controls the family-wise error rate (Dunn, "Multiple Comparisons Among Means", JASA 1961).
+    """
+    m = len(p_values)
+    return [min(1.0, float(p) * m) for p in p_values]
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment (Holm, "A Simple Sequentially Rejective Multiple Test
+    Procedure", Scand. J. Statistics 1979): the i-th smallest of m p-values (0-based) is
+    multiplied by ``m - i``, made non-decreasing along that order and capped at 1. Uniformly
+    more powerful than Bonferroni, with the same family-wise guarantee."""
+    m = len(p_values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for i, j in enumerate(sorted(range(m), key=lambda j: (p_values[j], j))):
+        running = max(running, min(1.0, (m - i) * float(p_values[j])))
+        adjusted[j] = running
+    return adjusted
+
+
+CORRECTIONS: dict[str, Callable[[Sequence[float]], list[float]]] = {
+    "none": _no_correction,
+    "bonferroni": bonferroni,
+    "holm": holm,
+}
+"""Multiple-comparison adjustments of a family of p-values, by name."""
+
+TESTS: dict[str, Callable[[Mapping[str, float], Mapping[str, float]], SignificanceResult]] = {
+    "randomization": randomization_test,
+    "t-test": paired_t_test,
+}
+"""Paired tests by name (each with its defaults: 10,000 resamples and seed 0 for the
+randomization test)."""
+
+
+def adjust_p_values(p_values: Sequence[float], correction: str) -> list[float]:
+    """Adjust a family of p-values for multiple comparisons.
+
+    Args:
+        p_values: one p-value per test of the family.
+        correction: a :data:`CORRECTIONS` name: ``"none"``, ``"bonferroni"`` or ``"holm"``.
+
+    Returns:
+        The adjusted p-values, in the order given.
+
+    Raises:
+        ConfigError: an unknown correction (the message lists the valid ones).
+
+    Example:
+        >>> adjust_p_values([0.01, 0.04, 0.03], "holm")
+        [0.03, 0.06, 0.06]
+    """
+    method = CORRECTIONS.get(correction)
+    if method is None:
+        raise ConfigError(f"unknown correction {correction!r}; valid: {sorted(CORRECTIONS)}")
+    return method(p_values)

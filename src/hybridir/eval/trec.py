@@ -15,6 +15,7 @@ from pathlib import Path
 from hybridir._atomic import atomic_write_text
 from hybridir.errors import InvalidInputError
 from hybridir.eval._lines import add_judgment, iter_lines, line_error
+from hybridir.eval.readers import read_qrels
 from hybridir.types import Qrels, Run
 
 
@@ -147,4 +148,31 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
             raise line_error(file, lineno, f"expected 4 fields, got {len(fields)}")
         qid, _, doc_id, grade_text = fields
         add_judgment(qrels, file, lineno, qid, doc_id, grade_text)
+    return qrels
+
+
+def read_any_qrels(path: str | os.PathLike[str]) -> Qrels:
+    """Read a qrels file in TREC format (``qid 0 doc_id grade``) or BEIR's TSV
+    (``query-id<TAB>corpus-id<TAB>score``, header optional), told apart by the first line:
+    three tab-separated fields make it BEIR's.
+
+    Args:
+        path: the qrels file.
+
+    Returns:
+        ``{qid: {doc_id: grade}}``.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        InvalidInputError: the file holds no judgment, or a line is malformed
+            (``<file>:<line>: ...``).
+    """
+    file = Path(path)
+    for _, line in iter_lines(file):
+        qrels = read_qrels(file) if len(line.split("\t")) == 3 else read_trec_qrels(file)
+        break
+    else:
+        qrels = {}
+    if not qrels:
+        raise InvalidInputError(f"{file}: no judgments (an empty qrels file)")
     return qrels
