@@ -94,7 +94,15 @@ class Runner:
     def index(self, cache: Path, dataset: Path, collection: Path) -> float:
         """Run ``hybridir index`` (this interpreter's console script); seconds."""
         script = Path(self.python).parent / "hybridir"
-        cmd = [str(script), "index", str(dataset), str(collection), "--overwrite"]
+        cmd = [
+            str(script),
+            "index",
+            str(dataset),
+            str(collection),
+            "--overwrite",
+            "--dense",
+            "none",
+        ]
         start = time.perf_counter()
         done = subprocess.run(cmd, env=self.env(cache), capture_output=True, text=True, check=False)
         if done.returncode != 0:

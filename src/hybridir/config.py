@@ -20,6 +20,10 @@ from hybridir.errors import ConfigError
 
 C = TypeVar("C", bound="_JsonConfig")
 
+AUTO = "auto"
+"""An analyzer language (or, on the command line, a dense model) chosen from the documents
+themselves: :mod:`hybridir.text.detect`, :mod:`hybridir.collection.language`."""
+
 LISTS = ("bm25", "splade", "dense")
 """The retrieval lists a collection can index, in fusion order (lexical first)."""
 
@@ -87,7 +91,8 @@ class AnalyzerConfig(_JsonConfig):
     """How text becomes index terms.
 
     Args:
-        language: ISO 639-1 code from :func:`hybridir.text.languages` (``"en"``, ``"pl"``, …).
+        language: ISO 639-1 code from :func:`hybridir.text.languages` (``"en"``, ``"pl"``, …),
+            or ``"auto"``: detected from the first documents a collection is given.
         stemmer: ``"default"`` (the language's registered stemmer), ``"none"``, or a stemmer name
             from the stemmer registry (``"porter"``, ``"stempel"``, ``"morfeusz"``,
             ``"snowball:<algorithm>"``).
@@ -245,7 +250,8 @@ class DenseConfig(_JsonConfig):
         batch_size: texts per encoder forward pass.
         normalize: unit-length vectors (cosine similarity).
         index: FAISS factory string (``"Flat"`` exact; ``"HNSW32"``; ``"IVF256,PQ16"``).
-        query_prompt / document_prompt: prompt names or prefixes for models that need them.
+        query_prompt: prompt name or prefix of queries, for models that need one.
+        document_prompt: prompt name or prefix of documents, for models that need one.
         query_mode: a :data:`hybridir.query.DENSE_QUERY_MODES` name: ``"encoder"`` (run the
             model on the query) or ``"table"`` (transformer-free: the mean of the query
             tokens' rows of a distilled per-token table, ``query_model``).

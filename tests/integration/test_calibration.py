@@ -85,7 +85,7 @@ def test_the_cli_calibrates_at_index_time_on_demand_and_evaluate_reports_it(
     table = run_cli("evaluate", adi, "--collection", col, "--fusion", "rrf")
     assert "(from options)" in table.stdout
 
-    bm25_only = run_cli("index", adi, str(tmp_path / "bm25"), "--json")
+    bm25_only = run_cli("index", adi, str(tmp_path / "bm25"), "--dense", "none", "--json")
     assert "calibration" not in json.loads(bm25_only.stdout)  # one list: nothing to weigh
     refused = run_cli("calibrate", str(tmp_path / "bm25"))
     assert refused.returncode == 1

@@ -147,7 +147,8 @@ def test_cli_index_search_and_token_weights(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     col = tmp_path / "adi-col"
-    assert main(["index", str(data_dir / "adi"), str(col), "--splade", "splade-tiny"]) == 0
+    args = ["index", str(data_dir / "adi"), str(col), "--splade", "splade-tiny", "--dense", "none"]
+    assert main(args) == 0
     assert "learned sparse postings" in capsys.readouterr().out
     assert (
         main(["search", str(col), "indexing of documents", "--retriever", "splade", "--json"]) == 0

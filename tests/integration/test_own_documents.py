@@ -53,7 +53,17 @@ def serving(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     path = tmp_path / "mydocs"
     make_folder(path)
     col = tmp_path / "col"
-    cli("index", str(path), str(col), "--chunk-tokenizer", "words", "--chunk-size", "40")
+    cli(
+        "index",
+        str(path),
+        str(col),
+        "--dense",
+        "none",
+        "--chunk-tokenizer",
+        "words",
+        "--chunk-size",
+        "40",
+    )
     (tmp_path / "keys").write_text("own-docs-key\n")
     port = _free_port()
     serve = ["serve", str(col), "--port", str(port), "--api-key-file", str(tmp_path / "keys")]
@@ -85,7 +95,16 @@ def test_cli_indexes_a_folder_names_what_it_skipped_and_searches_it(
     path, expected = folder
     col = tmp_path / "col"
     done = cli(
-        "index", str(path), str(col), "--chunk-tokenizer", "words", "--chunk-size", "16", "--json"
+        "index",
+        str(path),
+        str(col),
+        "--dense",
+        "none",
+        "--chunk-tokenizer",
+        "words",
+        "--chunk-size",
+        "16",
+        "--json",
     )
     report = json.loads(done.stdout)
     assert report["documents"] == len(expected["ids"])  # type: ignore[arg-type]
@@ -111,7 +130,16 @@ def test_the_fail_policy_refuses_the_folder_and_leaves_nothing(
     folder: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
     path, _ = folder
-    done = cli("index", str(path), str(tmp_path / "col"), "--on-error", "fail", check=False)
+    done = cli(
+        "index",
+        str(path),
+        str(tmp_path / "col"),
+        "--dense",
+        "none",
+        "--on-error",
+        "fail",
+        check=False,
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "error:" in done.stderr

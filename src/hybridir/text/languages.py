@@ -1,13 +1,27 @@
-"""Language registry: ISO 639-1 code → tokenizer, stopword source and default stemmer."""
+"""Language registry: ISO 639-1 code → tokenizer, stopword source and default stemmer.
+
+Every language of XQuAD-R, Mr. TyDi and MIRACL has an entry. Another well-formed ISO 639-1
+code gets the generic analyzer (Unicode words, lowercased) with an
+:class:`UnsupportedLanguageWarning`; a code that is not shaped like one is a
+:class:`~hybridir.errors.ConfigError`. ``"auto"`` (:data:`hybridir.config.AUTO`) stands for
+a language still to be detected from the documents (:mod:`hybridir.text.detect`).
+"""
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import NamedTuple
 
+from hybridir.config import AUTO
 from hybridir.errors import ConfigError
+
+
+class UnsupportedLanguageWarning(UserWarning):
+    """A language has no analyzer of its own; the generic one is used."""
 
 
 class LanguageSpec(NamedTuple):
@@ -68,6 +82,14 @@ LANGUAGES: dict[str, LanguageSpec] = {
     "ta": _snowball("tamil"),
     "tr": _snowball("turkish"),
     "yi": _snowball("yiddish"),
+    "st": _snowball("sesotho"),
+    # No stemmer: Unicode words, lowercased, as Lucene does for these (no Lucene analyzer for
+    # Vietnamese, Swahili or Yoruba; Vietnamese syllables are space-separated words).
+    "vi": LanguageSpec("vietnamese", "word", "none", "none"),
+    "bn": LanguageSpec("bengali", "word", "none", "none"),
+    "te": LanguageSpec("telugu", "word", "none", "none"),
+    "sw": LanguageSpec("swahili", "word", "none", "none"),
+    "yo": LanguageSpec("yoruba", "word", "none", "none"),
     # Scripts without spaces: character bigrams (Lucene CJKAnalyzer style), no stemming.
     "zh": LanguageSpec("chinese", "cjk_bigram", "none", "none"),
     "ja": LanguageSpec("japanese", "cjk_bigram", "none", "none"),
@@ -79,14 +101,41 @@ LANGUAGES: dict[str, LanguageSpec] = {
 """Every supported language; ``xx`` is language-neutral."""
 
 
-def language_spec(code: str) -> LanguageSpec:
-    """Look up ``code``; unknown codes raise :class:`ConfigError` listing the valid ones."""
-    try:
-        return LANGUAGES[code]
-    except KeyError:
+GENERIC = "xx"
+"""The language-neutral entry of :data:`LANGUAGES`."""
+
+_ISO_639_1 = re.compile(r"[a-z]{2}")
+
+
+def analyzer_language(code: str) -> str:
+    """The :data:`LANGUAGES` key that analyses ``code``: itself when registered (or
+    ``"auto"``), else :data:`GENERIC` with an :class:`UnsupportedLanguageWarning`.
+
+    Raises:
+        ConfigError: ``code`` is not shaped like an ISO 639-1 code (two lowercase letters).
+    """
+    if code in LANGUAGES or code == AUTO:
+        return code
+    if not _ISO_639_1.fullmatch(code):
         raise ConfigError(
-            f"unknown language {code!r}; valid: {', '.join(sorted(LANGUAGES))}"
-        ) from None
+            f"unknown language {code!r}; valid: an ISO 639-1 code (two lowercase letters) or "
+            f"'auto'; with an analyzer of their own: {', '.join(sorted(LANGUAGES))}"
+        )
+    warnings.warn(
+        f"no analyzer for language {code!r}: using the generic one (Unicode words, "
+        f"lowercased, no stemming or stopwords); languages with their own: "
+        f"{', '.join(sorted(LANGUAGES))}",
+        UnsupportedLanguageWarning,
+        stacklevel=2,
+    )
+    return GENERIC
+
+
+def language_spec(code: str) -> LanguageSpec:
+    """The spec of ``code`` (see :func:`analyzer_language`; ``"auto"``, a language not yet
+    detected, analyses generically: only an empty collection has it)."""
+    key = analyzer_language(code)
+    return LANGUAGES[GENERIC if key == AUTO else key]
 
 
 def _lucene_list(code: str) -> frozenset[str]:

@@ -2,7 +2,10 @@
 
 ``word`` follows the shape of Lucene's StandardTokenizer (UAX #29 word boundaries) closely
 enough for BM25 parity with Pyserini: runs of letters, marks, digits and underscore, kept
-together across an inner apostrophe or period (``don't``, ``u.s``, ``3.5``).
+together across an inner apostrophe or period (``don't``, ``u.s``, ``3.5``) and across the
+zero-width joiner and non-joiner (UAX #29 rule WB4: Format and Extend characters never
+split a word), which are then dropped from the token as Lucene's Indic normalizers drop them
+(Bengali ``র‍্যাব`` is one word, ``র্যাব``, with or without its joiner).
 ``cjk_bigram`` also turns runs of Han, Kana, Hangul and Thai characters into overlapping
 character bigrams, as Lucene's CJKBigramFilter does (a lone character stays a unigram).
 """
@@ -42,21 +45,40 @@ def _mark_class() -> str:
     return "".join(re.escape(m) for m in marks)
 
 
+_JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner
+
+
+@cache
+def _unit() -> str:
+    """Pattern of a run of word characters, joiners allowed between them."""
+    chars = rf"[\w{_mark_class()}]+"
+    return rf"{chars}(?:[{_JOINERS}]+{chars})*"
+
+
 @cache
 def _word_pattern() -> re.Pattern[str]:
-    unit = rf"[\w{_mark_class()}]+"
+    unit = _unit()
     return re.compile(rf"{unit}(?:['’.]{unit})*")
 
 
 @cache
 def _cjk_pattern() -> re.Pattern[str]:
-    unit = rf"[\w{_mark_class()}]+"
+    unit = _unit()
     return re.compile(rf"([{_CJK_RANGES}]+)|({unit}(?:['’.]{unit})*)")
+
+
+def _without_joiners(tokens: list[str]) -> list[str]:
+    return [t.replace("\u200c", "").replace("\u200d", "") for t in tokens]
+
+
+def _has_joiner(text: str) -> bool:
+    return "\u200c" in text or "\u200d" in text
 
 
 def word_tokens(text: str) -> list[str]:
     """Split ``text`` into word tokens (UAX #29-like; see module docstring)."""
-    return _word_pattern().findall(text)
+    tokens: list[str] = _word_pattern().findall(text)
+    return _without_joiners(tokens) if _has_joiner(text) else tokens
 
 
 def _bigrams(run: str) -> list[str]:
@@ -79,7 +101,7 @@ def cjk_bigram_tokens(text: str) -> list[str]:
             tokens.extend(_bigrams(cjk))
         else:
             tokens.append(word)
-    return tokens
+    return _without_joiners(tokens) if _has_joiner(text) else tokens
 
 
 TOKENIZERS: dict[str, Tokenizer] = {

@@ -1,0 +1,131 @@
+"""``hybridir index`` / ``evaluate`` with no flags: the language and dense model chosen from
+the documents, and a failed build that leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from hybridir.cli import main
+from hybridir.collection import Collection
+from hybridir.errors import MissingDependencyError
+
+CHINESE = ["北京是中国的首都。", "上海是一个大城市。", "长城很长。", "我喜欢喝茶。"]
+
+
+def _jsonl(path: Path, texts: list[str]) -> Path:
+    lines = (
+        json.dumps({"_id": f"d{i}", "text": t}, ensure_ascii=False) for i, t in enumerate(texts)
+    )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ndcg(capsys: pytest.CaptureFixture[str], *argv: str) -> float:
+    assert main(["evaluate", *argv, "--metrics", "ndcg@10", "--json"]) == 0
+    return float(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["ndcg@10"])
+
+
+@pytest.mark.parametrize("language", ["zh", "ru"])
+def test_evaluate_without_flags_scores_like_the_right_language(
+    data_dir: Path, language: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = data_dir / "xquad-r" / language
+    if not dataset.is_dir():
+        pytest.skip(f"xquad-r/{language} not in the shared datasets")
+    detected = _ndcg(capsys, str(dataset))
+    given = _ndcg(capsys, str(dataset), "--language", language)
+    english = _ndcg(capsys, str(dataset), "--language", "en")
+    assert abs(detected - given) < 0.01
+    assert given > english + 0.1  # the wrong analyzer is far worse (zh: 0.746 vs 0.088)
+
+
+def _entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_index_without_flags_detects_chinese_and_warns_for_a_missing_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hybridir.dense.coverage as coverage
+
+    monkeypatch.setattr(coverage, "missing_extra", lambda model: "pip install 'hybridir[x]'")
+    source = _jsonl(tmp_path / "zh.jsonl", CHINESE)
+    assert main(["index", str(source), str(tmp_path / "col"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "language: zh (detected)" in captured.err
+    assert "warning: indexing BM25 only: the dense model" in captured.err
+    assert "pip install 'hybridir[x]'" in captured.err
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert (report["language"], report["dense"]) == ("zh", None)
+    col = Collection.open(tmp_path / "col")
+    assert col.config.analyzer.language == "zh"
+    assert col.config.dense is None
+    col.close()
+    assert _entries(tmp_path) == ["col", "zh.jsonl"]
+
+
+def test_index_chooses_the_multilingual_model_for_chinese(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The choice, without encoding: the dense model's loading is cut short."""
+    import hybridir.dense.encoders as encoders
+
+    def refuse(config: object) -> None:
+        raise MissingDependencyError(f"not loading {config.model}")  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(encoders, "make_encoder", refuse)
+    source = _jsonl(tmp_path / "zh.jsonl", CHINESE)
+    assert main(["index", str(source), str(tmp_path / "col")]) == 1
+    err = capsys.readouterr().err
+    assert "dense: google/universal-sentence-encoder-multilingual/3 (for zh)" in err
+    assert "error: not loading google/universal-sentence-encoder-multilingual/3" in err
+    # a dense model that cannot load leaves nothing behind
+    assert _entries(tmp_path) == ["zh.jsonl"]
+
+
+def test_an_interrupted_index_leaves_nothing_and_the_rerun_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _jsonl(tmp_path / "zh.jsonl", CHINESE)
+    argv = ["index", str(source), str(tmp_path / "col"), "--dense", "none"]
+    real_add = Collection.add
+
+    def interrupted(self: Collection, *args: object, **kwargs: object) -> int:
+        real_add(self, *args, **kwargs)  # type: ignore[arg-type]  # a first commit is made
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Collection, "add", interrupted)
+    assert main(argv) == 130  # Ctrl-C: "Aborted!", 128 + SIGINT
+    assert _entries(tmp_path) == ["zh.jsonl"]
+    monkeypatch.undo()
+    assert main(argv) == 0  # no --overwrite needed
+    assert _entries(tmp_path) == ["col", "zh.jsonl"]
+
+
+def test_a_failed_overwrite_keeps_the_old_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _jsonl(tmp_path / "old.jsonl", CHINESE[:2])
+    assert main(["index", str(old), str(tmp_path / "col"), "--dense", "none"]) == 0
+    new = _jsonl(tmp_path / "new.jsonl", CHINESE)
+
+    def boom(self: Collection, *args: object, **kwargs: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Collection, "add", boom)
+    argv = ["index", str(new), str(tmp_path / "col"), "--dense", "none", "--overwrite"]
+    with pytest.raises(RuntimeError, match="boom"):
+        main(argv)
+    assert _entries(tmp_path) == ["col", "new.jsonl", "old.jsonl"]
+    with closing(Collection.open(tmp_path / "col")) as kept:
+        assert len(kept) == 2
+    monkeypatch.undo()
+    assert main(argv) == 0
+    capsys.readouterr()
+    with closing(Collection.open(tmp_path / "col")) as replaced:
+        assert len(replaced) == 4
+    assert _entries(tmp_path) == ["col", "new.jsonl", "old.jsonl"]
