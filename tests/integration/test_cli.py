@@ -20,7 +20,7 @@ def last_json(out: str) -> dict[str, object]:
 def test_index_then_search_json(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["index", str(data_dir / "adi"), str(tmp_path / "col")]) == 0
+    assert main(["index", str(data_dir / "adi"), str(tmp_path / "col"), "--dense", "none"]) == 0
     assert "indexed 82 documents" in capsys.readouterr().out
     assert (
         main(["search", str(tmp_path / "col"), "information retrieval", "-k", "3", "--json"]) == 0
@@ -202,7 +202,7 @@ def test_demo_runs_on_a_small_dataset(
 def test_add_delete_check_optimize(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     col = str(tmp_path / "col")
     first = write(tmp_path / "a.jsonl", '{"_id": "a", "text": "red apples"}\n')
-    assert main(["index", str(first), col]) == 0
+    assert main(["index", str(first), col, "--dense", "none"]) == 0
     more = write(
         tmp_path / "b.jsonl",
         '{"_id": "b", "text": "green pears"}\n{"_id": "c", "text": "red cherries"}\n',

@@ -6,27 +6,104 @@ usage errors); progress goes to stderr, so ``--json`` output on stdout stays par
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 
+from hybridir._progress import ShowProgress
+from hybridir._version import __version__
 from hybridir.errors import HybridirError
 
 OPENED: list[Any] = []
 """Collections a command opened (``options.open_collection``); :func:`main` closes them
 when the command ends (a sharded one stops its shard actors)."""
 
+HELP = """Hybrid BM25 + dense retrieval: index documents, search them, evaluate and tune.
+
+Results go to stdout, progress and errors to stderr; every command takes --help.
+
+Example: hybridir index ./mydocs ./col --dense all-MiniLM-L6-v2
+"""
+"""The app's help (``hybridir --help``)."""
+
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    """``params`` with no type shown for on/off flags (typer prints ``<bool>`` for them, as
+    if they took a value)."""
+    for param in params:
+        if isinstance(param, typer.core.TyperOption) and param.is_bool_flag:
+            param.metavar = ""
+    return params
+
+
+class Group(typer.core.TyperGroup):
+    """The app's command group: help without ``<bool>`` beside the flags of any command."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        """The group's own options (``--version``, ``--help``)."""
+        return _untyped_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``, its flags shown without a type."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _untyped_flags(command.get_params(ctx))
+        return command
+
+
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
+    cls=Group,
+    add_completion=False,
+    no_args_is_help=True,
+    help=HELP,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
 )
 """The one typer app; each command module registers its commands on it."""
 out = Console()
 """Results (stdout)."""
 err = Console(stderr=True)
 """Progress, timings and errors (stderr), so ``--json`` output on stdout stays parseable."""
+
+
+def print_json(data: Mapping[str, object]) -> None:
+    """Print ``data`` as one JSON object on one line of stdout (``--json``; plain ``print``:
+    rich would wrap or colour it)."""
+    print(json.dumps(data, ensure_ascii=False))
+
+
+def progress_to(as_json: bool) -> ShowProgress:
+    """Where a command draws its progress bars: stderr (when it is a terminal), nowhere
+    under ``--json``."""
+    return False if as_json else err
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"hybridir {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """The options of ``hybridir`` itself (its help is :data:`HELP`)."""
 
 
 def main(argv: list[str] | None = None) -> int:

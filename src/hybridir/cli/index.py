@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-from hybridir.cli.app import app, err, out
+from hybridir.cli.app import OPENED, app, err, out, print_json, progress_to
+from hybridir.cli.defaults import printed_warnings, read_with_defaults
 from hybridir.cli.options import (
     FusionOptions,
     JsonOpt,
@@ -32,6 +34,7 @@ from hybridir.config import (
 from hybridir.errors import ConfigError
 
 if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
     from hybridir.collection import Collection
     from hybridir.collection.sources import IngestReport
     from hybridir.learn.calibrate import CalibrationResult
@@ -47,10 +50,25 @@ def is_file_source(source: str) -> bool:
 
 
 def build_collection(
-    source: str, directory: Path, config: CollectionConfig, overwrite: bool
+    source: str,
+    directory: Path,
+    config: CollectionConfig,
+    overwrite: bool,
+    show: ShowProgress = False,
+    *,
+    dense_required: bool = False,
 ) -> Collection:
     """Create a collection at ``directory`` holding the documents of ``source``."""
-    return build(source, directory, config, overwrite)[0]
+    built = build(source, directory, config, overwrite, show=show, dense_required=dense_required)
+    return built.collection
+
+
+class Built(NamedTuple):
+    """A collection :func:`build` made, what reading its source found, and its calibration."""
+
+    collection: Collection
+    report: IngestReport
+    calibration: CalibrationResult | None
 
 
 def build(
@@ -59,19 +77,34 @@ def build(
     config: CollectionConfig,
     overwrite: bool,
     reading: SourceOptions | None = None,
-) -> tuple[Collection, IngestReport]:
-    """Create a collection at ``directory`` holding the documents of ``source`` (read and
-    chunked before the collection is created: a bad source leaves nothing behind), and
-    the reading report."""
-    from hybridir.collection import Collection
-    from hybridir.collection.sources import read_units
+    show: ShowProgress = False,
+    *,
+    calibrate: bool = False,
+    dense_required: bool = False,
+) -> Built:
+    """Create a collection at ``directory`` holding the documents of ``source``, its
+    language and dense model chosen for them when ``"auto"`` (:mod:`hybridir.cli.defaults`),
+    its fusion calibrated when ``calibrate`` and no fusion option was given.
 
-    options = (reading or SourceOptions()).kwargs()
-    docs, report = read_units(config, source, err.is_terminal, **options)
+    The collection is built in a folder beside ``directory`` and renamed into place once
+    complete (:func:`hybridir.collection.building.building`): a build that fails leaves
+    nothing behind, and ``overwrite`` replaces the old collection only with a whole one."""
+    from hybridir.collection.building import build_new, check_target
+
+    check_target(directory, overwrite=overwrite)  # before the slow part
+    with printed_warnings():
+        config, docs, report = read_with_defaults(
+            config, source, reading or SourceOptions(), show, dense_required=dense_required
+        )
     _print_skipped(report)
-    collection = Collection.create(directory, config, overwrite=overwrite)
-    collection.add(docs, show_progress=err.is_terminal, allow_empty=True)
-    return collection, report
+    calibrating = calibrate and config.fusion == FusionConfig()
+
+    def fill(collection: Collection) -> CalibrationResult | None:
+        collection.add(docs, show_progress=show, allow_empty=True)
+        return _calibrate(collection, show) if calibrating else None
+
+    collection, calibration = build_new(directory, config, fill, overwrite=overwrite)
+    return Built(collection, report, calibration)
 
 
 def _print_skipped(report: IngestReport) -> None:
@@ -127,7 +160,9 @@ def index(
 ) -> None:
     """Index documents into a new collection.
 
-    BM25, plus dense vectors with --dense and learned sparse weights with --splade. Files
+    BM25 with the analyzer of the documents' language (detected: --language auto), dense
+    vectors of a model that covers it (--dense auto; --dense none for BM25 only), and
+    learned sparse weights with --splade. A failed run leaves nothing behind. Files
     are read by type (PDF pages, Markdown and HTML headings, Word paragraphs) and cut into
     passages of --chunk-size tokens of the encoder; BM25 statistics count passages. With
     --ray-address, into --shards shards encoded with Ray Data and built in parallel (rerun
@@ -146,15 +181,24 @@ def index(
     if ray_address is not None or shards > 1:
         _index_sharded(source, collection_dir, config, shards, ray_address, overwrite, reading)
         return
-    collection, report = build(source, collection_dir, config, overwrite, reading)
-    calibration = None
-    if calibrate and config.fusion == FusionConfig():
-        calibration = _calibrate(collection)
+    start = time.perf_counter()
+    show = progress_to(as_json)
+    built = build(source, collection_dir, config, overwrite, reading, show, calibrate=calibrate)
+    collection, report, calibration = built
+    OPENED.append(collection)
     if as_json:
-        data: dict[str, Any] = {"collection": str(collection_dir), **report.to_dict()}
+        data: dict[str, Any] = {
+            "collection": str(collection_dir),
+            "language": collection.config.analyzer.language,
+            "dense": None if collection.config.dense is None else collection.config.dense.model,
+            **report.to_dict(),
+            "generation": collection.generation,
+            "lists": collection.lists(),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
         if calibration is not None:
             data["calibration"] = calibration.evidence.to_dict()
-        out.print_json(data=data)
+        print_json(data)
         return
     st = collection.bm25.stats
     vectors = f", {len(collection.vectors)} vectors" if collection.has_dense else ""
@@ -169,7 +213,7 @@ def index(
     )
 
 
-def _calibrate(collection: Collection) -> CalibrationResult | None:
+def _calibrate(collection: Collection, show: ShowProgress) -> CalibrationResult | None:
     """Calibrate a new collection's fusion when it fuses BM25 and dense and has the sentences
     to draw pseudo-queries from; says why not otherwise (on stderr)."""
     from hybridir.cli.learn import run_calibration
@@ -179,7 +223,7 @@ def _calibrate(collection: Collection) -> CalibrationResult | None:
     if unsupported(collection.lists()) is not None:
         return None
     try:
-        result = run_calibration(collection)
+        result = run_calibration(collection, show)
     except InvalidInputError as exc:
         err.print(f"fusion not calibrated: {exc}", markup=False, highlight=False)
         return None
@@ -196,10 +240,10 @@ def _index_sharded(
     overwrite: bool,
     reading: SourceOptions,
 ) -> None:
-    from hybridir.collection.sources import read_units
     from hybridir.distributed.indexing import index_sharded
 
-    docs, report = read_units(config, source, err.is_terminal, **reading.kwargs())
+    with printed_warnings():
+        config, docs, report = read_with_defaults(config, source, reading, progress_to(False))
     _print_skipped(report)
     sharded = index_sharded(
         docs,
@@ -239,18 +283,28 @@ def add(
     from hybridir.collection import Collection
     from hybridir.collection.sources import read_units
 
+    start = time.perf_counter()
+    show = progress_to(as_json)
     collection = open_collection(collection_dir, wait)
     if isinstance(collection, Collection):
         report = collection.add_source(
-            source, upsert=upsert, show_progress=err.is_terminal, **reading.kwargs()
+            source, upsert=upsert, show_progress=show, **reading.kwargs()
         )
     else:  # sharded: routed by id, one transaction per shard
-        docs, report = read_units(collection.config, source, err.is_terminal, **reading.kwargs())
+        docs, report = read_units(collection.config, source, show, **reading.kwargs())
         write = collection.upsert if upsert else collection.add
-        write(docs, show_progress=err.is_terminal)
+        write(docs, show_progress=show)
     _print_skipped(report)
     if as_json:
-        out.print_json(data={"collection": str(collection_dir), **report.to_dict()})
+        print_json(
+            {
+                "collection": str(collection_dir),
+                **report.to_dict(),
+                "documents_stored": len(collection),
+                "generation": collection.generation,
+                "seconds": round(time.perf_counter() - start, 3),
+            }
+        )
         return
     verb = "upserted" if upsert else "added"
     out.print(f"{verb} {report.written} documents; {len(collection)} in {collection_dir}")
@@ -280,10 +334,10 @@ def sync(
             f"{collection_dir} is sharded: sync makes one transaction over every document, "
             "which shards cannot share; use `hybridir add --upsert` and `hybridir delete`"
         )
-    report = collection.sync(folder, show_progress=err.is_terminal, **reading.kwargs())
+    report = collection.sync(folder, show_progress=progress_to(as_json), **reading.kwargs())
     _print_skipped(report)
     if as_json:
-        out.print_json(data={"collection": str(collection_dir), **report.to_dict()})
+        print_json({"collection": str(collection_dir), **report.to_dict()})
         return
     out.print(
         f"synced {folder}: {report.written} passages written, {report.deleted} deleted, "

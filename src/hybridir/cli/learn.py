@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hybridir.cli.app import app, err, out
+from hybridir._progress import progress_bar
+from hybridir.cli.app import app, err, out, progress_to
 from hybridir.cli.options import JsonOpt, SplitOpt, WaitOpt, open_collection
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError
 
 if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
     from hybridir.distributed.opening import AnyCollection
     from hybridir.learn.calibrate import CalibrationResult
     from hybridir.learn.cv import CVReport
@@ -63,15 +64,6 @@ def _print_cv(title: str, report: CVReport, as_json: bool, extra: dict[str, obje
         out.print(f"{key}: {value}")
 
 
-@contextmanager
-def _progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    from rich.progress import Progress
-
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda done: progress.update(task, completed=done)
-
-
 @app.command()
 def tune(
     collection_dir: Annotated[Path, typer.Argument(help="Collection to tune.")],
@@ -92,6 +84,8 @@ def tune(
 
     Method × normalization × weights × rrf_k × depths, cross-validated; the winner becomes
     the collection's fusion when it beats the current one out of fold.
+
+    Example: hybridir tune ./col scifact --split train --metric ndcg@10
     """
     from hybridir.eval.metrics import check_metrics
     from hybridir.learn.tune import default_grid, simplify
@@ -103,14 +97,14 @@ def tune(
     training = _training(collection, dataset, split, depth)
     depth_options = sorted({min(100, depth), depth})
     grid = default_grid(training.names, depth_options)
-    with _progress_bar("tuning fusion", len(grid) + 1) as advance:
+    with progress_bar("Tuning fusion", len(grid) + 1, progress_to(as_json)) as bar:
         result = run_tune(
             training,
             collection.config.fusion,
             metric=metric,
             n_folds=folds,
             grid=grid,
-            progress=advance,
+            progress=bar.update,
         )
     best = simplify(result.best, training.names)
     # A winner that loses on held-out folds is noise: keep the current fusion unless forced.
@@ -143,23 +137,26 @@ def calibrate(
     """
     collection = open_collection(collection_dir, wait)
     result = run_calibration(
-        collection, queries=queries, seed=seed, metric=metric, apply=not dry_run
+        collection,
+        progress_to(as_json),
+        queries=queries,
+        seed=seed,
+        metric=metric,
+        apply=not dry_run,
     )
     report_calibration(result, as_json, dry_run)
 
 
-def run_calibration(collection: Any, **options: Any) -> CalibrationResult:
-    """:func:`hybridir.learn.calibrate.calibrate` with a progress bar."""
-    from rich.progress import Progress
-
+def run_calibration(collection: Any, show: ShowProgress, **options: Any) -> CalibrationResult:
+    """:func:`hybridir.learn.calibrate.calibrate` with a progress bar (drawing the
+    pseudo-queries, then one step per fusion setting tried)."""
     from hybridir.learn.calibrate import calibrate as calibrate_fusion
 
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("calibrating fusion (drawing pseudo-queries)", total=None)
+    with progress_bar("Calibrating fusion (drawing pseudo-queries)", None, show) as bar:
         return calibrate_fusion(
             collection,
-            progress=lambda done: bar.update(task, completed=done),
-            on_total=lambda n: bar.update(task, total=n, description="calibrating fusion"),
+            progress=bar.update,
+            on_total=lambda n: bar.update(0, total=n, label="Calibrating fusion"),
             **options,
         )
 
@@ -212,6 +209,8 @@ def train(
     """Train a learned fusion model or reranker on judged queries and store it.
 
     Reports the model's cross-validated gain over the current fusion first.
+
+    Example: hybridir train ./col scifact --model rescore --split train
     """
     from hybridir.eval.metrics import check_metrics
     from hybridir.learn.store import save_model
@@ -357,6 +356,8 @@ def copy_model(
     """Use a model trained on one collection in another.
 
     For instance fusion trained on SciFact, on your own corpus.
+
+    Example: hybridir copy-model ./scifact-col rescore-0123456789ab ./col
     """
     from hybridir.learn.models import load_model
     from hybridir.learn.store import save_model

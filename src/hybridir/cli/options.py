@@ -19,6 +19,7 @@ import typer
 from hybridir.cli.app import OPENED
 from hybridir.cli.signature import with_options
 from hybridir.config import (
+    AUTO,
     AnalyzerConfig,
     BM25Config,
     DenseConfig,
@@ -47,13 +48,15 @@ def analyzer_options(
     language: Annotated[
         str,
         typer.Option(
-            help="ISO 639-1 analyzer language (en, pl, de, zh, …).", rich_help_panel="Analyzer"
+            help="ISO 639-1 analyzer language (en, pl, de, zh, …), or auto: the dominant "
+            "language of the documents.",
+            rich_help_panel="Analyzer",
         ),
-    ] = "en",
+    ] = AUTO,
     stemmer: Annotated[
         str,
         typer.Option(
-            help="'default', 'none', 'porter', 'stempel', 'morfeusz' or 'snowball:<algorithm>'.",
+            help="'default', 'none', 'porter', 'stempel', 'morfeusz' or 'snowball:ALGORITHM'.",
             rich_help_panel="Analyzer",
         ),
     ] = "default",
@@ -93,11 +96,14 @@ VectorIndexOpt = Annotated[
 
 def dense_options(
     dense: Annotated[
-        str | None,
+        str,
         typer.Option(
-            help="Also embed with this sentence-transformers model.", rich_help_panel=_DENSE
+            help="Also embed with this sentence-transformers model; auto: all-MiniLM-L6-v2 "
+            "for English, multilingual USE for the languages it covers, none for others; "
+            "none: BM25 only.",
+            rich_help_panel=_DENSE,
         ),
-    ] = None,
+    ] = AUTO,
     dense_backend: BackendOpt = "torch",
     vector_index: VectorIndexOpt = "Flat",
     dense_languages: Annotated[
@@ -110,9 +116,10 @@ def dense_options(
         ),
     ] = None,
 ) -> DenseConfig | None:
-    """``--dense MODEL`` (none: no dense list), ``--dense-backend``, ``--vector-index`` and
-    ``--dense-languages``."""
-    if dense is None:
+    """``--dense MODEL`` (none: no dense list; auto: ``model="auto"``, chosen for the
+    language by :func:`hybridir.cli.index.choose_dense`), ``--dense-backend``,
+    ``--vector-index`` and ``--dense-languages``."""
+    if dense.lower() == "none":
         return None
     languages = None
     if dense_languages is not None:
@@ -123,8 +130,12 @@ def dense_options(
 def encoder_options(
     dense_model: Annotated[
         str,
-        typer.Option(help="Encoder for the dense and hybrid retrievers.", rich_help_panel=_DENSE),
-    ] = "sentence-transformers/all-MiniLM-L6-v2",
+        typer.Option(
+            help="Encoder for the dense and hybrid retrievers (auto: all-MiniLM-L6-v2 for "
+            "English, multilingual USE for the languages it covers).",
+            rich_help_panel=_DENSE,
+        ),
+    ] = AUTO,
     dense_backend: BackendOpt = "torch",
     vector_index: VectorIndexOpt = "Flat",
 ) -> DenseConfig:
@@ -273,7 +284,11 @@ def rerank_options(
     ] = None,
     no_rerank: Annotated[
         bool,
-        typer.Option(help="Skip the collection's default reranker.", rich_help_panel="Reranking"),
+        typer.Option(
+            "--no-rerank",
+            help="Skip the collection's default reranker.",
+            rich_help_panel="Reranking",
+        ),
     ] = False,
 ) -> RerankOptions:
     """``--rerank`` and ``--no-rerank``."""

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hybridir.cli.app import app, err, out
+from hybridir.cli.app import app, err, out, progress_to
+from hybridir.cli.batch import BatchOptions, batch_options, run_queries, search_topics
 from hybridir.cli.index import build_collection
 from hybridir.cli.options import (
     FusionOptions,
@@ -46,6 +47,7 @@ from hybridir.text.snippets import ELLIPSIS, MARK, highlighted
 if TYPE_CHECKING:
     from rich.text import Text
 
+    from hybridir._progress import ShowProgress
     from hybridir.collection import Collection
     from hybridir.distributed.opening import AnyCollection
     from hybridir.eval.datasets import BeirDataset
@@ -62,15 +64,30 @@ TEXT_CHARS = 300
 def _searcher(
     collection: AnyCollection, retriever: str | None, fusion: FusionConfig, rerank: RerankOptions
 ) -> Searcher:
-    return Searcher(collection, retriever, fusion, rerank.reranker(collection))
+    """A Searcher over ``collection``; over one generation of it when it is one collection,
+    so that every query of a batch sees the same documents."""
+    from hybridir.collection import Collection
+
+    source = collection.snapshot() if isinstance(collection, Collection) else collection
+    return Searcher(source, retriever, fusion, rerank.reranker(collection))
 
 
 @app.command()
-@with_options(fusion=fusion_options, rerank=rerank_options)
+@with_options(fusion=fusion_options, rerank=rerank_options, batch=batch_options)
 def search(
     collection_dir: Annotated[Path, typer.Argument(help="Collection directory.")],
-    query: Annotated[str, typer.Argument(help="Query text.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
+    query: Annotated[
+        str | None, typer.Argument(help="Query text (or --topics FILE for many queries).")
+    ] = None,
+    k: Annotated[
+        int | None,
+        typer.Option(
+            "-k",
+            "--k",
+            "--hits",
+            help="Number of hits (default: 10, 1000 per topic with --topics).",
+        ),
+    ] = None,
     retriever: Annotated[
         str | None,
         typer.Option(help=f"One of {RETRIEVER_NAMES} (default: the collection's)."),
@@ -102,14 +119,35 @@ def search(
     *,
     fusion: FusionOptions,
     rerank: RerankOptions,
+    batch: BatchOptions,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a collection and show the hits with each list's explanation.
 
+    With --topics, search every query of a topics file (id TAB text per line, or BEIR JSONL
+    with _id and text) or of a dataset's split, and write the run to --output: TREC (six
+    columns, the --run-tag last), MS MARCO (qid, doc id, rank) or JSONL. The flags are
+    Pyserini's where they mean the same. Queries go through the same path as
+    hybridir evaluate, so its run for the same queries is the same.
+
     Example: hybridir search ./col "install on windows" --group-by document --diversify mmr
+
+    Example: hybridir search ./col --topics queries.tsv --output run.trec --hits 1000
     """
+    if query is not None and batch.topics is not None:
+        raise ConfigError("give a QUERY or --topics FILE, not both")
     collection = open_collection(collection_dir)
     searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
+    if batch.topics is not None:
+        if group_by != "passage" or diversify is not None or fields is not None:
+            raise ConfigError(
+                "--group-by, --diversify and --fields apply to one query, not to --topics"
+            )
+        search_topics(searcher, batch.topics, k or 1000, rerank.flag, batch, as_json)
+        return
+    if query is None:
+        raise ConfigError("give a QUERY, or --topics FILE for many queries")
+    k = 10 if k is None else k
     default = DEFAULT_FIELDS if as_json else TABLE_FIELDS
     wanted = default if fields is None else tuple(f.strip() for f in fields.split(",") if f.strip())
     grouping = check_group_by(group_by)
@@ -229,6 +267,8 @@ def evaluate(
 
     Indexes the dataset into a temporary collection, or, with --collection, searches an
     existing one with its own configuration (for instance after `hybridir tune`).
+
+    Example: hybridir evaluate scifact --retriever hybrid --metrics ndcg@10,recall@100
     """
     from hybridir.eval.datasets import exclude_identical_ids, load_beir
     from hybridir.eval.metrics import check_metrics
@@ -251,9 +291,16 @@ def evaluate(
                 dense=None if retriever == "bm25" else dense,
                 fusion=fusion.over(FusionConfig()),
             )
-            collection = stack.enter_context(_indexed(data, config))
+            collection = stack.enter_context(_indexed(data, config, progress_to(as_json)))
         searcher = _searcher(collection, retriever, fusion.over(collection.config.fusion), rerank)
-        run = searcher.run(data.queries, depth, rerank=rerank.flag, n_threads=threads)
+        run = run_queries(
+            searcher,
+            data.queries,
+            depth,
+            rerank=rerank.flag,
+            threads=threads,
+            show=progress_to(as_json),
+        )
     if ignore_identical_ids:
         run = exclude_identical_ids(run)
     if save_run is not None:
@@ -292,11 +339,16 @@ def _fusion_line(fusion: FusionConfig) -> str:
 
 
 @contextmanager
-def _indexed(data: BeirDataset, config: CollectionConfig) -> Iterator[Collection]:
+def _indexed(
+    data: BeirDataset, config: CollectionConfig, show: ShowProgress
+) -> Iterator[Collection]:
     """The dataset's corpus indexed with ``config`` into a temporary folder (closed and
     removed on exit)."""
     with tempfile.TemporaryDirectory(prefix="hybridir-eval-") as tmp:
-        collection = build_collection(str(data.path), Path(tmp) / "collection", config, False)
+        folder = Path(tmp) / "collection"
+        collection = build_collection(
+            str(data.path), folder, config, False, show, dense_required=config.dense is not None
+        )
         with closing(collection):
             yield collection
 

@@ -41,6 +41,8 @@ def serve(
 
     Every collection is opened and the port bound before "serving … on …" is printed, so a
     bad collection or a port in use fails here with one error line.
+
+    Example: hybridir serve ./col --port 8000 --api-key-file keys.txt
     """
     try:
         from hybridir.server.config import ServerConfig

@@ -25,6 +25,7 @@ from hybridir.ingest.tokens import token_counter
 from hybridir.types import PARENT, Document
 
 if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
     from hybridir.collection.writer import Collection
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def add_source(
     source: str | Path,
     *,
     upsert: bool = False,
-    show_progress: bool = False,
+    show_progress: ShowProgress = False,
     allow_empty: bool = False,
     **options: Any,
 ) -> IngestReport:
@@ -133,7 +134,7 @@ def sync_folder(
     collection: Collection,
     folder: str | Path,
     *,
-    show_progress: bool = False,
+    show_progress: ShowProgress = False,
     **options: Any,
 ) -> IngestReport:
     """Make ``collection`` equal ``folder`` in one transaction: files new or changed since
@@ -173,14 +174,12 @@ def sync_folder(
 
 
 def _reading(
-    items: Iterable[Loaded], show: bool, label: str, total: int | None = None
+    items: Iterable[Loaded], show: ShowProgress, label: str, total: int | None = None
 ) -> Iterable[Loaded]:
     """``items`` with a progress bar (count, rate, and time left when ``total`` is known)."""
-    if not show:
-        return items
-    from rich.progress import track
+    from hybridir._progress import track
 
-    return track(items, description=label, total=total)
+    return track(items, label, total, show)
 
 
 def _stored(collection: Collection) -> dict[str, tuple[str | None, list[str]]]:
@@ -223,7 +222,10 @@ def _full(doc: Document) -> str:
 
 
 def read_units(
-    config: CollectionConfig, source: str | Path, show_progress: bool = False, **options: Any
+    config: CollectionConfig,
+    source: str | Path,
+    show_progress: ShowProgress = False,
+    **options: Any,
 ) -> tuple[list[Document], IngestReport]:
     """Every document to store for ``source`` under ``config`` (chunked or whole), and the
     report, without a collection (the sharded indexer's input)."""

@@ -9,11 +9,15 @@ import hashlib
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hybridir._cache import cache_root
 from hybridir.dense.encoders import Encoder, Vectors
+
+if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
 
 
 def text_key(text: str) -> str:
@@ -87,7 +91,7 @@ def encode_documents_cached(
     encoder: Encoder,
     texts: Sequence[str],
     *,
-    show_progress: bool = False,
+    show_progress: ShowProgress = False,
     cache: EmbeddingCache | None = None,
 ) -> Vectors:
     """Document vectors for ``texts``, encoding only those not in the cache."""

@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +20,13 @@ from numpy.typing import NDArray
 from hybridir.dense.static import StaticEncoder, is_static, static_base
 from hybridir.errors import ConfigError, missing_dependency
 
+if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
+
 logger = logging.getLogger(__name__)
+
+ENCODE_CHUNK_BATCHES = 8
+"""Batches a sentence-transformers model encodes between two advances of the progress bar."""
 
 Vectors = NDArray[np.float32]
 
@@ -81,7 +87,9 @@ class Encoder(Protocol):
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors: ...
 
-    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors: ...
+    def encode_documents(
+        self, texts: Sequence[str], show_progress: ShowProgress = False
+    ) -> Vectors: ...
 
 
 class SentenceTransformerEncoder:
@@ -128,24 +136,37 @@ class SentenceTransformerEncoder:
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = query_cache_size
 
-    def _encode(self, texts: Sequence[str], prompt: str | None, show: bool) -> Vectors:
+    def _encode(self, texts: Sequence[str], prompt: str | None, show: ShowProgress) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        from hybridir._progress import progress_bar
+
         kwargs: dict[str, Any] = {}
         if prompt is not None:
             prompts = getattr(self._model, "prompts", {}) or {}
             kwargs["prompt_name" if prompt in prompts else "prompt"] = prompt
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=self.normalize,
-            convert_to_numpy=True,
-            show_progress_bar=show,
-            **kwargs,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # Longest first, as sentence-transformers orders one call's batches (they pad alike),
+        # in chunks of whole batches so the bar advances while the texts are encoded.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        step = self.batch_size * ENCODE_CHUNK_BATCHES
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with progress_bar("Encoding (dense)", len(texts), show) as bar:
+            for start in range(0, len(order), step):
+                rows = order[start : start + step]
+                out[rows] = self._model.encode(
+                    [texts[i] for i in rows],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=self.normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                    **kwargs,
+                )
+                bar.advance(len(rows))
+        return out
 
-    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors:
+    def encode_documents(
+        self, texts: Sequence[str], show_progress: ShowProgress = False
+    ) -> Vectors:
         """Document vectors, one row per text."""
         return self._encode(texts, self.document_prompt, show_progress)
 
@@ -231,20 +252,22 @@ class UniversalSentenceEncoder:
         self.batch_size = batch_size
         self._model = USE(threads=threads)
 
-    def _encode(self, texts: Sequence[str], show: bool) -> Vectors:
+    def _encode(self, texts: Sequence[str], show: ShowProgress) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        starts: Any = range(0, len(texts), self.batch_size)
-        if show:
-            from rich.progress import track
+        from hybridir._progress import progress_bar
 
-            starts = track(starts, description="USE encoding")
-        parts = [
-            np.asarray(self._model.encode(list(texts[i : i + self.batch_size]))) for i in starts
-        ]
+        parts = []
+        with progress_bar("Encoding (dense, USE)", len(texts), show) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                chunk = list(texts[start : start + self.batch_size])
+                parts.append(np.asarray(self._model.encode(chunk)))
+                bar.advance(len(chunk))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
-    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors:
+    def encode_documents(
+        self, texts: Sequence[str], show_progress: ShowProgress = False
+    ) -> Vectors:
         """Document vectors, one row per text."""
         return self._encode(texts, show_progress)
 

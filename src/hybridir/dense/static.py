@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +37,8 @@ from hybridir.errors import ConfigError, missing_dependency
 
 if TYPE_CHECKING:
     from model2vec import StaticModel
+
+    from hybridir._progress import ShowProgress
 
 logger = logging.getLogger(__name__)
 
@@ -291,28 +293,31 @@ class StaticEncoder:
             raise ConfigError(f"{config.model!r} is a static model: it takes no prompts")
         return cls(config.model, source=source, normalize=config.normalize)
 
-    def _encode(self, texts: Sequence[str], show: bool) -> Vectors:
+    def _encode(self, texts: Sequence[str], show: ShowProgress) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        starts: Any = range(0, len(texts), self.batch_size)
-        if show:
-            from rich.progress import track
+        from hybridir._progress import progress_bar
 
-            starts = track(starts, description="static encoding")
-        # model2vec's own multiprocessing (above 10,000 texts) edits the environment and
-        # starts a pool per call; one process keeps encoding deterministic and contained.
-        parts = [
-            self._model.encode(
-                list(texts[i : i + self.batch_size]),
-                max_length=self.max_length,
-                batch_size=self.batch_size,
-                use_multiprocessing=False,
-            )
-            for i in starts
-        ]
+        parts = []
+        with progress_bar("Encoding (static)", len(texts), show) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                chunk = list(texts[start : start + self.batch_size])
+                # model2vec's own multiprocessing (above 10,000 texts) edits the environment
+                # and starts a pool per call; one process keeps encoding deterministic.
+                parts.append(
+                    self._model.encode(
+                        chunk,
+                        max_length=self.max_length,
+                        batch_size=self.batch_size,
+                        use_multiprocessing=False,
+                    )
+                )
+                bar.advance(len(chunk))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
-    def encode_documents(self, texts: Sequence[str], show_progress: bool = False) -> Vectors:
+    def encode_documents(
+        self, texts: Sequence[str], show_progress: ShowProgress = False
+    ) -> Vectors:
         """Document vectors, one row per text (a text with no known token: zeros)."""
         return self._encode(texts, show_progress)
 

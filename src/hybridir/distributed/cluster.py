@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,6 +66,9 @@ from hybridir.errors import (
 from hybridir.sparse.encoders import SparseEncoder, SpladeEncoder
 from hybridir.text.analyzer import Analyzer
 from hybridir.types import Document, RankedList, Retrieval
+
+if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
 
 __all__ = ["ShardUnavailableError", "ShardedCollection", "ShardedView"]
 
@@ -432,7 +435,7 @@ class ShardedCollection:
         vectors: Any = None,
         upsert: bool = False,
         allow_empty: bool = False,
-        show_progress: bool = False,
+        show_progress: ShowProgress = False,
     ) -> int:
         """Add (or upsert) documents, each in its shard's transaction; an ``add`` of an id
         that exists anywhere is rejected before anything is written (``show_progress``:

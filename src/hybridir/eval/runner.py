@@ -26,13 +26,13 @@ import json
 import os
 import shutil
 import statistics
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 
 from hybridir.config import BM25Config, CollectionConfig, DenseConfig, FusionConfig
 from hybridir.errors import ConfigError

@@ -23,12 +23,15 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from hybridir.errors import ConfigError, missing_dependency
+
+if TYPE_CHECKING:
+    from hybridir._progress import ShowProgress
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ class SparseEncoder(Protocol):
     vocab: tuple[str, ...]
 
     def encode_documents(
-        self, texts: Sequence[str], show_progress: bool = False
+        self, texts: Sequence[str], show_progress: ShowProgress = False
     ) -> list[SparseVector]: ...
 
     def encode_queries(self, texts: Sequence[str]) -> list[SparseVector]: ...
@@ -165,34 +168,39 @@ class SpladeEncoder:
             return torch.log1p(torch.relu(logits.amax(dim=1)))
 
     def _encode(
-        self, texts: Sequence[str], max_length: int, query: bool, show: bool
+        self, texts: Sequence[str], max_length: int, query: bool, show: ShowProgress
     ) -> list[SparseVector]:
+        from hybridir._progress import progress_bar
+
         out: list[SparseVector | None] = [None] * len(texts)
         if self._st is not None:
             method = self._st.encode_query if query else self._st.encode_document
-            rows = method(
-                list(texts),
-                batch_size=self.batch_size,
-                convert_to_tensor=True,
-                convert_to_sparse_tensor=False,
-                show_progress_bar=show,
-            )
-            return [_to_vector(row.float().cpu()) for row in rows]
+            # one call per chunk of whole batches, so the bar advances while encoding
+            step = self.batch_size * 8
+            with progress_bar("Encoding (learned sparse)", len(texts), show) as bar:
+                for start in range(0, len(texts), step):
+                    rows = method(
+                        list(texts[start : start + step]),
+                        batch_size=self.batch_size,
+                        convert_to_tensor=True,
+                        convert_to_sparse_tensor=False,
+                        show_progress_bar=False,
+                    )
+                    out[start : start + step] = [_to_vector(row.float().cpu()) for row in rows]
+                    bar.advance(len(rows))
+            return [v for v in out if v is not None]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        starts = range(0, len(order), self.batch_size)
-        if show:
-            from rich.progress import track
-
-            starts = track(starts, description="SPLADE encoding")  # type: ignore[assignment]
-        for start in starts:
-            chunk = order[start : start + self.batch_size]
-            weights = self._mlm_weights([texts[i] for i in chunk], max_length)
-            for i, row in zip(chunk, weights, strict=True):
-                out[i] = _to_vector(row)
+        with progress_bar("Encoding (learned sparse)", len(texts), show) as bar:
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                weights = self._mlm_weights([texts[i] for i in chunk], max_length)
+                for i, row in zip(chunk, weights, strict=True):
+                    out[i] = _to_vector(row)
+                bar.advance(len(chunk))
         return [v for v in out if v is not None]
 
     def encode_documents(
-        self, texts: Sequence[str], show_progress: bool = False
+        self, texts: Sequence[str], show_progress: ShowProgress = False
     ) -> list[SparseVector]:
         """Document weights, one per text."""
         return self._encode(texts, self.max_length, False, show_progress)
@@ -253,7 +261,7 @@ def sparse_encoder_key(encoder: SparseEncoder) -> str:
 
 
 def encode_sparse_cached(
-    encoder: SparseEncoder, texts: Sequence[str], *, show_progress: bool = False
+    encoder: SparseEncoder, texts: Sequence[str], *, show_progress: ShowProgress = False
 ) -> list[SparseVector]:
     """Document weights for ``texts``, encoding only those not in the embedding cache
     (``$HYBRIDIR_CACHE/embeddings``, one SQLite file per encoder)."""
