@@ -28,11 +28,26 @@ ALLOWED_SKIPS: dict[str, str] = {}
 """Node id (or a prefix of it, e.g. a module path) → why skipping it is fine even in CI."""
 
 
+DATA_ENV = "HYBRIDIR_DATA"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+"""``<checkout>/../shared/datasets``: the repository's test data, as the Makefile exports it."""
+
+
+def _default_data_env() -> None:
+    """Point ``$HYBRIDIR_DATA`` at :data:`DEFAULT_DATA` when unset and that folder exists.
+
+    hybridir itself never looks beside the checkout (a name resolves in ``$HYBRIDIR_DATA``,
+    then the user cache, then a download), so plain ``pytest`` wires the data in the way
+    ``make unit`` does. Set at configure time, before any test or xdist worker starts.
+    """
+    if not os.environ.get(DATA_ENV) and DEFAULT_DATA.is_dir():
+        os.environ[DATA_ENV] = str(DEFAULT_DATA)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared datasets folder: ``$HYBRIDIR_DATA`` or ``<checkout>/../shared/datasets``."""
-    env = os.environ.get("HYBRIDIR_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+    """The shared datasets folder: ``$HYBRIDIR_DATA`` (``../shared/datasets`` by default)."""
+    path = Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
     if not path.is_dir():
         pytest.skip(f"shared datasets folder not found at {path}; set HYBRIDIR_DATA")
     return path
@@ -102,6 +117,7 @@ class SkipGate:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _default_data_env()
     wanted = os.environ.get(REQUIRE_ALL_ENV, "") not in ("", "0")
     if wanted and not hasattr(config, "workerinput"):  # not on an xdist worker
         config.pluginmanager.register(SkipGate(ALLOWED_SKIPS), "hybridir-skip-gate")

@@ -16,6 +16,7 @@ import pytest
 from hybridir.errors import HybridirError, InvalidInputError, NotFoundError
 from hybridir.eval import (
     _download,
+    datasets,
     exclude_identical_ids,
     load_beir,
     read_corpus,
@@ -256,17 +257,53 @@ def test_unknown_name_lists_local_datasets(local_data: Path) -> None:
         resolve_dataset("../data/tiny")
 
 
-def test_default_search_finds_shared_datasets(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_lookup_order_data_env_then_cache_then_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    monkeypatch.setenv("HYBRIDIR_DATA", str(data))
+    monkeypatch.setenv("HYBRIDIR_CACHE", str(cache))
+    _make_dataset(data / "both")
+    _make_dataset(cache / "datasets" / "both")
+    _make_dataset(cache / "datasets" / "cached-only")
+    fetched: list[tuple[str, Path]] = []
+
+    def fake_download(name: str, into: Path) -> Path:
+        fetched.append((name, into))
+        return _make_dataset(into / name)
+
+    monkeypatch.setattr(datasets, "is_official_beir", lambda name: name == "remote")
+    monkeypatch.setattr(datasets, "download_beir", fake_download)
+
+    assert resolve_dataset("both") == data / "both"  # $HYBRIDIR_DATA before the cache
+    assert resolve_dataset("cached-only") == cache / "datasets" / "cached-only"
+    assert fetched == []
+    assert resolve_dataset("remote") == cache / "datasets" / "remote"  # in neither: downloaded
+    assert fetched == [("remote", cache / "datasets")]
+    assert resolve_dataset("remote") == cache / "datasets" / "remote"  # now from the cache
+    assert len(fetched) == 1
+
+    monkeypatch.delenv("HYBRIDIR_DATA")  # unset: the cache alone
+    assert resolve_dataset("cached-only") == cache / "datasets" / "cached-only"
+    with pytest.raises(NotFoundError, match=r"available locally: \['both', 'cached-only'"):
+        resolve_dataset("no-such-dataset")
+
+
+def test_names_never_resolve_beside_the_cwd_or_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old defaults (``../shared/datasets`` from the cwd or the checkout) are gone."""
     monkeypatch.delenv("HYBRIDIR_DATA", raising=False)
-    if not (data_dir / "scifact").is_dir() or data_dir.resolve() != _default_shared().resolve():
-        pytest.skip("shared datasets are not at the default location")
-    assert resolve_dataset("scifact").resolve() == (data_dir / "scifact").resolve()
-
-
-def _default_shared() -> Path:
-    return Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+    monkeypatch.setenv("HYBRIDIR_CACHE", str(tmp_path / "cache"))
+    _make_dataset(tmp_path / "shared" / "datasets" / "tiny")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(NotFoundError) as info:
+        resolve_dataset("tiny")
+    assert f"searched {[str(tmp_path / 'cache' / 'datasets')]}" in str(info.value)
+    with pytest.raises(NotFoundError):
+        resolve_dataset("adi")  # beside this checkout (../shared/datasets), yet not looked up
 
 
 # --- download (mocked network) --------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Evaluation: BEIR datasets, TREC run files, trec_eval-exact metrics and significance tests.
 
-Datasets resolve by name (:func:`resolve_dataset`): local folders, then the cache, then a
+Datasets resolve by name (:func:`resolve_dataset`): ``$HYBRIDIR_DATA``, then the cache, then a
 download: official BEIR datasets, ``mrtydi/<language>``, ``miracl/<language>`` and
 ``pirb/<dataset>`` (converted to BEIR layout, :mod:`hybridir.eval.loaders`).
 
@@ -10,6 +10,7 @@ Example:
     >>> evaluate(run, ds.qrels, ["ndcg@10", "recall@100"])  # doctest: +SKIP
 """
 
+from hybridir.eval.compare import Comparison, compare_runs
 from hybridir.eval.datasets import (
     BeirDataset,
     available_splits,
@@ -23,25 +24,36 @@ from hybridir.eval.datasets import (
 )
 from hybridir.eval.loaders import convert_miracl, convert_mrtydi, convert_pirb, import_dataset
 from hybridir.eval.metrics import check_metrics, evaluate, evaluate_per_query
-from hybridir.eval.significance import SignificanceResult, paired_t_test, randomization_test
-from hybridir.eval.trec import read_run, read_trec_qrels, write_qrels, write_run
+from hybridir.eval.run_fusion import fuse_runs
+from hybridir.eval.significance import (
+    SignificanceResult,
+    adjust_p_values,
+    paired_t_test,
+    randomization_test,
+)
+from hybridir.eval.trec import read_any_qrels, read_run, read_trec_qrels, write_qrels, write_run
 
 __all__ = [
     "BeirDataset",
+    "Comparison",
     "SignificanceResult",
+    "adjust_p_values",
     "available_splits",
     "cache_dir",
     "check_metrics",
+    "compare_runs",
     "convert_miracl",
     "convert_mrtydi",
     "convert_pirb",
     "evaluate",
     "evaluate_per_query",
     "exclude_identical_ids",
+    "fuse_runs",
     "import_dataset",
     "load_beir",
     "paired_t_test",
     "randomization_test",
+    "read_any_qrels",
     "read_corpus",
     "read_qrels",
     "read_queries",

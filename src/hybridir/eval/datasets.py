@@ -120,12 +120,13 @@ def exclude_identical_ids(run: Run) -> Run:
 
 
 def _search_roots() -> list[Path]:
-    """Folders searched for a dataset name: ``$HYBRIDIR_DATA`` alone when set, else the defaults."""
+    """Folders searched for a dataset name, in order: ``$HYBRIDIR_DATA`` (when set), the cache.
+
+    Never a folder relative to the working directory or to the installed package: a name
+    means the same dataset wherever the command runs and however hybridir was installed.
+    """
     env = os.environ.get(DATA_ENV)
-    if env:
-        return [Path(env)]
-    project_shared = Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
-    return [Path.cwd().parent / "shared" / "datasets", project_shared]
+    return [*([Path(env).expanduser()] if env else []), cache_dir()]
 
 
 def cache_dir() -> Path:
@@ -152,10 +153,9 @@ def resolve_dataset(name_or_path: str | os.PathLike[str]) -> Path:
     """Find a dataset folder from a path or a name, downloading official BEIR datasets if needed.
 
     Order: an existing directory is used as is; otherwise the name (which may contain a slash,
-    e.g. ``"xquad-r/en"``) is looked up in ``$HYBRIDIR_DATA`` if set, else in
-    ``./../shared/datasets`` and in the ``shared/datasets`` folder next to the project checkout;
-    then in the download cache (:func:`cache_dir`); finally a downloadable dataset is fetched
-    into the cache: an official BEIR dataset from BEIR's server, checked against its published
+    e.g. ``"xquad-r/en"``) is looked up in ``$HYBRIDIR_DATA`` when it is set, then in the
+    download cache (:func:`cache_dir`); finally a downloadable dataset is fetched into the
+    cache: an official BEIR dataset from BEIR's server, checked against its published
     MD5, or a ``mrtydi/<language>``, ``miracl/<language>`` or ``pirb/<dataset>`` name from its
     official source, converted to BEIR layout (:mod:`hybridir.eval.loaders`).
 
@@ -174,7 +174,7 @@ def resolve_dataset(name_or_path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         return path
     name = Path(name_or_path).as_posix()
-    roots = [*_search_roots(), cache_dir()]
+    roots = _search_roots()
     if not path.is_absolute() and ".." not in path.parts:
         for root in roots:
             if _is_dataset(root / name):

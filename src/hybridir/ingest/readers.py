@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hybridir.errors import HybridirError
@@ -88,7 +88,7 @@ def read_file(path: Path, doc_id: str, reader: Reader) -> Loaded:
         raise SourceError(doc_id, NO_TEXT)
     metadata = {
         "path": doc_id,
-        "modified": datetime.fromtimestamp(modified, timezone.utc).isoformat(timespec="seconds"),
+        "modified": datetime.fromtimestamp(modified, UTC).isoformat(timespec="seconds"),
         "sha256": hashlib.sha256(data).hexdigest(),
         "format": reader.format,
     }
