@@ -107,7 +107,8 @@ def test_spec_language_follows_the_dataset_name() -> None:
     assert spec.language("scifact") == "en"
     assert spec.language("pirb/scifact-pl") == "pl"
     assert spec.language("miracl/ja") == "ja"
-    assert spec.language("mrtydi/sw") == "xx"  # no Swahili analyzer: language-neutral
+    assert spec.language("mrtydi/sw") == "sw"  # Swahili: the registry has it
+    assert spec.language("x/zu") == "xx"  # no Zulu analyzer: language-neutral
     assert spec.language("mrtydi/fi") == "xx"  # the spec's choice wins
 
 
