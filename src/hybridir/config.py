@@ -163,8 +163,9 @@ class FusionConfig(_JsonConfig):
     Args:
         method: a :data:`hybridir.fusion.METHODS` name.
         norm: a :data:`hybridir.fusion.NORMALIZERS` name, or ``"default"`` for the method's.
-        alpha: for ``convex`` (and any 2-list method without ``weights``): weight of the
-            second (dense) list; the first (lexical) list gets ``1 - alpha``.
+        alpha: for ``convex`` only (two lists, no ``weights``): weight of the second
+            (dense) list; the first (lexical) list gets ``1 - alpha``. Other methods
+            ignore it: weigh their lists with ``weights``.
         weights: per-list weights by retriever name; overrides ``alpha``.
         rrf_k: RRF's rank constant.
         missing: one of :data:`hybridir.fusion.MISSING`.

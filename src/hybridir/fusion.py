@@ -281,7 +281,8 @@ class Fused(NamedTuple):
 
 
 def list_weights(lists: Sequence[ScoredList], config: FusionConfig) -> Array:
-    """Weight of each list: ``config.weights`` by name, else ``1-α, α`` for two lists;
+    """Weight of each list: ``config.weights`` by name, else ``1-α, α`` for two lists fused
+    by ``convex``, else 1 each;
     scaled per query by :func:`query_factors` when ``config.per_query`` is set."""
     if config.weights:
         weights = np.asarray([float(config.weights.get(sl.name, 1.0)) for sl in lists])
