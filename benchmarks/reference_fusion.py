@@ -126,23 +126,24 @@ def measure(dataset: str, folder: Path) -> dict[str, Any]:
     return {"dataset": dataset, METRIC: means, "best_reference": best, "p": test.p_value}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(d, Path(tmp)) for d in args.datasets.split(",")]
     if args.json:
         print(json.dumps(rows, indent=1))
-        return
+        return 0
     for row in rows:
         print(f"\n{row['dataset']} ({METRIC})")
         for name, value in row[METRIC].items():
             print(f"  {name:28s} {value:.4f}")
         gap = row[METRIC]["hybridir hybrid (DBSF)"] - row[METRIC][row["best_reference"]]
         print(f"  hybridir − {row['best_reference']}: {gap:+.4f}, p = {row['p']:.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
