@@ -24,7 +24,7 @@ from hybridir._atomic import atomic_write_text
 from hybridir.errors import ConfigError
 from hybridir.eval._lines import iter_lines, line_error
 from hybridir.eval.readers import read_queries
-from hybridir.eval.trec import _check_token, _format_score, _ranked, write_run
+from hybridir.eval.trec import _check_token, _format_score, _ranked, run_rows, write_run
 from hybridir.types import Run
 
 
@@ -91,12 +91,7 @@ def read_topics(path: str | os.PathLike[str], fmt: str | None = None) -> dict[st
 def write_msmarco(run: Run, path: str | os.PathLike[str], tag: str = "hybridir") -> None:
     """Write ``qid<TAB>doc_id<TAB>rank`` lines (no scores, no tag), atomically."""
     del tag  # the format has no tag column
-    lines: list[str] = []
-    for qid in sorted(run):
-        _check_token("qid", qid)
-        for rank, (doc_id, _) in enumerate(_ranked(run[qid]), start=1):
-            _check_token("doc_id", doc_id)
-            lines.append(f"{qid}\t{doc_id}\t{rank}\n")
+    lines = [f"{qid}\t{doc_id}\t{rank}\n" for qid, doc_id, rank, _ in run_rows(run)]
     atomic_write_text(Path(path), "".join(lines))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from hybridir._atomic import atomic_write_text
@@ -60,13 +61,25 @@ def write_run(run: Run, path: str | os.PathLike[str], tag: str = "hybridir") -> 
         >>> write_run({"q1": {"d1": 2.0, "d2": 1.5}}, "bm25.run")  # doctest: +SKIP
     """
     _check_token("tag", tag)
-    lines: list[str] = []
+    lines = [
+        f"{qid} Q0 {doc_id} {rank} {_format_score(score)} {tag}\n"
+        for qid, doc_id, rank, score in run_rows(run)
+    ]
+    atomic_write_text(Path(path), "".join(lines))
+
+
+def run_rows(run: Run) -> Iterator[tuple[str, str, int, float]]:
+    """``(qid, doc_id, rank, score)`` rows of ``run`` in file order: queries sorted, each
+    ranked by score desc, doc id asc (1-based ranks); ids checked as run-file tokens.
+
+    Raises:
+        InvalidInputError: an id is empty or contains whitespace.
+    """
     for qid in sorted(run):
         _check_token("qid", qid)
         for rank, (doc_id, score) in enumerate(_ranked(run[qid]), start=1):
             _check_token("doc_id", doc_id)
-            lines.append(f"{qid} Q0 {doc_id} {rank} {_format_score(score)} {tag}\n")
-    atomic_write_text(Path(path), "".join(lines))
+            yield qid, doc_id, rank, score
 
 
 def read_run(path: str | os.PathLike[str]) -> Run:
