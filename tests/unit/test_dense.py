@@ -150,3 +150,28 @@ def test_dense_modes_need_a_dense_index(tmp_path: Path) -> None:
         Searcher(col).search("x", retriever="hybrid")
     with pytest.raises(ConfigError, match="unknown retriever 'vector'"):
         Searcher(col).search("x", retriever="vector")
+
+
+def test_loading_a_model_draws_no_transformers_bar_and_restores_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """transformers 5 draws a "Loading weights" bar per model; hybridir turns transformers'
+    bars off while loading and puts the caller's setting back."""
+    import sentence_transformers
+    from transformers.utils import logging as hf_logging
+
+    from hybridir.dense import encoders
+
+    seen: list[bool] = []
+
+    def fake_model(path: str, **kwargs: object) -> str:
+        seen.append(hf_logging.is_progress_bar_enabled())
+        return path
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", fake_model)
+    for before in (True, False):
+        (hf_logging.enable_progress_bar if before else hf_logging.disable_progress_bar)()
+        assert encoders._load_torch("some/model") == "some/model"
+        assert hf_logging.is_progress_bar_enabled() is before
+    hf_logging.enable_progress_bar()
+    assert seen == [False, False]

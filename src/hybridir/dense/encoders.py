@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -195,12 +196,33 @@ class SentenceTransformerEncoder:
         return out
 
 
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """transformers 5 draws a "Loading weights" bar for every model it loads; hybridir draws
+    its own bars for the steps that take time, so that one is turned off while loading (and
+    the caller's setting restored)."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # pragma: no cover - sentence-transformers depends on transformers
+        yield
+        return
+    hf_logging: Any = transformers_logging  # partly typed: its bar switches are not
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _load_torch(path: str) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise missing_dependency("sentence-transformers", "dense") from exc
-    return SentenceTransformer(path, device="cpu")
+    with _quiet_loading():
+        return SentenceTransformer(path, device="cpu")
 
 
 def _load_onnx(path: str, quantize: bool = False) -> Any:
@@ -216,9 +238,10 @@ def _load_onnx(path: str, quantize: bool = False) -> Any:
     from hybridir.dense.onnx import onnx_model_dir
 
     folder, file_name = onnx_model_dir(path, quantize=quantize)
-    return SentenceTransformer(
-        str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": file_name}
-    )
+    with _quiet_loading():
+        return SentenceTransformer(
+            str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": file_name}
+        )
 
 
 USE_MULTILINGUAL = "google/universal-sentence-encoder-multilingual/3"
