@@ -7,6 +7,7 @@ writes routed through the coordinator.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 pytest.importorskip("ray")
 pytest.importorskip("torch")
@@ -60,8 +62,16 @@ def built(cluster: Any, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
     docs = list(read_corpus(data_dir / "adi" / "corpus.jsonl"))
     config = CollectionConfig(dense=DenseConfig())
     messages: list[str] = []
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=150)
     sharded = index_sharded(
-        docs, root / "col", config, 3, batch_size=16, progress=messages.append, deadline_s=120
+        docs,
+        root / "col",
+        config,
+        3,
+        batch_size=16,
+        progress=messages.append,
+        deadline_s=120,
+        show=terminal,
     )
     # One collection with the very same vectors (read back from the encoded batches).
     vectors = np.concatenate(
@@ -78,6 +88,7 @@ def built(cluster: Any, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
         "queries": queries,
         "expected": expected,
         "messages": messages,
+        "bar": terminal.file.getvalue(),  # type: ignore[attr-defined]
         "config": config,
     }
 
@@ -92,6 +103,9 @@ def assert_exact(sharded: ShardedCollection, built: dict[str, Any]) -> None:
 def test_sharded_results_equal_one_collection(built: dict[str, Any]) -> None:
     sharded = built["sharded"]
     assert built["messages"][0] == "encoding 6 of 6 batches with Ray Data"
+    # the bar counted every text as Ray Data handed back its batch: 82 of ADI's 82 documents
+    assert "Encoding (dense, Ray Data)" in built["bar"]
+    assert f"{len(built['docs'])}/{len(built['docs'])}" in built["bar"]
     infos = sharded.infos()
     assert sum(i["documents"] for i in infos) == len(built["docs"])
     assert all(i["documents"] > 0 for i in infos)

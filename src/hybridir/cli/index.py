@@ -253,6 +253,7 @@ def _index_sharded(
         address=ray_address,
         overwrite=overwrite,
         progress=err.print,
+        show=progress_to(False),
     )
     infos = sharded.infos()
     sizes = ", ".join(str(i["documents"]) for i in infos)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridir._progress import ShowProgress, progress_bar
 from hybridir.config import CollectionConfig, DenseConfig
 from hybridir.distributed.actors import ACTOR_CPUS, ray_module
 from hybridir.distributed.cluster import ShardedCollection
@@ -72,18 +73,18 @@ def encode_distributed(
     concurrency: int = 2,
     address: str | None = None,
     progress: Callable[[str], None] | None = None,
+    show: ShowProgress = False,
 ) -> np.ndarray:
     """Dense vectors of ``texts`` (row per text), encoded by Ray Data tasks; batches already
-    in ``work/vectors`` are reused, not re-encoded."""
+    in ``work/vectors`` are reused, not re-encoded. ``show`` draws a bar of the texts
+    encoded as Ray Data hands back each finished batch (:mod:`hybridir._progress`)."""
     ray = ray_module(address)
     out_dir = work / "vectors"
     out_dir.mkdir(parents=True, exist_ok=True)
     starts = range(0, len(texts), batch_size)
-    todo = [
-        {"batch": b, "texts": list(texts[s : s + batch_size])}
-        for b, s in enumerate(starts)
-        if not (out_dir / f"batch-{b:06d}.npy").is_file()
-    ]
+    pending = [b for b in range(len(starts)) if not (out_dir / f"batch-{b:06d}.npy").is_file()]
+    todo = [{"batch": b, "texts": list(texts[starts[b] : starts[b] + batch_size])} for b in pending]
+    sizes = {b: min(batch_size, len(texts) - starts[b]) for b in pending}
     if progress:
         progress(f"encoding {len(todo)} of {len(starts)} batches with Ray Data")
     if todo:
@@ -94,7 +95,9 @@ def encode_distributed(
             num_cpus=encode_cpus,
             compute=ray.data.ActorPoolStrategy(size=concurrency),
         )
-        dataset.materialize()
+        with progress_bar("Encoding (dense, Ray Data)", sum(sizes.values()), show) as bar:
+            for done in dataset.iter_batches(batch_size=None):
+                bar.advance(sum(sizes[int(b)] for b in done["batch"]))
     parts = [np.load(out_dir / f"batch-{b:06d}.npy") for b in range(len(starts))]
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
@@ -115,6 +118,7 @@ def index_sharded(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
     deadline_s: float = 60.0,
+    show: ShowProgress = False,
 ) -> ShardedCollection:
     """Index ``docs`` into a new (or, when resuming, the existing) sharded collection.
 
@@ -145,6 +149,7 @@ def index_sharded(
             encode_cpus=encode_cpus,
             address=address,
             progress=progress,
+            show=show,
         )
     sharded = ShardedCollection(root, address=address, actor_cpus=actor_cpus, deadline_s=deadline_s)
     groups: dict[int, list[int]] = {}
