@@ -129,3 +129,68 @@ def test_a_failed_overwrite_keeps_the_old_collection(
     with closing(Collection.open(tmp_path / "col")) as replaced:
         assert len(replaced) == 4
     assert _entries(tmp_path) == ["col", "new.jsonl", "old.jsonl"]
+
+
+def test_index_into_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _jsonl(tmp_path / "zh.jsonl", CHINESE)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["index", str(source), ".", "--dense", "none"]) == 0
+    capsys.readouterr()
+    with closing(Collection.open(here)) as col:
+        assert len(col) == len(CHINESE)
+    assert _entries(tmp_path) == ["here", "zh.jsonl"]  # no temp folder left beside it
+
+
+def test_a_collection_built_meanwhile_is_not_replaced_without_overwrite(
+    tmp_path: Path,
+) -> None:
+    from hybridir.collection.building import building
+    from hybridir.errors import ConfigError
+    from hybridir.types import Document
+
+    target = tmp_path / "col"
+
+    def build_while_another_process_builds_there() -> None:
+        with building(target) as tmp:
+            with closing(Collection.create(tmp)) as mine:
+                mine.add([Document("mine", "x")])
+            with closing(Collection.create(target)) as theirs:  # another process, meanwhile
+                theirs.add([Document("theirs", "y")])
+
+    with pytest.raises(ConfigError, match="not empty"):
+        build_while_another_process_builds_there()
+    with closing(Collection.open(target)) as kept:
+        assert kept.get("theirs").doc_id == "theirs"
+        assert len(kept) == 1
+    assert _entries(tmp_path) == ["col"]
+
+
+def test_overwrite_waits_for_a_writer_of_the_old_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from hybridir.collection import building as building_module
+    from hybridir.errors import WriterBusyError
+    from hybridir.types import Document
+
+    target = tmp_path / "col"
+    with closing(Collection.create(target)) as old:
+        old.add([Document("old", "x")])
+    monkeypatch.setattr(building_module, "SWAP_WAIT", 0.2)
+    with open(target / "write.lock", "a") as held:  # a writer of the old one, mid-commit
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with (
+            pytest.raises(WriterBusyError),
+            building_module.building(target, overwrite=True) as tmp,
+            closing(Collection.create(tmp)) as new,
+        ):
+            new.add([Document("new", "y")])
+    with closing(Collection.open(target)) as kept:  # untouched, and nothing left over
+        assert kept.get("old").doc_id == "old"
+        assert len(kept) == 1
+    assert _entries(tmp_path) == ["col"]
