@@ -155,6 +155,19 @@ def test_query_and_topics_usage(
     )
 
 
+def test_a_mistyped_topics_file_and_zero_hits_are_named(
+    adi: Path, topics: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run.trec"
+    missing = tmp_path / "querys.tsv"
+    assert main(["search", str(adi), "--topics", str(missing), "--output", str(run)]) == 1
+    assert f"file not found: {missing}" in capsys.readouterr().err  # not "dataset not found"
+    argv = ["search", str(adi), "--topics", str(topics["tsv"]), "--output", str(run)]
+    assert main([*argv, "--hits", "0"]) == 1  # 0 is not "the default of 1000"
+    assert "k must be >= 1, got 0" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_maintenance_commands_print_one_json_object(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

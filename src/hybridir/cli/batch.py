@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hybridir.cli.app import out, print_json, progress_to
+from hybridir.cli.options import names_a_file
 from hybridir.errors import ConfigError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def load_topics(topics: str, split: str) -> dict[str, str]:
     from hybridir.eval.batch import read_topics
     from hybridir.eval.datasets import load_beir
 
-    queries = read_topics(topics) if Path(topics).is_file() else load_beir(topics, split).queries
+    queries = read_topics(topics) if names_a_file(topics) else load_beir(topics, split).queries
     if not queries:
         raise InvalidInputError(f"{topics}: no topics")
     return queries

@@ -313,3 +313,11 @@ def open_collection(path: Path, wait: float = 0.0) -> AnyCollection:
     collection = open_any(path, wait=wait)
     OPENED.append(collection)
     return collection
+
+
+def names_a_file(source: str) -> bool:
+    """Whether a run, qrels or topics argument names a file (an existing one, or a path
+    with a file suffix, so that a mistyped file name is reported as a missing file) rather
+    than a dataset folder or name."""
+    path = Path(source)
+    return path.is_file() or bool(path.suffix and not path.is_dir())

@@ -143,7 +143,7 @@ def search(
             raise ConfigError(
                 "--group-by, --diversify and --fields apply to one query, not to --topics"
             )
-        search_topics(searcher, batch.topics, k or 1000, rerank.flag, batch, as_json)
+        search_topics(searcher, batch.topics, 1000 if k is None else k, rerank.flag, batch, as_json)
         return
     if query is None:
         raise ConfigError("give a QUERY, or --topics FILE for many queries")

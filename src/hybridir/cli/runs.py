@@ -4,7 +4,6 @@ with paired significance against a baseline)."""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hybridir._atomic import atomic_write_text
-from hybridir.cli.app import app, err, out
-from hybridir.cli.options import JsonOpt, SplitOpt
+from hybridir.cli.app import app, err, out, print_json
+from hybridir.cli.options import JsonOpt, SplitOpt, names_a_file
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.fusion import METHODS, MISSING, NORMALIZERS
@@ -72,9 +71,8 @@ def load_qrels(source: str, split: str) -> Qrels:
     """
     from hybridir.eval.trec import read_any_qrels
 
-    path = Path(source)
-    if path.is_file() or (path.suffix and not path.is_dir()):
-        return read_any_qrels(path)
+    if names_a_file(source):
+        return read_any_qrels(source)
     from hybridir.eval.datasets import load_beir
 
     return load_beir(source, split=split).qrels
@@ -190,7 +188,7 @@ def fuse(
     hits = sum(len(h) for h in fused.values())
     summary = {"out": str(out_file), "queries": len(fused), "hits": hits, "tag": tag}
     if as_json:
-        print(json.dumps({**summary, "runs": [str(p) for p in runs], "fusion": config.to_dict()}))
+        print_json({**summary, "runs": [str(p) for p in runs], "fusion": config.to_dict()})
         return
     err.print(
         f"fused {len(runs)} runs ({method}) into {out_file}: {len(fused)} queries, {hits} hits",
@@ -229,7 +227,7 @@ def eval_run(
         result: dict[str, object] = {"run": str(run_file), "queries": len(judged), **means}
         if per_query:
             result["per_query"] = values
-        print(json.dumps(result))
+        print_json(result)
         return
     if per_query:
         for qid in sorted(judged):
@@ -351,7 +349,7 @@ def compare(
     if out_file is not None:
         atomic_write_text(out_file, FORMATS[file_format](comparison))
     if as_json:
-        print(json.dumps(comparison.to_dict()))
+        print_json(comparison.to_dict())
     elif output_format == "table":
         _print_comparison(comparison)
     else:
