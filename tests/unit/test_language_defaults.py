@@ -83,6 +83,19 @@ def test_indic_and_tone_marks_stay_inside_words(text: str, words: list[str]) -> 
     assert word_tokens(text) == words
 
 
+def test_persian_splits_at_the_zero_width_non_joiner_as_lucene_does() -> None:
+    """Lucene's PersianCharFilter maps ZWNJ to a space: "books" is the word and its plural
+    suffix, "I want" its prefix and verb."""
+    from hybridir.text.tokenize import persian_word_tokens
+
+    assert persian_word_tokens("می\u200cخواهم کتاب\u200cها") == ["می", "خواهم", "کتاب", "ها"]
+    assert word_tokens("کتاب\u200cها") == ["کتابها"]  # other languages keep UAX #29's word
+    assert (
+        Analyzer(AnalyzerConfig(language="fa")).analyze("کتاب\u200cها")[0]
+        == (Analyzer(AnalyzerConfig(language="fa")).analyze("کتاب")[0])
+    )
+
+
 def test_other_iso_codes_fall_back_to_generic_with_a_warning() -> None:
     with pytest.warns(UnsupportedLanguageWarning, match="no analyzer for language 'uk'"):
         assert analyzer_language("uk") == GENERIC

@@ -72,7 +72,8 @@ LANGUAGES: dict[str, LanguageSpec] = {
     "lt": _snowball("lithuanian"),
     "ne": _snowball("nepali"),
     "no": _snowball("norwegian"),
-    "fa": _snowball("persian"),
+    # Persian: the zero-width non-joiner separates words, as in Lucene's PersianAnalyzer.
+    "fa": LanguageSpec("persian", "persian_word", "snowball:persian", "none"),
     "pt": _snowball("portuguese"),
     "ro": _snowball("romanian"),
     "ru": _snowball("russian"),

@@ -6,8 +6,10 @@ together across an inner apostrophe or period (``don't``, ``u.s``, ``3.5``) and 
 zero-width joiner and non-joiner (UAX #29 rule WB4: Format and Extend characters never
 split a word), which are then dropped from the token as Lucene's Indic normalizers drop them
 (Bengali ``র‍্যাব`` is one word, ``র্যাব``, with or without its joiner).
-``cjk_bigram`` also turns runs of Han, Kana, Hangul and Thai characters into overlapping
-character bigrams, as Lucene's CJKBigramFilter does (a lone character stays a unigram).
+``persian_word`` first maps the zero-width non-joiner to a space (Lucene's
+PersianCharFilter). ``cjk_bigram`` also turns runs of Han, Kana, Hangul and Thai characters
+into overlapping character bigrams, as Lucene's CJKBigramFilter does (a lone character
+stays a unigram).
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ def word_tokens(text: str) -> list[str]:
     return _without_joiners(tokens) if _has_joiner(text) else tokens
 
 
+def persian_word_tokens(text: str) -> list[str]:
+    """``word`` tokens after Lucene's PersianCharFilter, which turns the zero-width
+    non-joiner into a space: Persian writes it inside compounds and before suffixes
+    (``کتاب‌ها`` is ``کتاب`` + ``ها``), where Lucene's PersianAnalyzer splits."""
+    return word_tokens(text.replace("\u200c", " "))
+
+
 def _bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]
@@ -106,6 +115,7 @@ def cjk_bigram_tokens(text: str) -> list[str]:
 
 TOKENIZERS: dict[str, Tokenizer] = {
     "word": word_tokens,
+    "persian_word": persian_word_tokens,
     "cjk_bigram": cjk_bigram_tokens,
 }
 """Tokenizer registry, keyed by the name used in language specs."""
