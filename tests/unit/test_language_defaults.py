@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,24 @@ def test_auto_language_is_resolved_by_the_first_write_and_reopens(tmp_path: Path
     other = CollectionConfig(analyzer=AnalyzerConfig(language="ja"))
     with pytest.raises(ConfigError, match="another analyzer"):
         Collection.create(tmp_path / "c", other, exist_ok=True)
+
+
+def test_a_second_writer_of_an_auto_collection_keeps_the_first_ones_language(
+    tmp_path: Path,
+) -> None:
+    config = CollectionConfig(analyzer=AnalyzerConfig(language="auto"))
+    Collection.create(tmp_path / "c", config).close()
+    first, second = Collection.open(tmp_path / "c"), Collection.open(tmp_path / "c")
+    assert second.config.analyzer.language == "auto"  # opened before anything was written
+    first.add(_docs(CHINESE))
+    russian = ["Москва столица России.", "Река Волга длинная.", "Я люблю чай."]
+    second.add([Document(f"r{i}", t) for i, t in enumerate(russian)])
+    assert second.config.analyzer.language == "zh"  # not re-detected from its Russian batch
+    with closing(Collection.open(tmp_path / "c")) as col:
+        assert col.config.analyzer.language == "zh"
+        assert len(col) == len(CHINESE) + len(russian)
+    first.close()
+    second.close()
 
 
 def test_default_config_reruns_with_exist_ok(tmp_path: Path) -> None:

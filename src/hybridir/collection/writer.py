@@ -392,11 +392,17 @@ class Collection(CollectionView):
 
     def _resolve_language(self, batch: Sequence[Document]) -> None:
         """Replace a language ``"auto"`` by the one detected in ``batch`` (the first
-        documents written), published as a generation of its own."""
-        config, choice = resolve_language(self.config, batch)
-        logger.info("%s", choice.describe())
-        config = _covered(config)
-        self._set_config(analyzer=config.analyzer, fusion=config.fusion)
+        documents written), published as a config generation of its own before the write
+        (which fixes the language even if that write then fails). Under the writer lock, and
+        only while the stored language is still ``"auto"``: when two writers race, the first
+        one's choice stands and the other analyses with it."""
+        with self._writer_lock() as view:
+            if view.config.analyzer.language != AUTO:
+                return
+            config, choice = resolve_language(view.config, batch)
+            logger.info("%s", choice.describe())
+            config = _covered(config)
+            self._publish_config(view, analyzer=config.analyzer, fusion=config.fusion)
 
     def _check_vectors(self, batch: Sequence[Document], vectors: NDArray[np.float32]) -> None:
         if not self.has_dense:
@@ -563,10 +569,14 @@ class Collection(CollectionView):
 
     def _set_config(self, **changes: Any) -> None:
         with self._writer_lock() as view:
-            m = view.manifest
-            manifest = replace(m, generation=m.generation + 1, config=replace(m.config, **changes))
-            atomic_write_text(self.directory / MANIFEST, manifest.to_json())
-            self._state = load_with_retry(self.directory, manifest, self._state)
+            self._publish_config(view, **changes)
+
+    def _publish_config(self, view: CollectionView, **changes: Any) -> None:
+        """Publish a generation whose config has ``changes`` (under the writer lock)."""
+        m = view.manifest
+        manifest = replace(m, generation=m.generation + 1, config=replace(m.config, **changes))
+        atomic_write_text(self.directory / MANIFEST, manifest.to_json())
+        self._state = load_with_retry(self.directory, manifest, self._state)
 
     # -- integrity ---------------------------------------------------------------------
     def check(self, attempts: int = 5) -> list[str]:
