@@ -4,7 +4,6 @@ with paired significance against a baseline)."""
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -215,14 +214,14 @@ def eval_run(
 
     Example: hybridir eval bm25.run qrels.test.txt --metrics ndcg_cut_10,P_5,recip_rank -q
     """
-    from hybridir.eval.metrics import evaluate_per_query
+    from hybridir.eval.metrics import evaluate_per_query, mean_over_queries
 
     names = _metric_names(metrics)
     judged = load_qrels(qrels, split)
     run = read_run_file(run_file)
     _coverage(str(run_file), run, judged)
     values = evaluate_per_query(run, judged, names)
-    means = {name: _mean(values[name]) for name in names}
+    means = {name: mean_over_queries(values[name]) for name in names}
     if as_json:
         result: dict[str, object] = {"run": str(run_file), "queries": len(judged), **means}
         if per_query:
@@ -237,10 +236,6 @@ def eval_run(
             print(f"{name}\tall\t{means[name]:.4f}")
         return
     _print_means(f"{run_file} ({len(judged)} queries)", means)
-
-
-def _mean(values: dict[str, float]) -> float:
-    return math.fsum(values.values()) / len(values)
 
 
 def _print_means(title: str, means: dict[str, float]) -> None:

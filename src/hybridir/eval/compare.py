@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from hybridir.errors import ConfigError
-from hybridir.eval.metrics import check_metrics, evaluate_per_query
+from hybridir.eval.metrics import check_metrics, evaluate_per_query, mean_over_queries
 from hybridir.eval.significance import CORRECTIONS, TESTS, adjust_p_values
 from hybridir.types import Qrels, Run
 
@@ -162,14 +161,11 @@ def compare_runs(
         base_values = per_query[base][metric]
         results = [TESTS[test](base_values, per_query[name][metric]) for name in others]
         adjusted = adjust_p_values([r.p_value for r in results], correction)
-        cells[base][metric] = Cell(_mean(base_values), None, None, None)
+        cells[base][metric] = Cell(mean_over_queries(base_values), None, None, None)
         for name, result, p_adj in zip(others, results, adjusted, strict=True):
-            cells[name][metric] = Cell(result.mean_b, result.delta, result.p_value, p_adj)
+            mean = mean_over_queries(per_query[name][metric])
+            cells[name][metric] = Cell(mean, result.delta, result.p_value, p_adj)
     return Comparison(tuple(names), tuple(wanted), base, test, correction, alpha, len(qrels), cells)
-
-
-def _mean(values: Mapping[str, float]) -> float:
-    return math.fsum(values.values()) / len(values)
 
 
 def to_markdown(comparison: Comparison) -> str:

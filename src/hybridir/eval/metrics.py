@@ -264,7 +264,14 @@ def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str]) -> dict[str, float]
     if not qrels:
         raise InvalidInputError("qrels are empty: there is no query to average over")
     per_query = evaluate_per_query(run, qrels, metrics)
-    return {name: math.fsum(values.values()) / len(qrels) for name, values in per_query.items()}
+    return {name: mean_over_queries(values) for name, values in per_query.items()}
+
+
+def mean_over_queries(values: Mapping[str, float]) -> float:
+    """The mean of per-query values (:func:`evaluate_per_query` gives every judged query
+    one), summed exactly (``math.fsum``) so that every report of a run shows the same
+    digits."""
+    return math.fsum(values.values()) / len(values)
 
 
 def check_metrics(metrics: Sequence[str]) -> list[str]:
