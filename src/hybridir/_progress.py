@@ -11,7 +11,7 @@ rich is imported when a bar is drawn, never at import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
@@ -23,6 +23,10 @@ ShowProgress: TypeAlias = "bool | Console"
 """Whether and where a step draws its bar: ``False``, ``True`` (stderr) or a console."""
 
 T = TypeVar("T")
+
+CHUNK_BATCHES = 8
+"""Batches an encoder encodes in one call, between two advances of the progress bar
+(sentence-transformers and SPLADE: longer calls waste less, shorter ones redraw more)."""
 
 
 def _console(show: ShowProgress) -> Console | None:
@@ -140,3 +144,19 @@ def track(items: Iterable[T], label: str, total: int | None, show: ShowProgress)
         for done, item in enumerate(items, start=1):
             yield item
             progress.update(task, completed=done)
+
+
+def chunks(rows: Sequence[int], size: int, label: str, show: ShowProgress) -> Iterator[list[int]]:
+    """``rows`` (indices of the texts to encode, in the order to encode them) cut into
+    chunks of ``size``, with a bar advanced once each chunk has been used: what every
+    encoder does to show progress while one library call encodes a chunk.
+
+    Example:
+        >>> list(chunks(range(5), 2, "Encoding", False))
+        [[0, 1], [2, 3], [4]]
+    """
+    with progress_bar(label, len(rows), show) as bar:
+        for start in range(0, len(rows), size):
+            chunk = list(rows[start : start + size])
+            yield chunk
+            bar.advance(len(chunk))

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from hybridir._progress import progress_bar, track
+from hybridir import _progress
+from hybridir._progress import chunks, progress_bar, track
 from hybridir.cli import main
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -34,7 +35,7 @@ def test_dense_encoding_reports_advancing_counts(monkeypatch: pytest.MonkeyPatch
     pytest.importorskip("sentence_transformers")
     from hybridir.dense import encoders
 
-    monkeypatch.setattr(encoders, "ENCODE_CHUNK_BATCHES", 1)  # a step per batch: 4, 8, 10
+    monkeypatch.setattr(_progress, "CHUNK_BATCHES", 1)  # a step per batch: 4, 8, 10
     encoder = encoders.SentenceTransformerEncoder(batch_size=4)
     texts = [f"document {i} about {'retrieval ' * (i % 7)}" for i in range(10)]
     console, buffer = terminal()
@@ -86,3 +87,11 @@ def test_json_commands_draw_no_bar(
     capsys.readouterr()
     assert main([*args, "--overwrite"]) == 0
     assert counts(buffer, 3)[-1] == 3  # the same command draws its bar without --json
+
+
+def test_chunks_cover_the_rows_in_order_and_advance_the_bar_per_chunk() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    seen = list(chunks([4, 2, 0, 1, 3], 2, "Encoding", console))
+    assert seen == [[4, 2], [0, 1], [3]]
+    assert "5/5" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert list(chunks([], 3, "Encoding", False)) == []

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ENCODE_CHUNK_BATCHES = 8
-"""Batches a sentence-transformers model encodes between two advances of the progress bar."""
-
 Vectors = NDArray[np.float32]
 
 OFFLINE_MODELS: dict[str, tuple[str, str]] = {
@@ -140,7 +137,7 @@ class SentenceTransformerEncoder:
     def _encode(self, texts: Sequence[str], prompt: str | None, show: ShowProgress) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        from hybridir._progress import progress_bar
+        from hybridir._progress import CHUNK_BATCHES, chunks
 
         kwargs: dict[str, Any] = {}
         if prompt is not None:
@@ -149,20 +146,17 @@ class SentenceTransformerEncoder:
         # Longest first, as sentence-transformers orders one call's batches (they pad alike),
         # in chunks of whole batches so the bar advances while the texts are encoded.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        step = self.batch_size * ENCODE_CHUNK_BATCHES
+        step = self.batch_size * CHUNK_BATCHES
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with progress_bar("Encoding (dense)", len(texts), show) as bar:
-            for start in range(0, len(order), step):
-                rows = order[start : start + step]
-                out[rows] = self._model.encode(
-                    [texts[i] for i in rows],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=self.normalize,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                    **kwargs,
-                )
-                bar.advance(len(rows))
+        for rows in chunks(order, step, "Encoding (dense)", show):
+            out[rows] = self._model.encode(
+                [texts[i] for i in rows],
+                batch_size=self.batch_size,
+                normalize_embeddings=self.normalize,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+                **kwargs,
+            )
         return out
 
     def encode_documents(
@@ -278,14 +272,12 @@ class UniversalSentenceEncoder:
     def _encode(self, texts: Sequence[str], show: ShowProgress) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        from hybridir._progress import progress_bar
+        from hybridir._progress import chunks
 
-        parts = []
-        with progress_bar("Encoding (dense, USE)", len(texts), show) as bar:
-            for start in range(0, len(texts), self.batch_size):
-                chunk = list(texts[start : start + self.batch_size])
-                parts.append(np.asarray(self._model.encode(chunk)))
-                bar.advance(len(chunk))
+        parts = [
+            np.asarray(self._model.encode([texts[i] for i in rows]))
+            for rows in chunks(range(len(texts)), self.batch_size, "Encoding (dense, USE)", show)
+        ]
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def encode_documents(

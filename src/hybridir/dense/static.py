@@ -296,23 +296,19 @@ class StaticEncoder:
     def _encode(self, texts: Sequence[str], show: ShowProgress) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        from hybridir._progress import progress_bar
+        from hybridir._progress import chunks
 
-        parts = []
-        with progress_bar("Encoding (static)", len(texts), show) as bar:
-            for start in range(0, len(texts), self.batch_size):
-                chunk = list(texts[start : start + self.batch_size])
-                # model2vec's own multiprocessing (above 10,000 texts) edits the environment
-                # and starts a pool per call; one process keeps encoding deterministic.
-                parts.append(
-                    self._model.encode(
-                        chunk,
-                        max_length=self.max_length,
-                        batch_size=self.batch_size,
-                        use_multiprocessing=False,
-                    )
-                )
-                bar.advance(len(chunk))
+        # model2vec's own multiprocessing (above 10,000 texts) edits the environment and
+        # starts a pool per call; one process keeps encoding deterministic.
+        parts = [
+            self._model.encode(
+                [texts[i] for i in rows],
+                max_length=self.max_length,
+                batch_size=self.batch_size,
+                use_multiprocessing=False,
+            )
+            for rows in chunks(range(len(texts)), self.batch_size, "Encoding (static)", show)
+        ]
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
     def encode_documents(

@@ -170,34 +170,29 @@ class SpladeEncoder:
     def _encode(
         self, texts: Sequence[str], max_length: int, query: bool, show: ShowProgress
     ) -> list[SparseVector]:
-        from hybridir._progress import progress_bar
+        from hybridir._progress import CHUNK_BATCHES, chunks
 
-        out: list[SparseVector | None] = [None] * len(texts)
+        label = "Encoding (learned sparse)"
         if self._st is not None:
             method = self._st.encode_query if query else self._st.encode_document
-            # one call per chunk of whole batches, so the bar advances while encoding
-            step = self.batch_size * 8
-            with progress_bar("Encoding (learned sparse)", len(texts), show) as bar:
-                for start in range(0, len(texts), step):
-                    rows = method(
-                        list(texts[start : start + step]),
-                        batch_size=self.batch_size,
-                        convert_to_tensor=True,
-                        convert_to_sparse_tensor=False,
-                        show_progress_bar=False,
-                    )
-                    out[start : start + step] = [_to_vector(row.float().cpu()) for row in rows]
-                    bar.advance(len(rows))
-            return [v for v in out if v is not None]
+            out: list[SparseVector] = []
+            for rows in chunks(range(len(texts)), self.batch_size * CHUNK_BATCHES, label, show):
+                encoded = method(
+                    [texts[i] for i in rows],
+                    batch_size=self.batch_size,
+                    convert_to_tensor=True,
+                    convert_to_sparse_tensor=False,
+                    show_progress_bar=False,
+                )
+                out.extend(_to_vector(row.float().cpu()) for row in encoded)
+            return out
+        placed: list[SparseVector | None] = [None] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with progress_bar("Encoding (learned sparse)", len(texts), show) as bar:
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                weights = self._mlm_weights([texts[i] for i in chunk], max_length)
-                for i, row in zip(chunk, weights, strict=True):
-                    out[i] = _to_vector(row)
-                bar.advance(len(chunk))
-        return [v for v in out if v is not None]
+        for rows in chunks(order, self.batch_size, label, show):
+            weights = self._mlm_weights([texts[i] for i in rows], max_length)
+            for i, row in zip(rows, weights, strict=True):
+                placed[i] = _to_vector(row)
+        return [v for v in placed if v is not None]
 
     def encode_documents(
         self, texts: Sequence[str], show_progress: ShowProgress = False
