@@ -227,3 +227,19 @@ def test_default_config_reruns_with_exist_ok(tmp_path: Path) -> None:
         col.upsert([Document("a", "red apples")])
         assert len(col) == 1
         col.close()
+
+
+def test_a_long_file_cut_into_passages_votes_once() -> None:
+    from hybridir.collection.language import document_texts
+
+    long_file = [
+        Document(f"long.md#{i}", f"English passage {i}", metadata={"parent_id": "long.md"})
+        for i in range(300)
+    ]
+    others = [
+        Document(f"{n}.md#0", t, metadata={"parent_id": f"{n}.md"})
+        for n, t in (("a", "北京是中国的首都。"), ("b", "上海是一个大城市。"), ("c", "长城很长。"))
+    ]
+    texts = document_texts([*long_file, *others])
+    assert texts == ["English passage 0", "北京是中国的首都。", "上海是一个大城市。", "长城很长。"]
+    assert document_texts([Document("x", "t", title="T")]) == ["T\nt"]  # unchunked: each one

@@ -22,7 +22,7 @@ from hybridir.text.languages import (
     UnsupportedLanguageWarning,
     analyzer_language,
 )
-from hybridir.types import Document
+from hybridir.types import PARENT, Document
 
 
 class LanguageMismatchWarning(UserWarning):
@@ -61,8 +61,17 @@ class LanguageChoice(NamedTuple):
 
 
 def document_texts(docs: Sequence[Document]) -> list[str]:
-    """What language detection reads of each document: its title and text."""
-    return [f"{d.title}\n{d.text}" if d.title else d.text for d in docs]
+    """What language detection reads: title and text of each document, and of a file cut
+    into passages its first passage only (metadata :data:`~hybridir.types.PARENT`), so that
+    one long file does not outvote the other files with its many passages."""
+    texts: list[str] = []
+    seen: set[str] = set()
+    for d in docs:
+        parent = str(d.metadata.get(PARENT, d.doc_id))
+        if parent not in seen:
+            seen.add(parent)
+            texts.append(f"{d.title}\n{d.text}" if d.title else d.text)
+    return texts
 
 
 def _registered(code: str) -> str:
