@@ -194,3 +194,31 @@ def test_overwrite_waits_for_a_writer_of_the_old_collection(
         assert kept.get("old").doc_id == "old"
         assert len(kept) == 1
     assert _entries(tmp_path) == ["col"]
+
+
+def test_a_folder_is_read_once_when_the_dense_model_is_chosen_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dense auto picks MiniLM for English files, whose passages are then cut again in
+    MiniLM's tokens: from the records read once, not by parsing every file again."""
+    pytest.importorskip("sentence_transformers")
+    from hybridir.collection import sources
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in (("a", "Heat pumps move heat."), ("b", "Solar panels make power.")):
+        (folder / f"{name}.md").write_text(f"# {name}\n\n{text}\n", encoding="utf-8")
+    calls: list[object] = []
+    real = sources.load_source
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources, "load_source", counted)
+    assert main(["index", str(folder), str(tmp_path / "col"), "--no-calibrate"]) == 0
+    assert "dense: sentence-transformers/all-MiniLM-L6-v2 (for en)" in capsys.readouterr().err
+    assert len(calls) == 1
+    with closing(Collection.open(tmp_path / "col")) as col:
+        assert col.has_dense
+        assert len(col) == 2

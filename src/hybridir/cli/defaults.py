@@ -98,19 +98,21 @@ def read_with_defaults(
 ) -> tuple[CollectionConfig, list[Document], IngestReport]:
     """The documents of ``source`` and the config chosen for them (:func:`choose_defaults`).
 
-    A dense model still to be chosen cannot measure passages yet, so the source is read
-    with words as the measure; it is read again when the model chosen measures in its own
-    tokens (a chunked source with a sentence-transformers model)."""
-    from hybridir.collection.sources import count_truncated, read_units
+    The source is read and parsed once. A dense model still to be chosen cannot measure
+    passages yet, so the records are first cut with words as the measure, and cut again
+    when the model chosen measures in its own tokens (a chunked source with a
+    sentence-transformers model)."""
+    from hybridir.collection.sources import chunk_loaded, count_truncated, load_units
     from hybridir.dense.encoders import is_use_multilingual
 
+    loaded, report, name = load_units(source, show, **reading.kwargs())
     auto_dense = config.dense is not None and config.dense.model == AUTO
     provisional = replace(config, dense=None) if auto_dense else config
-    docs, report = read_units(provisional, source, show, **reading.kwargs())
+    docs, report = chunk_loaded(provisional, loaded, report, name, show)
     chosen = choose_defaults(config, docs, dense_required=dense_required)
     if auto_dense and chosen.dense is not None:
         if chosen.chunking is not None and not is_use_multilingual(chosen.dense.model):
-            docs, report = read_units(chosen, source, show, **reading.kwargs())
+            docs, report = chunk_loaded(chosen, loaded, report, name, show)
         else:
             report.truncated = count_truncated(chosen, docs)
     return chosen, docs, report

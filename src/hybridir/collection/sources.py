@@ -229,9 +229,32 @@ def read_units(
 ) -> tuple[list[Document], IngestReport]:
     """Every document to store for ``source`` under ``config`` (chunked or whole), and the
     report, without a collection (the sharded indexer's input)."""
+    return chunk_loaded(config, *load_units(source, show_progress, **options), show_progress)
+
+
+def load_units(
+    source: str | Path, show_progress: ShowProgress = False, **options: Any
+) -> tuple[list[Loaded], IngestReport, str]:
+    """The records of ``source``, read and parsed once (:func:`chunk_loaded` cuts them,
+    under one config or another), with the reading report."""
     found = load_source(source, **options)
     loaded = list(_reading(found, show_progress, "Reading"))
-    report = _report(found, loaded)
+    return loaded, _report(found, loaded), str(source)
+
+
+def chunk_loaded(
+    config: CollectionConfig,
+    loaded: list[Loaded],
+    report: IngestReport,
+    source: str,
+    show_progress: ShowProgress = False,
+) -> tuple[list[Document], IngestReport]:
+    """The documents to store of records :func:`load_units` read (chunked or whole, by
+    ``config``), and ``report`` with their counts.
+
+    Raises:
+        InvalidInputError: no record gave a document.
+    """
     docs = list(units(config, _reading(loaded, show_progress, "Chunking", len(loaded))))
     report.passages = report.written = len(docs)
     if not docs:
