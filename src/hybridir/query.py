@@ -23,8 +23,9 @@ from hybridir.sparse.impact import QUERY_MODES
 
 
 def bm25_queries(backend: Backend, texts: Sequence[str]) -> list[list[str]]:
-    """Each query's index terms, by the collection's analyzer."""
-    return [backend.analyzer.analyze(t) for t in texts]
+    """Each query's index terms, by the collection's analyzer (a large batch, such as an
+    evaluation's topics, through its compiled batch path)."""
+    return backend.analyzer.analyze_many(texts)
 
 
 def encoder_vectors(backend: Backend, config: DenseConfig, texts: Sequence[str]) -> Any:

@@ -26,6 +26,7 @@ from hybridir.errors import ConfigError
 from hybridir.filters import filter_mask
 from hybridir.sparse.segments import SegmentedBM25
 from hybridir.text.analyzer import Analyzer
+from hybridir.text.batch import TermIds
 from hybridir.types import MISSING, Document, RankedList, Retrieval
 
 if TYPE_CHECKING:
@@ -263,6 +264,13 @@ class CollectionView:
         """Index terms of a document: title terms ``title_weight`` times, then text terms."""
         title = self.analyzer.analyze(doc.title) if doc.title else []
         return title * self.config.bm25.title_weight + self.analyzer.analyze(doc.text)
+
+    def index_term_ids(self, docs: Sequence[Document]) -> TermIds:
+        """:meth:`index_terms` of each document as ids in order of first occurrence (the
+        batch analyzer's compiled path, :meth:`Analyzer.fields_term_ids`)."""
+        return self.analyzer.fields_term_ids(
+            [d.title for d in docs], [d.text for d in docs], self.config.bm25.title_weight
+        )
 
     # -- the query backend (hybridir.backend.Backend) ---------------------------------
     def retrieve(

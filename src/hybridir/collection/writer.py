@@ -66,9 +66,10 @@ from hybridir.errors import (
     NotFoundError,
     WriterBusyError,
 )
-from hybridir.sparse.postings import build_from_terms
+from hybridir.sparse.postings import build_from_ids
 from hybridir.sparse.warmup import warm_in_background
 from hybridir.text.analyzer import Analyzer
+from hybridir.text.batch import concat_term_ids
 from hybridir.text.languages import analyzer_language
 from hybridir.types import Document
 
@@ -427,7 +428,9 @@ class Collection(CollectionView):
         show: ShowProgress,
     ) -> Segment:
         warm_in_background()  # so that the first query of a later process finds them cached
-        terms = [view.index_terms(d) for d in _progress(batch, show, "Analyzing")]
+        terms = concat_term_ids(
+            [view.index_term_ids(docs) for docs in _chunked(batch, show, "Analyzing")]
+        )
         doc_ids = [d.doc_id for d in batch]
         impacts = None
         if weights is not None:
@@ -439,7 +442,7 @@ class Collection(CollectionView):
         return save_segment(
             self.directory,
             f"seg-{generation:06d}",
-            build_from_terms(terms, doc_ids),
+            build_from_ids(terms.ids, terms.ptr, terms.terms, doc_ids),
             [dict(d.metadata) for d in batch],
             vectors,
             view.config.dense,
@@ -651,6 +654,22 @@ def _encode_sparse(
 
     texts = [f"{d.title} {d.text}".strip() for d in batch]
     return encode_sparse_cached(view.sparse_encoder, texts, show_progress=show)
+
+
+ANALYSIS_CHUNK = 4096
+"""Documents analysed per batch-analyzer call while writing (the progress bar's step)."""
+
+
+def _chunked(items: Sequence[Document], show: ShowProgress, label: str) -> Iterator[list[Document]]:
+    """``items`` in chunks of :data:`ANALYSIS_CHUNK`, each counted on the progress bar."""
+    chunk: list[Document] = []
+    for item in _progress(items, show, label):
+        chunk.append(item)
+        if len(chunk) == ANALYSIS_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _progress(items: Sequence[Document], show: ShowProgress, label: str) -> Iterable[Document]:

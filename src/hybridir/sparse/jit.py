@@ -41,6 +41,10 @@ KERNEL_MODULES = ("kernels.py", "topk.py")
 """The modules (in this folder) whose functions are compiled kernels; their sources
 together stamp every cached kernel."""
 
+PACKAGE_KERNEL_MODULES = ("text/scan.py",)
+"""Kernel modules in other folders of the package (paths under ``hybridir/``), always
+read from this install; they stamp every cached kernel too."""
+
 
 def kernel_cache_dir() -> Path:
     """Where compiled kernels are cached: numba's ``NUMBA_CACHE_DIR`` when the user set it,
@@ -50,9 +54,14 @@ def kernel_cache_dir() -> Path:
 
 
 def source_stamp(folder: Path | None = None) -> str:
-    """SHA-256 over the sources of :data:`KERNEL_MODULES` (the cache's freshness key)."""
-    folder = folder or Path(__file__).resolve().parent
-    files = tuple(folder / name for name in KERNEL_MODULES)
+    """SHA-256 over the sources of :data:`KERNEL_MODULES` (in ``folder``, by default this
+    one) and :data:`PACKAGE_KERNEL_MODULES` (the cache's freshness key)."""
+    here = Path(__file__).resolve().parent
+    folder = folder or here
+    package = here.parent
+    files = tuple(folder / name for name in KERNEL_MODULES) + tuple(
+        package / name for name in PACKAGE_KERNEL_MODULES
+    )
     return _stamp(files, tuple((st.st_mtime_ns, st.st_size) for st in map(os.stat, files)))
 
 
@@ -92,7 +101,9 @@ def _caching_classes() -> tuple[Any, Any] | None:
             return self._cache_path
 
         def get_source_stamp(self) -> str:
-            return source_stamp(Path(self._py_file).parent)
+            folder = Path(self._py_file).parent
+            # Kernels outside this folder (PACKAGE_KERNEL_MODULES) share the default stamp.
+            return source_stamp(folder if (folder / KERNEL_MODULES[0]).exists() else None)
 
         def get_disambiguator(self) -> str:
             return str(self._lineno)

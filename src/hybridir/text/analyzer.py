@@ -6,11 +6,16 @@ once, whatever the corpus size (the trick bm25s uses with PyStemmer, applied per
 
 from __future__ import annotations
 
+import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import compress
 from typing import cast
 
+import numpy as np
+
 from hybridir.config import AnalyzerConfig
+from hybridir.text.batch import TermIds, TokenTable, batch_local
 from hybridir.text.languages import language_spec, stopwords
 from hybridir.text.stemmers import Stemmer, get_stemmer
 from hybridir.text.tokenize import TOKENIZERS, Tokenizer
@@ -21,6 +26,10 @@ _DROPPED = ""
 _UNSEEN = None
 """What the memo gives for a token it has not normalised yet."""
 
+BATCH_MIN_CHARS = 20_000
+"""Below this many characters a batch is analysed text by text (the regex path): the
+compiled scan's fixed costs (its character table, a kernel call) would outweigh it."""
+
 
 def fold_accents(token: str) -> str:
     """Strip combining marks after NFKD decomposition (``"Łódź"`` keeps ``ł``: it is a letter)."""
@@ -30,10 +39,8 @@ def fold_accents(token: str) -> str:
 
 def strip_possessive(token: str) -> str:
     """Lucene ``EnglishPossessiveFilter``: drop a trailing ``'s`` (any apostrophe form)."""
-    for suffix in _POSSESSIVES:
-        if token.endswith(suffix):
-            return token[: -len(suffix)]
-    return token
+    # Every suffix is two characters long.
+    return token[:-2] if token.endswith(_POSSESSIVES) else token
 
 
 class Analyzer:
@@ -55,30 +62,38 @@ class Analyzer:
         self._stem: Stemmer = get_stemmer(stemmer_name)
         self._possessive = self.config.language == "en"
         self._memo: dict[str, str] = {}  # raw token → index term ("" when dropped)
+        self._batchable = spec.tokenizer == "word"
+        self._table: TokenTable | None = None  # the batch path's raw tokens, made on use
+        self._table_lock = threading.Lock()
+
+    def normalise(self, raws: list[str]) -> list[str]:
+        """Index term of each raw token (``""`` when it yields none: a stopword, too short
+        or too long), with one stemmer call for them all. Both the memo of :meth:`analyze`
+        and the batch path (:meth:`term_ids`) are filled from here.
+
+        The steps run over the whole list (one ``lower`` of the tokens joined by newlines,
+        which no token contains and which ends the context of a final sigma as a token's
+        end does), so the per-token Python work is a few C calls.
+        """
+        cfg = self.config
+        if not raws:
+            return []
+        joined = "\n".join(raws)
+        tokens = (joined.lower() if cfg.lowercase else joined).split("\n")
+        if self._possessive and any(q in joined for q in "'’＇"):
+            tokens = list(map(strip_possessive, tokens))
+        # NFKD leaves ASCII as it is and no ASCII character combines.
+        if cfg.fold_accents and not joined.isascii():
+            tokens = [t if t.isascii() else fold_accents(t) for t in tokens]
+        lo, hi, stop = cfg.min_token_length, cfg.max_token_length, self._stopwords
+        keep = [lo <= len(t) <= hi and t not in stop for t in tokens]
+        stems = iter(self._stem(list(compress(tokens, keep))))
+        return [(next(stems) or _DROPPED) if k else _DROPPED for k in keep]
 
     def _normalise(self, tokens: list[str]) -> None:
         """Fill the memo for tokens not seen before (one batched stemmer call)."""
-        cfg = self.config
-        fresh: list[str] = []
-        keys: list[str] = []
-        for raw in dict.fromkeys(tokens):
-            if raw in self._memo:
-                continue
-            token = raw.lower() if cfg.lowercase else raw
-            if self._possessive:
-                token = strip_possessive(token)
-            if cfg.fold_accents:
-                token = fold_accents(token)
-            if (
-                not cfg.min_token_length <= len(token) <= cfg.max_token_length
-                or token in self._stopwords
-            ):
-                self._memo[raw] = _DROPPED
-                continue
-            fresh.append(token)
-            keys.append(raw)
-        for raw, stem in zip(keys, self._stem(fresh), strict=True):
-            self._memo[raw] = stem or _DROPPED
+        unseen = [raw for raw in dict.fromkeys(tokens) if raw not in self._memo]
+        self._memo.update(zip(unseen, self.normalise(unseen), strict=True))
 
     def analyze(self, text: str) -> list[str]:
         """Index terms of ``text`` in order (duplicates kept)."""
@@ -91,13 +106,75 @@ class Analyzer:
         return _kept(cast(list[str], found))
 
     def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
-        """:meth:`analyze` over many texts (text by text: holding every text's tokens at
-        once to normalise them in one batch measured slower on SciFact)."""
+        """:meth:`analyze` of each text (the same lists): a large batch goes through the
+        compiled scan (:mod:`hybridir.text.batch`) once its kernels are ready, a small one
+        or one in another tokenizer text by text."""
+        texts = texts if isinstance(texts, Sequence) else list(texts)
+        if self._use_batch(texts):
+            return self._batch_ids(texts).lists()
         return list(map(self.analyze, texts))
+
+    def term_ids(self, texts: Sequence[str]) -> TermIds:
+        """The terms of :meth:`analyze_many` as ids numbered in order of first occurrence
+        (the numbering of :func:`hybridir.sparse.postings.build_from_terms`)."""
+        if self._use_batch(texts):
+            found = self._batch_ids(texts)
+            return batch_local(found.ids, found.ptr, found.terms)
+        return _ids_of(list(map(self.analyze, texts)))
+
+    def fields_term_ids(
+        self, titles: Sequence[str], texts: Sequence[str], title_weight: int
+    ) -> TermIds:
+        """Per document, title terms ``title_weight`` times then text terms, as ids in
+        order of first occurrence (a collection's index terms, see
+        :meth:`hybridir.collection.view.CollectionView.index_terms`)."""
+        if len(titles) != len(texts):
+            raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
+        both = [*titles, *texts]
+        if not self._use_batch(both):
+            analyze = self.analyze
+            return _ids_of(
+                [
+                    analyze(title) * title_weight + analyze(text)
+                    for title, text in zip(titles, texts, strict=True)
+                ]
+            )
+        from hybridir.text.scan import weighted_fields
+
+        found = self._batch_ids(both)
+        ids, ptr = weighted_fields(found.ids, found.ptr, len(texts), max(title_weight, 0))
+        return batch_local(ids, ptr, found.terms)
+
+    def _use_batch(self, texts: Sequence[str]) -> bool:
+        """Whether ``texts`` go through the compiled scan: the ``word`` tokenizer, a batch
+        of at least :data:`BATCH_MIN_CHARS`, and kernels that need no compiling now
+        (:data:`hybridir.sparse.jit.READINESS`, which starts their background compile)."""
+        if not self._batchable or sum(map(len, texts)) < BATCH_MIN_CHARS:
+            return False
+        from hybridir.sparse.jit import READINESS
+        from hybridir.text.scan import scan_tokens
+
+        return READINESS(scan_tokens)
+
+    def _batch_ids(self, texts: Sequence[str]) -> TermIds:
+        """Term ids of ``texts`` by the compiled scan, into this analyzer's term table."""
+        with self._table_lock:
+            if self._table is None:
+                self._table = TokenTable(self.normalise)
+        return self._table.term_ids(texts)
 
     def _terms(self, tokens: list[str]) -> list[str]:
         """Index terms of tokens already in the memo."""
         return _kept(list(map(self._memo.__getitem__, tokens)))
+
+
+def _ids_of(docs_terms: list[list[str]]) -> TermIds:
+    """Term lists as ids in order of first occurrence."""
+    vocab: dict[str, int] = {}
+    ids = [vocab.setdefault(term, len(vocab)) for terms in docs_terms for term in terms]
+    ptr = np.zeros(len(docs_terms) + 1, dtype=np.int64)
+    np.cumsum([len(terms) for terms in docs_terms], out=ptr[1:])
+    return TermIds(np.asarray(ids, dtype=np.int32).reshape(-1), ptr, list(vocab))
 
 
 def _kept(terms: list[str]) -> list[str]:

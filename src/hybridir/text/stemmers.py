@@ -30,7 +30,12 @@ def snowball(algorithm: str) -> Stemmer:
         raise ConfigError(
             f"PyStemmer has no algorithm {algorithm!r}; valid: {sorted(pystemmer.algorithms())}"
         )
-    stem_words: Stemmer = pystemmer.Stemmer(algorithm).stemWords
+    stemmer = pystemmer.Stemmer(algorithm)
+    # The analyzers memoise stems per raw token already; PyStemmer's own word cache only
+    # adds bookkeeping (stemming SciFact's 46k distinct tokens: 13 ms without it, 49 ms
+    # with its default 10,000 entries). Its stems are the same either way.
+    stemmer.maxCacheSize = 0
+    stem_words: Stemmer = stemmer.stemWords
     return stem_words
 
 

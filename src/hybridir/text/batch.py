@@ -1,0 +1,216 @@
+"""Batch analysis for the ``word`` tokenizer: many texts → term ids, in compiled code.
+
+The texts are scanned as code points by :func:`hybridir.text.scan.scan_tokens`, which finds
+the same tokens as the ``word`` regular expression and interns each distinct raw token
+once; only the raw tokens never seen before come back to Python, where the analyzer
+normalises them all in one batch (one stemmer call), exactly as it normalises the tokens
+of :meth:`hybridir.text.analyzer.Analyzer.analyze`. Term ids then follow by an array
+gather. The per-token work of the regex path (``re.findall``, memo look-ups) is what this
+saves: bm25s (Lù, 2024) shows the same split of tokenizing from stemming the vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hybridir.text.tokenize import _JOINERS, _mark_class
+
+MAX_CODE_POINT = 0x10FFFF
+_T = TypeVar("_T", bound=np.generic)
+
+
+@dataclass(frozen=True)
+class TermIds:
+    """Index terms of several texts as ids.
+
+    Attributes:
+        ids: int32 term id of every kept token, texts concatenated.
+        ptr: int64 offsets; text ``t``'s terms are ``ids[ptr[t]:ptr[t+1]]``.
+        terms: the term of each id.
+    """
+
+    ids: NDArray[np.int32]
+    ptr: NDArray[np.int64]
+    terms: list[str]
+
+    def lists(self) -> list[list[str]]:
+        """The terms of each text, as :meth:`Analyzer.analyze` gives them."""
+        table = np.empty(len(self.terms), dtype=object)
+        table[:] = self.terms
+        flat: list[str] = table[self.ids].tolist()
+        bounds = self.ptr.tolist()
+        return [flat[a:b] for a, b in pairwise(bounds)]
+
+
+@cache
+def char_classes() -> NDArray[np.uint8]:
+    """Class of every code point (:data:`hybridir.text.scan.WORD`, …), from the ``word``
+    tokenizer's own character class, so both agree by construction (about 0.1 s, once)."""
+    from hybridir.text.scan import INNER, JOINER, WORD
+
+    every = np.arange(MAX_CODE_POINT + 1, dtype=np.uint32).tobytes()
+    text = every.decode("utf-32-le", "surrogatepass")
+    classes = np.zeros(MAX_CODE_POINT + 1, dtype=np.uint8)
+    for run in re.finditer(rf"[\w{_mark_class()}]+", text):
+        classes[run.start() : run.end()] = WORD
+    for ch, kind in [(c, JOINER) for c in _JOINERS] + [(c, INNER) for c in "'’."]:
+        if classes[ord(ch)] != 0:  # pragma: no cover - the pattern keeps them apart
+            raise AssertionError(f"{ch!r} is both a word character and a separator")
+        classes[ord(ch)] = kind
+    return classes
+
+
+def code_points(texts: Sequence[str]) -> tuple[str, NDArray[np.uint32], NDArray[np.int64]]:
+    """The texts joined, their code points, and each text's offsets among them."""
+    joined = "".join(texts)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=ptr[1:])
+    return joined, cps, ptr
+
+
+Normaliser = Callable[[list[str]], list[str]]
+"""Raw tokens → their index terms (``""`` for a dropped token), one for one."""
+
+
+class TokenTable:
+    """The raw tokens an analyzer has met and the term of each (thread-safe).
+
+    Kept for the analyzer's lifetime, like its memo, so a raw token is normalised once.
+    """
+
+    def __init__(self, normalise: Normaliser) -> None:
+        self._normalise = normalise
+        self._lock = threading.Lock()
+        # Room for a few thousand raw tokens (a batch of queries) before the first growth.
+        self._slots = np.full(8192, -1, dtype=np.int32)
+        self._hashes = np.zeros(4096, dtype=np.uint64)
+        self._key_ptr = np.zeros(4097, dtype=np.int64)
+        self._store = np.zeros(32768, dtype=np.uint32)
+        self._n_raw = 0
+        self._raw_term = np.zeros(0, dtype=np.int32)  # term id of each raw id, -1 dropped
+        self._term_id: dict[str, int] = {"": -1}
+        self._terms: list[str] = []  # every term met so far, by id
+
+    def term_ids(self, texts: Sequence[str]) -> TermIds:
+        """Index terms of each text, as ids into the terms met so far."""
+        from hybridir.text.scan import kept_terms
+
+        with self._lock:
+            raw_ids, tok_ptr = self._scan(texts)
+            ids, ptr = kept_terms(raw_ids, tok_ptr, self._raw_term)
+            return TermIds(ids, ptr, list(self._terms))
+
+    def _scan(self, texts: Sequence[str]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+        """Raw ids of every token; the raw tokens new to the table get their term."""
+        from hybridir.text.scan import scan_tokens
+
+        joined, cps, text_ptr = code_points(texts)
+        classes = char_classes()
+        state = np.array([0, 0, 0, self._n_raw, 0, 0], dtype=np.int64)
+        raw_ids = np.empty(len(cps) // 2 + len(texts), dtype=np.int32)
+        tok_ptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        spans = np.empty(2 * 4096, dtype=np.int64)
+        while not scan_tokens(
+            cps, text_ptr, classes, self._arrays(), state, raw_ids, tok_ptr, spans
+        ):
+            self._grow(int(state[3]), int(state[5]))
+            if 2 * (int(state[4]) + 1) > len(spans):
+                spans = _resized(spans, 2 * len(spans))
+        self._n_raw = int(state[3])
+        pairs = spans[: 2 * int(state[4])].tolist()
+        self._add_terms([joined[a:b] for a, b in zip(pairs[::2], pairs[1::2], strict=True)])
+        return raw_ids[: int(state[2])], tok_ptr
+
+    def _arrays(
+        self,
+    ) -> tuple[NDArray[np.int32], NDArray[np.uint64], NDArray[np.int64], NDArray[np.uint32]]:
+        """The hash table's arrays, as :func:`hybridir.text.scan.scan_tokens` takes them."""
+        return self._slots, self._hashes, self._key_ptr, self._store
+
+    def _grow(self, n_raw: int, size: int) -> None:
+        """Room for one more raw token of ``size`` code points (capacities doubled)."""
+        from hybridir.text.scan import rehash
+
+        if 2 * (n_raw + 1) > len(self._slots):
+            self._slots = rehash(self._hashes, n_raw, 2 * len(self._slots))
+        if n_raw + 1 >= len(self._hashes):
+            self._hashes = _resized(self._hashes, 2 * len(self._hashes))
+            self._key_ptr = _resized(self._key_ptr, len(self._hashes) + 1)
+        need = int(self._key_ptr[n_raw]) + size
+        if need > len(self._store):
+            self._store = _resized(self._store, max(need, 2 * len(self._store)))
+
+    def _add_terms(self, raws: list[str]) -> None:
+        """Normalise the raw tokens just interned (in id order) and record their terms."""
+        if not raws:
+            return
+        if any(j in "".join(raws) for j in _JOINERS):
+            raws = [r.replace("\u200c", "").replace("\u200d", "") for r in raws]
+        terms = self._normalise(raws)
+        term_id = self._term_id  # holds "" → -1, the dropped tokens' id
+        new = [t for t in dict.fromkeys(terms) if t not in term_id]
+        term_id.update(zip(new, range(len(self._terms), len(self._terms) + len(new)), strict=True))
+        self._terms.extend(new)
+        ids = np.fromiter(map(term_id.__getitem__, terms), dtype=np.int32, count=len(terms))
+        self._raw_term = np.concatenate([self._raw_term, ids])
+
+
+def _resized(array: NDArray[_T], size: int) -> NDArray[_T]:
+    """``array``'s values followed by room for more, ``size`` in all (``size >= len``)."""
+    out = np.zeros(size, dtype=array.dtype)
+    out[: len(array)] = array
+    return out
+
+
+def batch_local(ids: NDArray[np.int32], ptr: NDArray[np.int64], terms: list[str]) -> TermIds:
+    """``ids`` (into ``terms``) renumbered in order of first occurrence, with only the
+    terms they use: the numbering :func:`hybridir.sparse.postings.build_from_terms` gives."""
+    from hybridir.text.scan import first_occurrence
+
+    local, order = first_occurrence(ids, len(terms))
+    return TermIds(local, ptr, [terms[t] for t in order.tolist()])
+
+
+def concat_term_ids(parts: Sequence[TermIds]) -> TermIds:
+    """The texts of ``parts``, in order, as one :class:`TermIds` numbered in order of first
+    occurrence (each part's terms are in that order, so the merged numbering is too)."""
+    vocab: dict[str, int] = {}
+    ids: list[NDArray[np.int32]] = []
+    ptrs: list[NDArray[np.int64]] = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for part in parts:
+        remap = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in part.terms),
+            dtype=np.int32,
+            count=len(part.terms),
+        )
+        ids.append(remap[part.ids])
+        ptrs.append(part.ptr[1:] + offset)
+        offset += int(part.ptr[-1])
+    return TermIds(
+        np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32),
+        np.concatenate(ptrs),
+        list(vocab),
+    )
+
+
+def warm_batch_kernels() -> None:
+    """Run every kernel of the batch path once, table growth included (compiling them, or
+    loading them from the cache), with the argument types real batches pass."""
+    from hybridir.text.scan import weighted_fields
+
+    table = TokenTable(lambda raws: [r.lower() for r in raws])
+    texts = [" ".join(f"w{i}" for i in range(5000)), "Don’t u.s. 3.5 a\u200db", "", "x"]
+    found = table.term_ids(texts)
+    ids, ptr = weighted_fields(found.ids, found.ptr, len(texts) // 2, 2)
+    batch_local(ids, ptr, found.terms)
