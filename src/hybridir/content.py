@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 from hybridir.backend import Backend
 from hybridir.errors import ConfigError, InvalidInputError
 from hybridir.text.snippets import SNIPPET_WORDS, Snippets, WordTerms
-from hybridir.types import Document, Hit
+from hybridir.types import Document, Hit, Hits
 
 FieldName = Literal["title", "text", "snippet", "metadata"]
 """The names :data:`FIELDS` accepts (for typed front ends: the HTTP schema, the CLI)."""
@@ -78,14 +78,28 @@ def with_content(
     fields: Sequence[str],
     words: int = SNIPPET_WORDS,
     vocabulary: WordTerms | None = None,
-) -> list[Hit]:
+) -> Sequence[Hit]:
     """``hits`` with the content ``fields`` (already checked by :func:`check_fields`), read
     in one :meth:`~hybridir.backend.Backend.documents` call; ``words`` per snippet, words'
-    index terms memoised in ``vocabulary`` (of ``backend.analyzer``) when given."""
+    index terms memoised in ``vocabulary`` (of ``backend.analyzer``) when given. Hits kept
+    as columns (:class:`~hybridir.types.Hits`) get the content as columns too."""
     if not fields or not hits:
-        return list(hits)
-    docs = backend.documents([h.passage_id or h.doc_id for h in hits])
+        return hits
+    columns = hits.columns() if isinstance(hits, Hits) else None
+    ids = list(columns.doc_ids) if columns is not None else [h.passage_id or h.doc_id for h in hits]
+    docs = backend.documents(ids)
     snippets = Snippets(backend.analyzer, query, words, vocabulary)
+    if columns is not None:
+        read = {
+            FIELDS[f].attribute: [FIELDS[f].read(doc, snippets) for doc in docs] for f in fields
+        }
+        return Hits.from_columns(
+            columns._replace(
+                titles=read.get("title", columns.titles),
+                texts=read.get("text", columns.texts),
+                metadata=read.get("metadata", columns.metadata),
+            )
+        )
     return [
         hit._replace(**{FIELDS[f].attribute: FIELDS[f].read(doc, snippets) for f in fields})
         for hit, doc in zip(hits, docs, strict=True)

@@ -45,6 +45,7 @@ from hybridir.text.snippets import WordTerms
 from hybridir.types import (
     PARENT,
     Hit,
+    Hits,
     RankedList,
     Retrieval,
     Run,
@@ -224,7 +225,7 @@ class Searcher:
             ranked, parents = self._grouped(ask, k, depth)
         else:
             ranked, parents = self._ranked(ask, depth), {}
-        hits = ranked.hits
+        hits: Sequence[Hit] = ranked.hits
         if reranker is not None:
             hits, seconds = rerank_hits(reranker, backend, query, hits)
             timings["rerank"] = seconds * 1e3
@@ -244,7 +245,7 @@ class Searcher:
             vocabulary = self._vocabulary(backend.analyzer)
             hits = with_content(backend, query, hits, wanted, vocabulary=vocabulary)
             timings["content"] = _ms(clock)
-        return SearchResult(query, tuple(hits), timings, ranked.missing_shards)
+        return SearchResult(query, Hits.of(hits), timings, ranked.missing_shards)
 
     def _ranked(self, ask: _Ask, depth: int) -> _Ranked:
         """Retrieve, fuse and boost one query's top ``depth`` hits (timings added up)."""
@@ -290,7 +291,7 @@ class Searcher:
         mode: str,
         config: FusionConfig,
         k: int,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         fused = self.fuse_lists(query, lists, config, k, backend) if mode == HYBRID else None
         return hits_from(lists, mode, fused)
 
@@ -439,7 +440,7 @@ class _Ranked(NamedTuple):
     """One ranking round: the hits, the shards that did not answer, and whether every
     list gave all it had (so a deeper round would find nothing more)."""
 
-    hits: list[Hit]
+    hits: Sequence[Hit]
     missing_shards: tuple[int, ...]
     exhausted: bool
 
