@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="dense query vectors from the transformer, or from a dense-table fitted on first use",
     )
     parser.add_argument("--workers", type=int, default=1, help="hybridir serve --workers")
+    parser.add_argument(
+        "--http", default="auto", choices=["auto", "httptools", "h11"], help="hybridir serve --http"
+    )
     parser.add_argument("--concurrency", default="1,4,16")
     parser.add_argument("--requests", type=int, default=300, help="searches per level")
     parser.add_argument("--write-batch", type=int, default=20)
@@ -78,10 +81,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(collection: Path, keys: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    collection: Path, keys: Path, workers: int, http: str = "auto"
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "hybridir.cli", "serve", str(collection), "--port", str(port)]
-    cmd += ["--workers", str(workers)]
+    cmd += ["--workers", str(workers)] + (["--http", http] if http != "auto" else [])
     proc = subprocess.Popen(
         [*cmd, "--api-key-file", str(keys)],
         stdout=subprocess.DEVNULL,
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.copytree(source, served)
         (Path(tmp) / "keys").write_text(KEY + "\n")
-        proc, base = start_server(served, Path(tmp) / "keys", args.workers)
+        proc, base = start_server(served, Path(tmp) / "keys", args.workers, args.http)
         name = served.name
         try:
             run_level(base, name, queries, 2, 20, args.retriever)  # warm up
@@ -197,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     how = f", dense queries: {args.dense_query}" if args.retriever != "bm25" else ""
     table = Table(
         title=f"{args.retriever} search over HTTP ({args.dataset}{how}, "
-        f"{args.workers} worker(s), loopback, 2 cores)"
+        f"{args.workers} worker(s), --http {args.http}, loopback, 2 cores)"
     )
     for column in ("load", "concurrency", "req/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column)
@@ -216,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report = {"retriever": args.retriever, "dense_query": args.dense_query}
         report["workers"] = args.workers
+        report["http"] = args.http
         print(json.dumps({**report, "quiet": quiet, "writing": writing}))
     return 0
 

@@ -60,17 +60,17 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serving_in_thread(config: ServerConfig) -> Iterator[str]:
+def serving_in_thread(config: ServerConfig, http: str = "auto") -> Iterator[str]:
     """A real uvicorn in a thread on 127.0.0.1, started as ``hybridir serve`` starts it
-    (bound socket, request-head deadline, limits and body timeout of ``config``); yields
-    its base URL."""
+    (bound socket, request-head deadline, limits and body timeout of ``config``, the HTTP
+    parser ``http``); yields its base URL."""
     import uvicorn
 
     from hybridir.server.app import create_app
     from hybridir.server.serving import listen, url, uvicorn_config
 
     with listen("127.0.0.1", 0) as sock:
-        server = uvicorn.Server(uvicorn_config(create_app(config), config))
+        server = uvicorn.Server(uvicorn_config(create_app(config), config, http=http))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         deadline = time.monotonic() + 30

@@ -69,6 +69,11 @@ def test_a_bad_timeout_is_refused(collection: Path) -> None:
     assert "header_timeout must be a positive number of seconds, got 0.0" in line
 
 
+def test_an_unknown_http_parser_is_refused(collection: Path) -> None:
+    line = _fails(_serve(str(collection), "--port", "0", "--http", "http2"))
+    assert "--http must be one of auto, httptools, h11, got 'http2'" in line
+
+
 def _first_line(proc: subprocess.Popen[bytes], seconds: float) -> str:
     """The first line ``proc`` writes to stderr ("" if it exits or stays silent)."""
     assert proc.stderr is not None

@@ -1,8 +1,12 @@
 """A real uvicorn on 127.0.0.1 against slow, idle and oversized clients, over raw sockets:
-the request head and body each have a deadline, and a chunked body over the limit is 413."""
+the request head and body each have a deadline, and a chunked body over the limit is 413.
+
+Every test runs on both HTTP parsers ``hybridir serve`` can use: httptools (the default
+when installed) and h11 (the fallback); each carries the head deadline its own way."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import select
 import socket
@@ -25,8 +29,13 @@ HEAD_S = 0.5
 BODY_S = 1.0
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+PARSERS = ["httptools", "h11"]
+if importlib.util.find_spec("httptools") is None:  # the h11 fallback alone, then
+    PARSERS.remove("httptools")
+
+
+@pytest.fixture(scope="module", params=PARSERS)
+def base(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("slow") / "energy"
     Collection.create(folder).add([Document("a", "solar panels"), Document("b", "wind")])
     config = ServerConfig(
@@ -36,7 +45,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         header_timeout=HEAD_S,
         body_timeout=BODY_S,
     )
-    with serving_in_thread(config) as url:
+    with serving_in_thread(config, http=request.param) as url:
         # the first search compiles the scoring kernels (seconds on a busy machine): done
         # here, so the timed tests below measure the deadlines alone
         warm = httpx.post(f"{url}/collections/energy/search", json={"query": "x"}, timeout=300)
@@ -64,6 +73,24 @@ def _response(sock: socket.socket) -> bytes:
         assert chunk, f"closed mid-body: {data!r}"
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def _responses(sock: socket.socket, n: int) -> list[bytes]:
+    """``n`` whole HTTP responses (Content-Length bodies), however TCP splits or joins them."""
+    data, out = b"", []
+    while len(out) < n:
+        head_end = data.find(b"\r\n\r\n")
+        found = re.search(rb"(?im)^content-length:\s*(\d+)", data[:head_end])
+        end = head_end + 4 + int(found.group(1)) if head_end >= 0 and found else -1
+        if 0 <= end <= len(data):
+            out.append(data[:end])
+            data = data[end:]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, f"closed mid-response: {data!r}"
+        data += chunk
+    assert data == b"", f"more than {n} responses: {data!r}"
+    return out
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> bytes | None:
@@ -125,6 +152,52 @@ def test_the_head_deadline_restarts_after_each_response(base: str) -> None:
         seconds = _drip(sock, SLOW_HEAD, 6)  # dripping resets uvicorn's keep-alive timer
         assert seconds is not None
         assert seconds < HEAD_S + 1.5
+
+
+SEARCH_BODY = b'{"query": "solar"}'
+SEARCH = (
+    b"POST /collections/energy/search HTTP/1.1\r\nHost: x\r\n"
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(SEARCH_BODY)
+) + SEARCH_BODY
+
+
+def test_a_keep_alive_client_is_served_for_longer_than_the_deadline(base: str) -> None:
+    with _connect(base) as sock:
+        start = time.monotonic()
+        for i in range(6):  # GETs and POSTs with bodies, 1.8 deadlines on one connection
+            time.sleep(HEAD_S * 0.3)
+            sock.sendall(SEARCH if i % 2 else b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = _response(sock)
+            assert reply.startswith(b"HTTP/1.1 200 OK"), reply
+            assert (b'"doc_id":"a"' if i % 2 else b'{"status":"ok"}') in reply
+        assert time.monotonic() - start > HEAD_S * 1.5
+        # with httpx, as a client library keeps a connection
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(3):
+                time.sleep(HEAD_S * 0.6)
+                assert client.post("/collections/energy/search", json={"query": "solar"}).is_success
+
+
+def test_pipelined_requests_are_answered_in_order_then_the_deadline_runs(base: str) -> None:
+    with _connect(base) as sock:
+        sock.sendall(SEARCH + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + SEARCH)
+        first, second, third = _responses(sock, 3)
+        assert b'"doc_id":"a"' in first
+        assert b'"doc_id":"a"' in third
+        assert second.endswith(b'{"status":"ok"}')
+        start = time.monotonic()
+        assert _closed_within(sock, 5) == b""  # idle after the last answer: the deadline
+        assert HEAD_S * 0.8 < time.monotonic() - start < HEAD_S + 1.5
+
+
+def test_a_partial_head_sent_with_a_request_gets_its_own_deadline(base: str) -> None:
+    with _connect(base) as sock:
+        sock.sendall(SEARCH + b"GET /health HTTP/1.1\r\nHo")  # the next head never ends
+        (reply,) = _responses(sock, 1)
+        assert b'"doc_id":"a"' in reply
+        start = time.monotonic()
+        assert _closed_within(sock, 5) == b""
+        assert HEAD_S * 0.8 < time.monotonic() - start < HEAD_S + 1.5
 
 
 def test_a_slow_handler_or_body_within_its_deadline_is_not_cut(base: str) -> None:

@@ -36,6 +36,10 @@ def serve(
         float,
         typer.Option(help="Seconds a write waits for another process's write (then 409)."),
     ] = 30.0,
+    http: Annotated[
+        str,
+        typer.Option(help="HTTP parser: auto (httptools when installed), httptools or h11."),
+    ] = "auto",
 ) -> None:
     """Serve collections over HTTP: JSON API, /docs, /metrics and a search page at /.
 
@@ -46,6 +50,7 @@ def serve(
     """
     try:
         from hybridir.server.config import ServerConfig
+        from hybridir.server.protocol import http_protocol
         from hybridir.server.serving import listen, prepare, run, url
     except ImportError as exc:
         from hybridir.errors import missing_dependency
@@ -61,9 +66,10 @@ def serve(
         body_timeout=body_timeout,
         write_wait=write_wait,
     )
+    http_protocol(http)  # an unknown or missing parser fails before anything starts
     app_or_factory = prepare(config, workers, api_key_file)
     with listen(host, port) as sock:
         err.print(
             f"serving {sorted(config.collections)} on {url(sock)}", markup=False, soft_wrap=True
         )
-        run(app_or_factory, config, sock, workers)
+        run(app_or_factory, config, sock, workers, http)

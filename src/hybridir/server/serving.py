@@ -21,7 +21,7 @@ from hybridir.errors import ConfigError
 from hybridir.server.app import create_app
 from hybridir.server.config import ServerConfig
 from hybridir.server.main import FACTORY, export_config
-from hybridir.server.protocol import HeaderTimeoutProtocol, TimedConfig
+from hybridir.server.protocol import TimedConfig, http_protocol
 from hybridir.server.served import check_collections
 
 BACKLOG = 2048  # uvicorn's default
@@ -76,21 +76,36 @@ def url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
 
 
-def uvicorn_config(app: FastAPI | str, config: ServerConfig, workers: int = 1) -> TimedConfig:
-    """uvicorn's settings: the request-head deadline of ``config``, quiet logs."""
+def uvicorn_config(
+    app: FastAPI | str, config: ServerConfig, workers: int = 1, http: str = "auto"
+) -> TimedConfig:
+    """uvicorn's settings: the HTTP parser ``http`` (see
+    :func:`~hybridir.server.protocol.http_protocol`) with the request-head deadline of
+    ``config``, uvloop as the event loop when installed (uvicorn's ``auto``), quiet logs.
+
+    Raises:
+        ConfigError: ``http`` is not a known parser, or not installed.
+    """
     return TimedConfig(
         app,
         header_timeout=config.header_timeout,
-        http=HeaderTimeoutProtocol,
+        http=http_protocol(http),
+        loop="auto",
         factory=isinstance(app, str),
         workers=workers,
         log_level="warning",
     )
 
 
-def run(app: FastAPI | str, config: ServerConfig, sock: socket.socket, workers: int) -> None:
-    """Serve on ``sock`` until interrupted (SIGINT/SIGTERM)."""
-    settings = uvicorn_config(app, config, workers)
+def run(
+    app: FastAPI | str,
+    config: ServerConfig,
+    sock: socket.socket,
+    workers: int,
+    http: str = "auto",
+) -> None:
+    """Serve on ``sock`` with the HTTP parser ``http`` until interrupted (SIGINT/SIGTERM)."""
+    settings = uvicorn_config(app, config, workers, http)
     if workers > 1:
         _supervisor(settings, sock).run()
     else:
