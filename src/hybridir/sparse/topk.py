@@ -3,8 +3,9 @@
 Hits order by (score desc, tie key asc), the tie key being a row's doc-id sort position.
 Small k uses a size-k min-heap whose root is the worst kept hit; large k packs each
 candidate into one int64 key, selects the k smallest keys and sorts them, both by radix
-(8-bit digits). Dense score arrays first get a safe threshold from block maxima, so most
-rows are rejected without heap work.
+(8-bit digits). Dense score arrays first get a safe threshold from the maxima of disjoint
+row groups (strided groups for small k, contiguous blocks for large k), so most rows are
+rejected without heap work.
 
 Selections and sorts are written out here rather than taken from numba's ``np.partition`` /
 ``np.sort``: those compile for several seconds each, and a fresh install compiles every
@@ -88,22 +89,33 @@ _BLOCK = 64
 
 
 @kernel()
+def _full_block_maxima(bits, maxima):  # type: ignore[no-untyped-def]
+    """:func:`_block_maxima` of the full blocks of ``_BLOCK`` rows.
+
+    A function of its own, so the block size is a constant LLVM unrolls and vectorises:
+    behind a runtime ``block == _BLOCK`` test, or with the block count passed in rather
+    than derived from ``bits``, the same loop ran over twice as slow.
+    """
+    for blk in range(bits.shape[0] // _BLOCK):
+        best = np.int32(0)
+        for r in range(blk * _BLOCK, blk * _BLOCK + _BLOCK):
+            v = bits[r]
+            best = v if v > best else best
+        maxima[blk] = best
+
+
+@kernel()
 def _block_maxima(bits, block, maxima):  # type: ignore[no-untyped-def]
     """Per block of ``block`` rows, the max of ``bits`` (int32 view of float32 scores >= 0).
 
     Non-negative IEEE floats order like their bit patterns, and an integer max reduction
-    vectorises where the float one (NaN semantics) does not. The common block size is a
-    compile-time constant so LLVM can unroll it.
+    vectorises where the float one (NaN semantics) does not. The common block size goes to
+    :func:`_full_block_maxima`, where it is a compile-time constant.
     """
     n = bits.shape[0]
     n_full = n // block
     if block == _BLOCK:
-        for blk in range(n_full):
-            best = np.int32(0)
-            for r in range(blk * _BLOCK, blk * _BLOCK + _BLOCK):
-                v = bits[r]
-                best = v if v > best else best
-            maxima[blk] = best
+        _full_block_maxima(bits, maxima)
     else:
         for blk in range(n_full):
             best = np.int32(0)
@@ -146,6 +158,44 @@ def _kth_largest_bits(values, k):  # type: ignore[no-untyped-def]
     return np.int32(prefix)
 
 
+@kernel(inline="always")
+def _sift_bits(heap, size, i):  # type: ignore[no-untyped-def]
+    """Restore the min-heap property below ``heap[i]`` (int32 values)."""
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            return
+        child = left
+        if left + 1 < size and heap[left + 1] < heap[left]:
+            child = left + 1
+        if heap[child] < heap[i]:
+            heap[i], heap[child] = heap[child], heap[i]
+            i = child
+        else:
+            return
+
+
+@kernel()
+def _kth_largest_bits_heap(values, k):  # type: ignore[no-untyped-def]
+    """The k-th largest of int32 ``values`` (``1 <= k <= len(values)``), for small k.
+
+    A size-k min-heap with a root reject (Knuth, TAOCP vol. 3, 5.2.3): one comparison for
+    most values, where the radix passes of :func:`_kth_largest_bits` clear and scan 4096
+    histogram slots whatever the input size.
+    """
+    heap = np.empty(k, dtype=np.int32)
+    for x in range(k):
+        heap[x] = values[x]
+    for start in range(k // 2 - 1, -1, -1):
+        _sift_bits(heap, k, start)
+    for x in range(k, values.shape[0]):
+        v = values[x]
+        if v > heap[0]:
+            heap[0] = v
+            _sift_bits(heap, k, 0)
+    return heap[0]
+
+
 @kernel()
 def _dense_floor(bits, k, maxima_buffer):  # type: ignore[no-untyped-def]
     """A safe threshold for a dense score array: the k-th largest block maximum.
@@ -168,6 +218,65 @@ def _dense_floor(bits, k, maxima_buffer):  # type: ignore[no-untyped-def]
     return floor_bits, block, maxima
 
 
+_GROUPS = 128
+"""Strided row groups for the small-k floor (at least this many; more on large arrays)."""
+
+
+@kernel()
+def _group_maxima(bits, n_groups, maxima):  # type: ignore[no-untyped-def]
+    """``maxima[g]`` = the max of ``bits[g + j * n_groups]`` over the full rounds ``j``.
+
+    Row groups strided by ``n_groups`` make the reduction vertical: each round is one
+    contiguous slice maxed element-wise into ``maxima``, which LLVM vectorises. Contiguous
+    blocks need a horizontal reduction per block, and that loop ran 8 times slower.
+    """
+    head = bits[:n_groups]
+    for g in range(n_groups):
+        maxima[g] = head[g]
+    for j in range(1, bits.shape[0] // n_groups):
+        row = bits[j * n_groups : j * n_groups + n_groups]
+        for g in range(n_groups):
+            v = row[g]
+            best = maxima[g]
+            maxima[g] = v if v > best else best
+
+
+@kernel()
+def _group_candidates(bits, k, maxima_buffer, cand):  # type: ignore[no-untyped-def]
+    """The rows of a dense score array (int32 bits of float32 scores) that can be in the
+    top k (``k <= HEAP_MAX_K``), into ``cand``; returns their count.
+
+    The floor is the k-th largest maximum of disjoint row groups (:func:`_group_maxima`):
+    k distinct rows reach it, so no row below it is a hit (Fagin-style threshold on
+    partition maxima, as in block-max top-k; Ding & Suel 2011). Only the groups whose
+    maximum reaches it are scanned, branch-free (which rows pass is data-dependent, and a
+    branch on it was mispredicted often enough to cost more than the selection).
+    """
+    n = bits.shape[0]
+    n_groups = max(_GROUPS, (n // 64 + 15) // 16 * 16)  # about 64 rows a group
+    m = np.int64(0)
+    if n < 2 * n_groups:  # too few rows for groups to pay: every positive row
+        for r in range(n):
+            cand[m] = r
+            m += bits[r] > 0
+        return m
+    maxima = maxima_buffer[:n_groups]
+    _group_maxima(bits, n_groups, maxima)
+    floor_bits = max(_kth_largest_bits_heap(maxima, k), np.int32(1))  # only positive hits
+    n_rounds = n // n_groups
+    for g in range(n_groups):
+        if maxima[g] < floor_bits:
+            continue
+        for j in range(n_rounds):
+            row = np.uint32(g + j * n_groups)  # unsigned: no wrap-around test on the index
+            cand[m] = row
+            m += bits[row] >= floor_bits
+    for r in range(n_rounds * n_groups, n):  # the last, partial round
+        cand[m] = r
+        m += bits[r] >= floor_bits
+    return m
+
+
 @kernel()
 def top_k_dense(  # type: ignore[no-untyped-def]
     scores,
@@ -185,50 +294,31 @@ def top_k_dense(  # type: ignore[no-untyped-def]
 ):
     """Exact top-k over every row with a positive score (deleted rows must hold 0).
 
-    Only blocks whose maximum reaches the :func:`_dense_floor` threshold are visited; their
-    rows at or above it go to the heap (small k) or to a radix selection and sort (large k).
+    Small k: the rows :func:`_group_candidates` keeps go to a size-k heap. Large k: only
+    blocks whose maximum reaches the :func:`_dense_floor` threshold are visited, and their
+    rows at or above it go to a radix selection and sort.
     """
     n = scores.shape[0]
     bits = scores.view(np.int32)
-    floor_bits, block, maxima = _dense_floor(bits, k, maxima_buffer)
-    floor_bits = max(floor_bits, np.int32(1))  # only positive scores are hits
     if k > HEAP_MAX_K:
+        floor_bits, block, maxima = _dense_floor(bits, k, maxima_buffer)
+        floor_bits = max(floor_bits, np.int32(1))  # only positive scores are hits
         m = np.int64(0)
         for blk in range(maxima.shape[0]):
-            if maxima[blk] >= floor_bits:
-                for r in range(blk * block, min(n, (blk + 1) * block)):
-                    if bits[r] >= floor_bits:
-                        cand[m] = r
-                        m += 1
-        return top_k_by_sort(scores, cand, m, tie_key, row_of_key, k, out_rows, out_scores)
-    holder = np.empty(1, dtype=np.float32)  # the floor as a float: its bits, read back
-    holder.view(np.int32)[0] = floor_bits
-    floor_value = holder[0]
-    size = np.int64(0)
-    root = floor_value
-    for blk in range(maxima.shape[0]):
-        # Equal scores can still enter (smaller tie key), hence "<", not "<=".
-        if maxima[blk] < floor_bits:
-            continue
-        for r in range(blk * block, min(n, (blk + 1) * block)):
-            s = scores[r]
-            if s < root or not live[r]:
+            if maxima[blk] < floor_bits:
                 continue
-            size = _heap_offer(h_s, h_r, h_k, size, k, s, np.int64(r), tie_key[r])
-            if size == k:
-                root = max(h_s[0], floor_value)
-    return _heap_drain(h_s, h_r, h_k, size, out_rows, out_scores)
-
-
-@kernel()
-def top_k_sparse(scores, touched, n_touched, tie_key, k, h_s, h_r, h_k, out_rows, out_scores):  # type: ignore[no-untyped-def]
-    """Exact top-k over the touched rows with a positive score (rows are distinct)."""
+            for r in range(blk * block, min(n, (blk + 1) * block)):
+                cand[m] = r
+                m += bits[r] >= floor_bits
+        return top_k_by_sort(scores, cand, m, tie_key, row_of_key, k, out_rows, out_scores)
+    m = _group_candidates(bits, k, maxima_buffer, cand)
     size = np.int64(0)
     root = np.float32(0.0)
-    for j in range(n_touched):
-        r = touched[j]
+    for j in range(m):
+        r = cand[j]
         s = scores[r]
-        if s < root or s <= 0.0:
+        # Equal scores can still enter (smaller tie key), hence "<", not "<=".
+        if s < root or not live[r]:
             continue
         size = _heap_offer(h_s, h_r, h_k, size, k, s, np.int64(r), tie_key[r])
         if size == k:
