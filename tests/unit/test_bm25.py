@@ -163,3 +163,24 @@ def test_pruned_top_k_equals_brute_force(threads: int) -> None:
             kth = expected[-1][1]
             must = {d for d, sc in score_of.items() if sc > kth * (1 + 1e-5)}
             assert must <= set(hits.doc_ids)
+
+
+def test_batch_encoding_counts_each_querys_terms_in_first_occurrence_order() -> None:
+    """``encode`` of term lists (one vectorised pass over the batch) gives what a per-query
+    count does: distinct in-vocabulary terms in order of first occurrence, weighted by
+    their counts, unknown terms dropped, empty queries empty."""
+    from collections import Counter
+
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(40)]
+    docs = [list(rng.choice(words[:30], size=12)) for _ in range(50)]
+    index = BM25Index(build_from_terms(docs, [str(i) for i in range(50)]))
+    queries = [list(rng.choice(words, size=int(rng.integers(0, 9)))) for _ in range(200)]
+    queries += [[], ["w39", "w39"], ["w1", "w2", "w1", "w38", "w1"]]
+    batch = index.encode(queries)
+    for q, terms in enumerate(queries):
+        counted = Counter(t for t in terms if t in index.vocabulary)
+        lo, hi = batch.q_ptr[q], batch.q_ptr[q + 1]
+        assert batch.q_terms[lo:hi].tolist() == [index.vocabulary[t] for t in counted]
+        assert batch.q_weights[lo:hi].tolist() == [float(c) for c in counted.values()]
+    assert batch.q_ptr[-1] == len(batch.q_terms)

@@ -276,6 +276,8 @@ class BM25Index:
     def encode(self, queries: Sequence[QueryTerms]) -> QueryBatch:
         """Query terms → ids with weights: a term list counts multiplicities, a mapping gives
         each term's weight (learned sparse queries); out-of-vocabulary terms are dropped."""
+        if all(type(terms) is list for terms in queries):
+            return self._with_constants(*self._encode_lists(cast(list[list[str]], queries)))
         ptr = [0]
         ids: list[int] = []
         counts: list[float] = []
@@ -305,12 +307,42 @@ class BM25Index:
         q_ptr = np.asarray(ptr, dtype=np.int64)
         q_terms = np.asarray(ids, dtype=np.int32)
         q_weights = np.asarray(counts, dtype=np.float32)
-        constants = np.zeros(len(queries))
+        return self._with_constants(q_ptr, q_terms, q_weights)
+
+    def _encode_lists(
+        self, queries: list[list[str]]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+        """:meth:`encode` of term lists, the whole batch at once: each query's distinct
+        in-vocabulary terms in order of first occurrence, weighted by their counts (the
+        per-query loop's result, without a Python step per query)."""
+        n_q = len(queries)
+        lengths = np.fromiter(map(len, queries), dtype=np.int64, count=n_q)
+        flat = list(itertools.chain.from_iterable(queries))
+        found = np.fromiter(
+            map(self.vocabulary.get, flat, itertools.repeat(-1)), dtype=np.int64, count=len(flat)
+        )
+        query = np.repeat(np.arange(n_q, dtype=np.int64), lengths)
+        known = found >= 0
+        key = query[known] * max(len(self.vocabulary), 1) + found[known]
+        unique, first, counts = np.unique(key, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        unique, counts = unique[order], counts[order]
+        width = max(len(self.vocabulary), 1)
+        q_ptr = np.zeros(n_q + 1, dtype=np.int64)
+        np.cumsum(np.bincount(unique // width, minlength=n_q), out=q_ptr[1:])
+        return q_ptr, (unique % width).astype(np.int32), counts.astype(np.float32)
+
+    def _with_constants(
+        self, q_ptr: NDArray[np.int64], q_terms: NDArray[np.int32], q_weights: NDArray[np.float32]
+    ) -> QueryBatch:
+        """The batch with each query's score for absent terms (BM25L / BM25+)."""
+        n_queries = len(q_ptr) - 1
+        constants = np.zeros(n_queries)
         if self._has_absent_scores:
             # Summed per query (not via a batch-wide cumsum) so a query's scores do not
             # depend on the batch it came in.
             absent = self._absent[q_terms] * q_weights
-            for q in range(len(queries)):
+            for q in range(n_queries):
                 constants[q] = float(np.sum(absent[q_ptr[q] : q_ptr[q + 1]]))
         return QueryBatch(q_ptr, q_terms, q_weights, constants)
 

@@ -6,6 +6,7 @@ once, whatever the corpus size (the trick bm25s uses with PyStemmer, applied per
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,9 @@ from hybridir.text.stemmers import Stemmer, get_stemmer
 from hybridir.text.tokenize import TOKENIZERS, Tokenizer
 
 _POSSESSIVES = ("'s", "’s", "＇s")
+_APOSTROPHES = "'’＇"
+_POSSESSIVE_AT_END = re.compile("['’＇]s$", re.MULTILINE)
+"""A trailing possessive of each newline-separated token (:func:`strip_possessive`)."""
 _DROPPED = ""
 """The memo's term for a token that yields none (a stopword, too short or too long)."""
 _UNSEEN = None
@@ -79,16 +83,22 @@ class Analyzer:
         if not raws:
             return []
         joined = "\n".join(raws)
-        tokens = (joined.lower() if cfg.lowercase else joined).split("\n")
-        if self._possessive and any(q in joined for q in "'’＇"):
-            tokens = list(map(strip_possessive, tokens))
+        if cfg.lowercase:
+            joined = joined.lower()
+        if self._possessive and any(q in joined for q in _APOSTROPHES):
+            # strip_possessive on every token at once: a possessive at each line's end.
+            joined = _POSSESSIVE_AT_END.sub("", joined)
+        tokens = joined.split("\n")
         # NFKD leaves ASCII as it is and no ASCII character combines.
         if cfg.fold_accents and not joined.isascii():
             tokens = [t if t.isascii() else fold_accents(t) for t in tokens]
-        lo, hi, stop = cfg.min_token_length, cfg.max_token_length, self._stopwords
-        keep = [lo <= len(t) <= hi and t not in stop for t in tokens]
-        stems = iter(self._stem(list(compress(tokens, keep))))
-        return [(next(stems) or _DROPPED) if k else _DROPPED for k in keep]
+        n = len(tokens)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
+        stopped = np.fromiter(map(self._stopwords.__contains__, tokens), dtype=bool, count=n)
+        keep = (lengths >= cfg.min_token_length) & (lengths <= cfg.max_token_length) & ~stopped
+        out = np.full(n, _DROPPED, dtype=object)
+        out[keep] = self._stem(list(compress(tokens, keep.tolist())))
+        return cast(list[str], out.tolist())
 
     def _normalise(self, tokens: list[str]) -> None:
         """Fill the memo for tokens not seen before (one batched stemmer call)."""
