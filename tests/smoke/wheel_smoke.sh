@@ -33,8 +33,17 @@ wheel=${wheels[0]}
 tmp=$(mktemp -d)
 case "$tmp/" in "$repo"/*) fail "scratch folder $tmp is inside the checkout" ;; esac
 server_pid=""
+# The kernel warm-up that `hybridir index` started in the background writes into the cache
+# until it removes its lock; the scratch folder goes only after it (at most 3 minutes).
+warmup_lock() { echo "$tmp/cache/numba/warmup.lock"; }
+wait_for_warmup() {
+    local waited=0
+    while [ -e "$(warmup_lock)" ] && [ "$waited" -lt 1800 ]; do sleep 0.1; waited=$((waited + 1)); done
+    [ ! -e "$(warmup_lock)" ]
+}
 cleanup() {
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    wait_for_warmup || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -115,5 +124,10 @@ with urllib.request.urlopen(request, timeout=30) as response:
 ids = [h["doc_id"] for h in hits]
 assert ids == [h["doc_id"] for h in cli["hits"]], ids
 EOF
+
+step "the background kernel warm-up started by index finishes and leaves its ready marker"
+wait_for_warmup || fail "the kernel warm-up still held $(warmup_lock) after 3 minutes"
+markers=("$tmp"/cache/numba/ready-*)
+[ ${#markers[@]} -ge 1 ] || { ls -la "$tmp/cache/numba" >&2; fail "no ready marker in $tmp/cache/numba"; }
 
 step "OK in ${SECONDS} s"
