@@ -16,6 +16,7 @@ from hybridir.sparse.topk import (
     HEAP_MAX_K,
     _heap_drain,
     _heap_offer,
+    sift_min,
     top_k_by_sort,
     top_k_dense,
 )
@@ -84,29 +85,13 @@ def _kth_largest(scores, touched, n_touched, k, heap):  # type: ignore[no-untype
         heap[x] = scores[touched[x]]
     # heapify
     for start in range(k // 2 - 1, -1, -1):
-        _sift_scores(heap, k, start)
+        sift_min(heap, k, start)
     for x in range(k, n_touched):
         s = scores[touched[x]]
         if s > heap[0]:
             heap[0] = s
-            _sift_scores(heap, k, np.int64(0))
+            sift_min(heap, k, np.int64(0))
     return heap[0]
-
-
-@kernel(inline="always")
-def _sift_scores(heap, size, i):  # type: ignore[no-untyped-def]
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            return
-        child = left
-        if left + 1 < size and heap[left + 1] < heap[left]:
-            child = left + 1
-        if heap[child] < heap[i]:
-            heap[i], heap[child] = heap[child], heap[i]
-            i = child
-        else:
-            return
 
 
 @kernel()

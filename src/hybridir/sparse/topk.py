@@ -159,8 +159,9 @@ def _kth_largest_bits(values, k):  # type: ignore[no-untyped-def]
 
 
 @kernel(inline="always")
-def _sift_bits(heap, size, i):  # type: ignore[no-untyped-def]
-    """Restore the min-heap property below ``heap[i]`` (int32 values)."""
+def sift_min(heap, size, i):  # type: ignore[no-untyped-def]
+    """Restore the min-heap property below ``heap[i]`` in ``heap[:size]`` (any numeric
+    values: the int32 bits here, the float32 scores of :mod:`hybridir.sparse.kernels`)."""
     while True:
         left = 2 * i + 1
         if left >= size:
@@ -187,12 +188,12 @@ def _kth_largest_bits_heap(values, k):  # type: ignore[no-untyped-def]
     for x in range(k):
         heap[x] = values[x]
     for start in range(k // 2 - 1, -1, -1):
-        _sift_bits(heap, k, start)
+        sift_min(heap, k, start)
     for x in range(k, values.shape[0]):
         v = values[x]
         if v > heap[0]:
             heap[0] = v
-            _sift_bits(heap, k, 0)
+            sift_min(heap, k, 0)
     return heap[0]
 
 
