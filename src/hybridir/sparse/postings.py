@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 
 from hybridir.errors import IndexFormatError
 from hybridir.sparse.kernels import build_postings
+from hybridir.text.batch import term_ids_of
 
 ARRAYS = ("indptr", "doc_rows", "tfs", "doc_lengths", "tie_key")
 
@@ -89,14 +89,8 @@ def build_from_ids(
 def build_from_terms(docs_terms: Sequence[Sequence[str]], doc_ids: Sequence[str]) -> Postings:
     """Postings from analysed documents (lists of index terms), in row order; term ids in
     order of first occurrence. Per-token work runs in C (``dict.fromkeys``, ``map``)."""
-    vocab = {term: i for i, term in enumerate(dict.fromkeys(chain.from_iterable(docs_terms)))}
-    doc_ptr = np.zeros(len(docs_terms) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in docs_terms], out=doc_ptr[1:])
-    n_tokens = int(doc_ptr[-1])
-    flat = np.fromiter(
-        map(vocab.__getitem__, chain.from_iterable(docs_terms)), dtype=np.int32, count=n_tokens
-    )
-    return build_from_ids(flat, doc_ptr, list(vocab), doc_ids)
+    found = term_ids_of(docs_terms)
+    return build_from_ids(found.ids, found.ptr, found.terms, doc_ids)
 
 
 def save_postings(postings: Postings, directory: Path) -> None:

@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 
 from hybridir.config import AnalyzerConfig
-from hybridir.text.batch import TermIds, TokenTable, batch_local
+from hybridir.text.batch import TermIds, TokenTable, batch_local, term_ids_of
 from hybridir.text.languages import language_spec, stopwords
 from hybridir.text.stemmers import Stemmer, get_stemmer
 from hybridir.text.tokenize import TOKENIZERS, Tokenizer
@@ -130,7 +130,7 @@ class Analyzer:
         if self._use_batch(texts):
             found = self._batch_ids(texts)
             return batch_local(found.ids, found.ptr, found.terms)
-        return _ids_of(list(map(self.analyze, texts)))
+        return term_ids_of(list(map(self.analyze, texts)))
 
     def fields_term_ids(
         self, titles: Sequence[str], texts: Sequence[str], title_weight: int
@@ -143,7 +143,7 @@ class Analyzer:
         both = [*titles, *texts]
         if not self._use_batch(both):
             analyze = self.analyze
-            return _ids_of(
+            return term_ids_of(
                 [
                     analyze(title) * title_weight + analyze(text)
                     for title, text in zip(titles, texts, strict=True)
@@ -176,15 +176,6 @@ class Analyzer:
     def _terms(self, tokens: list[str]) -> list[str]:
         """Index terms of tokens already in the memo."""
         return _kept(list(map(self._memo.__getitem__, tokens)))
-
-
-def _ids_of(docs_terms: list[list[str]]) -> TermIds:
-    """Term lists as ids in order of first occurrence."""
-    vocab: dict[str, int] = {}
-    ids = [vocab.setdefault(term, len(vocab)) for terms in docs_terms for term in terms]
-    ptr = np.zeros(len(docs_terms) + 1, dtype=np.int64)
-    np.cumsum([len(terms) for terms in docs_terms], out=ptr[1:])
-    return TermIds(np.asarray(ids, dtype=np.int32).reshape(-1), ptr, list(vocab))
 
 
 def _kept(terms: list[str]) -> list[str]:

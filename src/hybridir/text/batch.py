@@ -16,13 +16,19 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from hybridir.text.tokenize import _JOINERS, _mark_class
+from hybridir.text.tokenize import (
+    INNER_CHARS,
+    JOINERS,
+    has_joiner,
+    without_joiners,
+    word_chars,
+)
 
 MAX_CODE_POINT = 0x10FFFF
 _T = TypeVar("_T", bound=np.generic)
@@ -51,6 +57,19 @@ class TermIds:
         return [flat[a:b] for a, b in pairwise(bounds)]
 
 
+def term_ids_of(docs_terms: Sequence[Sequence[str]]) -> TermIds:
+    """Term lists as ids numbered in order of first occurrence (per-token work in C:
+    ``dict.fromkeys``, ``map``); what :func:`hybridir.sparse.postings.build_from_terms`
+    indexes, and the regex path's :meth:`Analyzer.term_ids`."""
+    vocab = {term: i for i, term in enumerate(dict.fromkeys(chain.from_iterable(docs_terms)))}
+    ptr = np.zeros(len(docs_terms) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in docs_terms], out=ptr[1:])
+    ids = np.fromiter(
+        map(vocab.__getitem__, chain.from_iterable(docs_terms)), dtype=np.int32, count=int(ptr[-1])
+    )
+    return TermIds(ids, ptr, list(vocab))
+
+
 @cache
 def char_classes() -> NDArray[np.uint8]:
     """Class of every code point (:data:`hybridir.text.scan.WORD`, …), from the ``word``
@@ -60,9 +79,9 @@ def char_classes() -> NDArray[np.uint8]:
     every = np.arange(MAX_CODE_POINT + 1, dtype=np.uint32).tobytes()
     text = every.decode("utf-32-le", "surrogatepass")
     classes = np.zeros(MAX_CODE_POINT + 1, dtype=np.uint8)
-    for run in re.finditer(rf"[\w{_mark_class()}]+", text):
+    for run in re.finditer(word_chars(), text):
         classes[run.start() : run.end()] = WORD
-    for ch, kind in [(c, JOINER) for c in _JOINERS] + [(c, INNER) for c in "'’."]:
+    for ch, kind in [(c, JOINER) for c in JOINERS] + [(c, INNER) for c in INNER_CHARS]:
         if classes[ord(ch)] != 0:  # pragma: no cover - the pattern keeps them apart
             raise AssertionError(f"{ch!r} is both a word character and a separator")
         classes[ord(ch)] = kind
@@ -154,8 +173,8 @@ class TokenTable:
         """Normalise the raw tokens just interned (in id order) and record their terms."""
         if not raws:
             return
-        if any(j in "".join(raws) for j in _JOINERS):
-            raws = [r.replace("\u200c", "").replace("\u200d", "") for r in raws]
+        if has_joiner("".join(raws)):
+            raws = without_joiners(raws)
         terms = self._normalise(raws)
         term_id = self._term_id  # holds "" → -1, the dropped tokens' id
         new = [t for t in dict.fromkeys(terms) if t not in term_id]

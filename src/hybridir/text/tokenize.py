@@ -47,40 +47,50 @@ def _mark_class() -> str:
     return "".join(re.escape(m) for m in marks)
 
 
-_JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner
+JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner
+INNER_CHARS = "'’."
+"""Characters that join two word-character runs into one token (``don't``, ``u.s``)."""
+
+
+@cache
+def word_chars() -> str:
+    """Pattern of a run of word characters (``\\w`` and every BMP combining mark)."""
+    return rf"[\w{_mark_class()}]+"
 
 
 @cache
 def _unit() -> str:
     """Pattern of a run of word characters, joiners allowed between them."""
-    chars = rf"[\w{_mark_class()}]+"
-    return rf"{chars}(?:[{_JOINERS}]+{chars})*"
+    chars = word_chars()
+    return rf"{chars}(?:[{JOINERS}]+{chars})*"
 
 
 @cache
 def _word_pattern() -> re.Pattern[str]:
     unit = _unit()
-    return re.compile(rf"{unit}(?:['’.]{unit})*")
+    return re.compile(rf"{unit}(?:[{INNER_CHARS}]{unit})*")
 
 
 @cache
 def _cjk_pattern() -> re.Pattern[str]:
     unit = _unit()
-    return re.compile(rf"([{_CJK_RANGES}]+)|({unit}(?:['’.]{unit})*)")
+    return re.compile(rf"([{_CJK_RANGES}]+)|({unit}(?:[{INNER_CHARS}]{unit})*)")
 
 
-def _without_joiners(tokens: list[str]) -> list[str]:
+def without_joiners(tokens: list[str]) -> list[str]:
+    """``tokens`` with the zero-width joiners dropped (kept inside words by the pattern)."""
     return [t.replace("\u200c", "").replace("\u200d", "") for t in tokens]
 
 
-def _has_joiner(text: str) -> bool:
+def has_joiner(text: str) -> bool:
+    """Whether ``text`` holds a zero-width joiner or non-joiner."""
     return "\u200c" in text or "\u200d" in text
 
 
 def word_tokens(text: str) -> list[str]:
     """Split ``text`` into word tokens (UAX #29-like; see module docstring)."""
     tokens: list[str] = _word_pattern().findall(text)
-    return _without_joiners(tokens) if _has_joiner(text) else tokens
+    return without_joiners(tokens) if has_joiner(text) else tokens
 
 
 def persian_word_tokens(text: str) -> list[str]:
@@ -110,7 +120,7 @@ def cjk_bigram_tokens(text: str) -> list[str]:
             tokens.extend(_bigrams(cjk))
         else:
             tokens.append(word)
-    return _without_joiners(tokens) if _has_joiner(text) else tokens
+    return without_joiners(tokens) if has_joiner(text) else tokens
 
 
 TOKENIZERS: dict[str, Tokenizer] = {
