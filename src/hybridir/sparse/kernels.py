@@ -166,16 +166,6 @@ def _by_decreasing_key(key, src, dst):  # type: ignore[no-untyped-def]
     return src
 
 
-@kernel()
-def _to_dense(scores, touched, n_touched, buffer):  # type: ignore[no-untyped-def]
-    """Turn sparse accumulators (valid only at touched rows) into a dense score array."""
-    for x in range(n_touched):
-        buffer[x] = scores[touched[x]]
-    scores[:] = 0.0
-    for x in range(n_touched):
-        scores[touched[x]] = buffer[x]
-
-
 @kernel(inline="always")
 def _scatter(rows, term_weights, qw, scores):  # type: ignore[no-untyped-def]
     """``scores[rows[i]] += qw * term_weights[i]`` for one posting list.
@@ -324,7 +314,7 @@ def score_queries(  # type: ignore[no-untyped-def]
 
     A query whose lists cover a quarter of the collection is dense from the start
     (contiguous adds for frequent terms, block-threshold selection, reset at the end); a
-    sparse one turns dense if its touched rows would exceed that share.
+    sparse one never touches more rows than its lists hold, so it stays sparse.
     """
     n_docs = scores.shape[0]
     h_s = np.empty(k, dtype=np.float32)
@@ -388,9 +378,6 @@ def score_queries(  # type: ignore[no-untyped-def]
             rest_ub -= ub[order[i]]
             done_ub += ub[order[i]]
             rest_postings -= df
-            if not dense and 4 * (n_touched + df) > n_docs:
-                _to_dense(scores, touched, n_touched, buffer)
-                dense = True
             if dense:
                 _accumulate_dense(
                     t, q_weights[j], indptr, doc_rows, weights, dense_of_term, dense_weights, scores
