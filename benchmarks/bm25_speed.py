@@ -18,6 +18,10 @@ Method:
     * bm25s gets its cheapest accepted inputs: a ``Tokenized(ids, vocab)`` (lists of Python
       ints) to index, lists of index-vocabulary ids to retrieve (it filters them against its
       vocabulary per query), and ``return_ids=False`` tokens when tokenization is timed.
+    * Tokenize + retrieve, hybridir: ``Analyzer.term_ids`` (the batch analysed straight to
+      term ids) → ``BM25Index.encode`` → ``search_encoded``; bm25s: ``bm25s.tokenize`` →
+      ``retrieve``. Both start each repeat with an empty analyzer state (a new
+      ``Analyzer``; a new PyStemmer), so every distinct word is stemmed again.
     * Peak memory of the index step: each engine builds in its own child process (this
       script with the hidden ``--worker`` flag) after loading its input and warming up; the
       peak resident set during the build (Linux ``VmHWM``, reset through
@@ -311,7 +315,8 @@ def h_search_text(
     index: BM25Index, queries: list[str], k: int, threads: int
 ) -> Callable[[Analyzer], Hits]:
     def run(analyzer: Analyzer) -> Hits:
-        return index.search_encoded(index.encode(analyzer.analyze_many(queries)), k, threads)
+        # The batch analysed to term ids, which the index looks up once per distinct term.
+        return index.search_encoded(index.encode(analyzer.term_ids(queries)), k, threads)
 
     return run
 

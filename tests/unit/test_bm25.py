@@ -11,6 +11,7 @@ from hybridir import BM25Config, ConfigError
 from hybridir.sparse.bm25 import VARIANTS
 from hybridir.sparse.index import BM25Index
 from hybridir.sparse.postings import append_postings, build_from_terms
+from hybridir.text.batch import term_ids_of
 
 # Three documents; lengths 3, 2, 4; avgdl = 3; N = 3.
 DOCS = [["a", "b", "a"], ["b", "c"], ["a", "c", "c", "d"]]
@@ -184,3 +185,29 @@ def test_batch_encoding_counts_each_querys_terms_in_first_occurrence_order() -> 
         assert batch.q_terms[lo:hi].tolist() == [index.vocabulary[t] for t in counted]
         assert batch.q_weights[lo:hi].tolist() == [float(c) for c in counted.values()]
     assert batch.q_ptr[-1] == len(batch.q_terms)
+    # The same batch given as term ids (``Analyzer.term_ids``' form) encodes the same.
+    as_ids = index.encode(term_ids_of(queries))
+    for got, want in zip(as_ids, batch, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("variant", ["lucene", "bm25+"])
+def test_analysed_ids_encode_as_their_term_lists(variant: str) -> None:
+    """A batch analysed to ids (the compiled path and the regex path) encodes exactly as its
+    term lists do, the absent-term constants of BM25+ included."""
+    from hybridir.sparse.warmup import warm_kernels
+    from hybridir.text.analyzer import BATCH_MIN_CHARS, Analyzer
+
+    warm_kernels()  # the large batch then takes the compiled path
+    docs = [Analyzer().analyze(t) for t in ["The cats sat", "a dog's bark", "cats and dogs"]]
+    idx = BM25Index(build_from_terms(docs, ["a", "b", "c"]), BM25Config(variant=variant))
+    texts = ["Cats, cats and unknown words", "", "the the", "Dogs barked at a cat's tail"]
+    large = texts * (BATCH_MIN_CHARS // sum(map(len, texts)) + 1)
+    for batch in (texts, large):
+        analyzer = Analyzer()
+        want = idx.encode([analyzer.analyze(t) for t in batch])
+        ids = Analyzer()
+        got = idx.encode(ids.term_ids(batch))
+        assert (ids._table is not None) == (batch is large)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)

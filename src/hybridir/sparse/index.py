@@ -21,6 +21,7 @@ from hybridir.sparse.bm25 import absent_scores, posting_weights
 from hybridir.sparse.jit import READINESS
 from hybridir.sparse.kernels import score_queries
 from hybridir.sparse.postings import Postings
+from hybridir.text.batch import TermIds
 
 _WEIGHT_CHUNK = 1 << 20
 """Postings per chunk when deriving weights (bounds float64 temporaries to ~40 MiB)."""
@@ -279,9 +280,15 @@ class BM25Index:
         narrows them (computed once: the deleted rows cost a pass over every row)."""
         return _allowed_rows(self._live)
 
-    def encode(self, queries: Sequence[QueryTerms]) -> QueryBatch:
+    def encode(self, queries: Sequence[QueryTerms] | TermIds) -> QueryBatch:
         """Query terms → ids with weights: a term list counts multiplicities, a mapping gives
-        each term's weight (learned sparse queries); out-of-vocabulary terms are dropped."""
+        each term's weight (learned sparse queries); out-of-vocabulary terms are dropped.
+
+        A batch analysed to ids (:meth:`hybridir.text.analyzer.Analyzer.term_ids`) is
+        encoded like the same term lists, with one vocabulary look-up per distinct term
+        instead of one per token."""
+        if isinstance(queries, TermIds):
+            return self._with_constants(*self._encode_term_ids(queries))
         if len(queries) >= VECTOR_BATCH and all(type(terms) is list for terms in queries):
             return self._with_constants(*self._encode_lists(cast(list[list[str]], queries)))
         ptr = [0]
@@ -318,22 +325,41 @@ class BM25Index:
     def _encode_lists(
         self, queries: list[list[str]]
     ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
-        """:meth:`encode` of term lists, the whole batch at once: each query's distinct
-        in-vocabulary terms in order of first occurrence, weighted by their counts (the
-        per-query loop's result, without a Python step per query)."""
+        """:meth:`encode` of term lists, the whole batch at once (the per-query loop's
+        result, without a Python step per query)."""
         n_q = len(queries)
-        lengths = np.fromiter(map(len, queries), dtype=np.int64, count=n_q)
-        flat = list(itertools.chain.from_iterable(queries))
+        ptr = np.zeros(n_q + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, queries), dtype=np.int64, count=n_q), out=ptr[1:])
+        flat = itertools.chain.from_iterable(queries)
         found = np.fromiter(
-            map(self.vocabulary.get, flat, itertools.repeat(-1)), dtype=np.int64, count=len(flat)
+            map(self.vocabulary.get, flat, itertools.repeat(-1)), dtype=np.int64, count=ptr[-1]
         )
-        query = np.repeat(np.arange(n_q, dtype=np.int64), lengths)
+        return self._counted(found, ptr)
+
+    def _encode_term_ids(
+        self, batch: TermIds
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+        """:meth:`encode` of a batch analysed to ids: each of its terms looked up once."""
+        get = self.vocabulary.get
+        ours = np.fromiter(
+            map(get, batch.terms, itertools.repeat(-1)), dtype=np.int64, count=len(batch.terms)
+        )
+        return self._counted(ours[batch.ids], batch.ptr)
+
+    def _counted(
+        self, found: NDArray[np.int64], ptr: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+        """Each query's distinct in-vocabulary terms in order of first occurrence, weighted
+        by their counts, from every token's term id (``-1``: not in the vocabulary) and
+        each query's offsets among them."""
+        n_q = len(ptr) - 1
+        query = np.repeat(np.arange(n_q, dtype=np.int64), np.diff(ptr))
         known = found >= 0
-        key = query[known] * max(len(self.vocabulary), 1) + found[known]
+        width = max(len(self.vocabulary), 1)
+        key = query[known] * width + found[known]
         unique, first, counts = np.unique(key, return_index=True, return_counts=True)
         order = np.argsort(first, kind="stable")
         unique, counts = unique[order], counts[order]
-        width = max(len(self.vocabulary), 1)
         q_ptr = np.zeros(n_q + 1, dtype=np.int64)
         np.cumsum(np.bincount(unique // width, minlength=n_q), out=q_ptr[1:])
         return q_ptr, (unique % width).astype(np.int32), counts.astype(np.float32)

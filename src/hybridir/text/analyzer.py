@@ -73,18 +73,19 @@ class Analyzer:
     def normalise(self, raws: list[str]) -> list[str]:
         """Index term of each raw token (``""`` when it yields none: a stopword, too short
         or too long), with one stemmer call for them all. Both the memo of :meth:`analyze`
-        and the batch path (:meth:`term_ids`) are filled from here.
+        and the batch path (:meth:`term_ids`) are filled from here."""
+        return self.normalise_lines("\n".join(raws)) if raws else []
 
-        The steps run over the whole list (one ``lower`` of the tokens joined by newlines,
-        which no token contains and which ends the context of a final sigma as a token's
-        end does), so the per-token Python work is a few C calls.
+    def normalise_lines(self, lines: str) -> list[str]:
+        """:meth:`normalise` of the raw tokens in ``lines``, one per line (no token holds a
+        newline; the batch path has them joined so already).
+
+        The steps run over the whole string (one ``lower``, in which a newline ends a final
+        sigma's context as a token's end does), so the per-token Python work is a few C
+        calls.
         """
         cfg = self.config
-        if not raws:
-            return []
-        joined = "\n".join(raws)
-        if cfg.lowercase:
-            joined = joined.lower()
+        joined = lines.lower() if cfg.lowercase else lines
         if self._possessive and any(q in joined for q in _APOSTROPHES):
             # strip_possessive on every token at once: a possessive at each line's end.
             joined = _POSSESSIVE_AT_END.sub("", joined)
@@ -128,8 +129,7 @@ class Analyzer:
         """The terms of :meth:`analyze_many` as ids numbered in order of first occurrence
         (the numbering of :func:`hybridir.sparse.postings.build_from_terms`)."""
         if self._use_batch(texts):
-            found = self._batch_ids(texts)
-            return batch_local(found.ids, found.ptr, found.terms)
+            return self._batch_ids(texts)
         return term_ids_of(list(map(self.analyze, texts)))
 
     def fields_term_ids(
@@ -170,7 +170,7 @@ class Analyzer:
         """Term ids of ``texts`` by the compiled scan, into this analyzer's term table."""
         with self._table_lock:
             if self._table is None:
-                self._table = TokenTable(self.normalise)
+                self._table = TokenTable(self.normalise_lines)
         return self._table.term_ids(texts)
 
     def _terms(self, tokens: list[str]) -> list[str]:

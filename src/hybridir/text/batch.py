@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain, pairwise
+from itertools import chain, filterfalse, pairwise
 from typing import TypeVar
 
 import numpy as np
@@ -88,17 +88,16 @@ def char_classes() -> NDArray[np.uint8]:
     return classes
 
 
-def code_points(texts: Sequence[str]) -> tuple[str, NDArray[np.uint32], NDArray[np.int64]]:
-    """The texts joined, their code points, and each text's offsets among them."""
-    joined = "".join(texts)
-    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+def code_points(texts: Sequence[str]) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    """The texts' code points, joined, and each text's offsets among them."""
+    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ptr = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=ptr[1:])
-    return joined, cps, ptr
+    return cps, ptr
 
 
-Normaliser = Callable[[list[str]], list[str]]
-"""Raw tokens → their index terms (``""`` for a dropped token), one for one."""
+Normaliser = Callable[[str], list[str]]
+"""Raw tokens, one per line, → their index terms (``""`` for a dropped token), one for one."""
 
 
 class TokenTable:
@@ -121,33 +120,31 @@ class TokenTable:
         self._terms: list[str] = []  # every term met so far, by id
 
     def term_ids(self, texts: Sequence[str]) -> TermIds:
-        """Index terms of each text, as ids into the terms met so far."""
-        from hybridir.text.scan import kept_terms
+        """Index terms of each text, as ids numbered in order of first occurrence in the
+        batch, with only the terms it uses (the numbering of
+        :func:`hybridir.sparse.postings.build_from_terms`)."""
+        from hybridir.text.scan import first_occurrence, kept_terms
 
         with self._lock:
             raw_ids, tok_ptr = self._scan(texts)
             ids, ptr = kept_terms(raw_ids, tok_ptr, self._raw_term)
-            return TermIds(ids, ptr, list(self._terms))
+            local, order = first_occurrence(ids, len(self._terms))
+            return TermIds(local, ptr, list(map(self._terms.__getitem__, order.tolist())))
 
     def _scan(self, texts: Sequence[str]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
         """Raw ids of every token; the raw tokens new to the table get their term."""
         from hybridir.text.scan import scan_tokens
 
-        joined, cps, text_ptr = code_points(texts)
+        cps, text_ptr = code_points(texts)
         classes = char_classes()
-        state = np.array([0, 0, 0, self._n_raw, 0, 0], dtype=np.int64)
+        first_new = self._n_raw
+        state = np.array([0, 0, 0, self._n_raw, 0], dtype=np.int64)
         raw_ids = np.empty(len(cps) // 2 + len(texts), dtype=np.int32)
         tok_ptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        spans = np.empty(2 * 4096, dtype=np.int64)
-        while not scan_tokens(
-            cps, text_ptr, classes, self._arrays(), state, raw_ids, tok_ptr, spans
-        ):
-            self._grow(int(state[3]), int(state[5]))
-            if 2 * (int(state[4]) + 1) > len(spans):
-                spans = _resized(spans, 2 * len(spans))
+        while not scan_tokens(cps, text_ptr, classes, self._arrays(), state, raw_ids, tok_ptr):
+            self._grow(int(state[3]), int(state[4]))
         self._n_raw = int(state[3])
-        pairs = spans[: 2 * int(state[4])].tolist()
-        self._add_terms([joined[a:b] for a, b in zip(pairs[::2], pairs[1::2], strict=True)])
+        self._add_terms(stored_tokens(self._store, self._key_ptr[first_new : self._n_raw + 1]))
         return raw_ids[: int(state[2])], tok_ptr
 
     def _arrays(
@@ -169,19 +166,36 @@ class TokenTable:
         if need > len(self._store):
             self._store = _resized(self._store, max(need, 2 * len(self._store)))
 
-    def _add_terms(self, raws: list[str]) -> None:
-        """Normalise the raw tokens just interned (in id order) and record their terms."""
-        if not raws:
+    def _add_terms(self, lines: str) -> None:
+        """Normalise the raw tokens just interned (``lines``: one per line, in id order)
+        and record their terms."""
+        if not lines:
             return
-        if has_joiner("".join(raws)):
-            raws = without_joiners(raws)
-        terms = self._normalise(raws)
+        if has_joiner(lines):
+            lines = "\n".join(without_joiners(lines.split("\n")))
+        terms = self._normalise(lines)
         term_id = self._term_id  # holds "" → -1, the dropped tokens' id
-        new = [t for t in dict.fromkeys(terms) if t not in term_id]
+        new = list(filterfalse(term_id.__contains__, dict.fromkeys(terms)))
         term_id.update(zip(new, range(len(self._terms), len(self._terms) + len(new)), strict=True))
         self._terms.extend(new)
         ids = np.fromiter(map(term_id.__getitem__, terms), dtype=np.int32, count=len(terms))
         self._raw_term = np.concatenate([self._raw_term, ids])
+
+
+def stored_tokens(store: NDArray[np.uint32], key_ptr: NDArray[np.int64]) -> str:
+    """The tokens whose code points lie in ``store`` between consecutive offsets of
+    ``key_ptr``, one per line (no token holds a newline), as one string: a single decode
+    instead of a slice per token."""
+    n = len(key_ptr) - 1
+    if n <= 0:
+        return ""
+    base = int(key_ptr[0])
+    size = int(key_ptr[-1]) - base
+    out = np.full(size + n - 1, ord("\n"), dtype=np.uint32)
+    keep = np.ones(size + n - 1, dtype=bool)
+    keep[key_ptr[1:-1] - base + np.arange(n - 1)] = False  # the newline after each token
+    out[keep] = store[base : base + size]
+    return out.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _resized(array: NDArray[_T], size: int) -> NDArray[_T]:
@@ -197,7 +211,7 @@ def batch_local(ids: NDArray[np.int32], ptr: NDArray[np.int64], terms: list[str]
     from hybridir.text.scan import first_occurrence
 
     local, order = first_occurrence(ids, len(terms))
-    return TermIds(local, ptr, [terms[t] for t in order.tolist()])
+    return TermIds(local, ptr, list(map(terms.__getitem__, order.tolist())))
 
 
 def concat_term_ids(parts: Sequence[TermIds]) -> TermIds:
@@ -228,7 +242,7 @@ def warm_batch_kernels() -> None:
     loading them from the cache), with the argument types real batches pass."""
     from hybridir.text.scan import weighted_fields
 
-    table = TokenTable(lambda raws: [r.lower() for r in raws])
+    table = TokenTable(lambda lines: lines.lower().split("\n"))
     texts = [" ".join(f"w{i}" for i in range(5000)), "Don’t u.s. 3.5 a\u200db", "", "x"]
     found = table.term_ids(texts)
     ids, ptr = weighted_fields(found.ids, found.ptr, len(texts) // 2, 2)

@@ -94,7 +94,7 @@ def rehash(hashes, n_raw, size):  # type: ignore[no-untyped-def]
 
 
 @kernel(nogil=True)
-def scan_tokens(cps, text_ptr, classes, table, state, raw_ids, tok_ptr, new_spans):  # type: ignore[no-untyped-def]
+def scan_tokens(cps, text_ptr, classes, table, state, raw_ids, tok_ptr):  # type: ignore[no-untyped-def]
     """Raw-token ids of every token of every text, interning tokens not seen before.
 
     Stops early, with ``state`` saying where, when the table is full: the caller grows
@@ -107,15 +107,14 @@ def scan_tokens(cps, text_ptr, classes, table, state, raw_ids, tok_ptr, new_span
         table: ``(slots, hashes, key_ptr, store)``: the int32 hash table of raw ids
             (power-of-two size, ``-1`` empty, at most half full), the uint64 hash of each
             raw id, and int64 offsets of each raw id's uint32 code points in ``store``.
-        state: int64 ``[text, position, tokens written, raw ids, new raw ids, size]``:
-            where to resume, updated in place (``size``: code points of the token that
-            did not fit).
+        state: int64 ``[text, position, tokens written, raw ids, size]``: where to
+            resume, updated in place (``size``: code points of the token that did not
+            fit). Raw ids interned by this scan follow those there were, their code points
+            in ``store`` in id order.
         raw_ids: int32 out, the raw id of every token (room for ``len(cps) // 2 +
             len(text_ptr)``, the most tokens there can be).
         tok_ptr: int64 out ``[n_texts + 1]``; text ``t``'s tokens are
             ``raw_ids[tok_ptr[t]:tok_ptr[t+1]]``.
-        new_spans: int64 out ``[2 * capacity]``: ``start, end`` in ``cps`` of the first
-            occurrence of each raw token interned by this scan, in id order.
 
     Returns:
         Whether every text was scanned (``False``: grow the table and call again).
@@ -123,7 +122,7 @@ def scan_tokens(cps, text_ptr, classes, table, state, raw_ids, tok_ptr, new_span
     slots, hashes, key_ptr, store = table
     n_texts = text_ptr.shape[0] - 1
     mask = slots.shape[0] - 1
-    t, i, n_tok, n_raw, n_new = state[0], state[1], state[2], state[3], state[4]
+    t, i, n_tok, n_raw = state[0], state[1], state[2], state[3]
     full = False
     while t < n_texts:
         end = text_ptr[t + 1]
@@ -151,19 +150,15 @@ def scan_tokens(cps, text_ptr, classes, table, state, raw_ids, tok_ptr, new_span
                     2 * (n_raw + 1) > slots.shape[0]
                     or n_raw + 1 >= hashes.shape[0]
                     or key_ptr[n_raw] + size > store.shape[0]
-                    or 2 * (n_new + 1) > new_spans.shape[0]
                 ):
                     full = True
-                    state[5] = size
+                    state[4] = size
                     break
                 r = n_raw
                 store[key_ptr[r] : key_ptr[r] + size] = cps[start:stop]
                 key_ptr[r + 1] = key_ptr[r] + size
                 hashes[r] = h
                 slots[pos] = r
-                new_spans[2 * n_new] = start
-                new_spans[2 * n_new + 1] = stop
-                n_new += 1
                 n_raw += 1
             raw_ids[n_tok] = r
             n_tok += 1
@@ -174,7 +169,7 @@ def scan_tokens(cps, text_ptr, classes, table, state, raw_ids, tok_ptr, new_span
         t += 1
         if t < n_texts:
             i = text_ptr[t]
-    state[0], state[1], state[2], state[3], state[4] = t, i, n_tok, n_raw, n_new
+    state[0], state[1], state[2], state[3] = t, i, n_tok, n_raw
     return not full
 
 
