@@ -88,6 +88,43 @@ def test_batches_give_the_regex_paths_terms(first: list[str], second: list[str])
         assert analyzer.analyze_many(second) == _regex_terms(analyzer.config, second)
 
 
+ascii_texts = st.lists(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["The", "THE", "of", "Cat's", "CAT'S", "it's", "x's's", "'s", "ﬁsh"]),
+            st.text(alphabet="aAbBsS'’._0 ", min_size=1, max_size=12),
+        ),
+        max_size=10,
+    ).map(" ".join),
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ascii_texts,
+    st.booleans(),
+    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=0, max_value=5),
+    st.sampled_from(["en", "de", "pl"]),
+)
+def test_the_compiled_ascii_lane_normalises_as_the_analyzer(
+    texts: list[str], lowercase: bool, min_length: int, extra: int, language: str
+) -> None:
+    """ASCII tokens normalised in compiled code (case, possessive, length limits,
+    stopwords) get the terms the analyzer's own code gives, whatever the settings."""
+    config = AnalyzerConfig(
+        language=language,
+        lowercase=lowercase,
+        min_token_length=min_length,
+        max_token_length=min_length + extra,
+    )
+    with patch.object(analyzer_module, "BATCH_MIN_CHARS", 0):
+        analyzer = Analyzer(config)
+        assert analyzer.analyze_many(texts) == _regex_terms(config, texts)
+        assert analyzer.analyze_many(texts[::-1]) == _regex_terms(config, texts[::-1])
+
+
 @pytest.mark.usefixtures("always_batch")
 @pytest.mark.parametrize("language", ["en", "de", "fr", "ru", "ar", "hi", "el", "pl", "tr"])
 @pytest.mark.parametrize("fold", [False, True])

@@ -191,6 +191,22 @@ def test_batch_encoding_counts_each_querys_terms_in_first_occurrence_order() -> 
         np.testing.assert_array_equal(got, want)
 
 
+def test_query_term_counts_compiled_and_in_numpy_agree() -> None:
+    """The compiled count of each query's terms and the numpy one give the same arrays."""
+    from hybridir.sparse import fallback
+    from hybridir.sparse.kernels import count_query_terms
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(0, 12, size=300)
+    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    found = rng.integers(-1, 25, size=int(ptr[-1])).astype(np.int64)
+    got = count_query_terms(found, ptr, 25)
+    want = fallback.count_query_terms(found, ptr, 25)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("variant", ["lucene", "bm25+"])
 def test_analysed_ids_encode_as_their_term_lists(variant: str) -> None:
     """A batch analysed to ids (the compiled path and the regex path) encodes exactly as its

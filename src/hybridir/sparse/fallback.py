@@ -1,4 +1,4 @@
-"""The scoring kernel in plain numpy, for a process whose kernels are not compiled yet.
+"""The query kernels in plain numpy, for a process whose kernels are not compiled yet.
 
 :func:`score_queries` takes the arguments of :func:`hybridir.sparse.kernels.score_queries`
 and fills the same outputs with the same hits and bit-identical scores, without numba: a
@@ -72,3 +72,20 @@ def score_queries(
         out_rows[q, : len(best)] = best
         out_scores[q, : len(best)] = acc[best]
         out_counts[q] = len(best)
+
+
+def count_query_terms(
+    found: Array, ptr: Array, n_terms: int
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    """:func:`hybridir.sparse.kernels.count_query_terms` by one sort of (query, term) keys:
+    each query's distinct known terms in order of first occurrence, with their counts."""
+    n_queries = len(ptr) - 1
+    query = np.repeat(np.arange(n_queries, dtype=np.int64), np.diff(ptr))
+    known = found >= 0
+    key = query[known] * n_terms + found[known]
+    unique, first, counts = np.unique(key, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    unique, counts = unique[order], counts[order]
+    q_ptr = np.zeros(n_queries + 1, dtype=np.int64)
+    np.cumsum(np.bincount(unique // n_terms, minlength=n_queries), out=q_ptr[1:])
+    return q_ptr, (unique % n_terms).astype(np.int32), counts.astype(np.float32)

@@ -19,7 +19,7 @@ from hybridir.errors import ConfigError
 from hybridir.sparse import fallback
 from hybridir.sparse.bm25 import absent_scores, posting_weights
 from hybridir.sparse.jit import READINESS
-from hybridir.sparse.kernels import score_queries
+from hybridir.sparse.kernels import count_query_terms, score_queries
 from hybridir.sparse.postings import Postings
 from hybridir.text.batch import TermIds
 
@@ -351,18 +351,13 @@ class BM25Index:
     ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
         """Each query's distinct in-vocabulary terms in order of first occurrence, weighted
         by their counts, from every token's term id (``-1``: not in the vocabulary) and
-        each query's offsets among them."""
-        n_q = len(ptr) - 1
-        query = np.repeat(np.arange(n_q, dtype=np.int64), np.diff(ptr))
-        known = found >= 0
-        width = max(len(self.vocabulary), 1)
-        key = query[known] * width + found[known]
-        unique, first, counts = np.unique(key, return_index=True, return_counts=True)
-        order = np.argsort(first, kind="stable")
-        unique, counts = unique[order], counts[order]
-        q_ptr = np.zeros(n_q + 1, dtype=np.int64)
-        np.cumsum(np.bincount(unique // width, minlength=n_q), out=q_ptr[1:])
-        return q_ptr, (unique % width).astype(np.int32), counts.astype(np.float32)
+        each query's offsets among them (compiled, or in numpy while the kernels are not
+        ready)."""
+        count = count_query_terms if READINESS(count_query_terms) else fallback.count_query_terms
+        return cast(
+            tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]],
+            count(found, ptr, max(len(self.vocabulary), 1)),
+        )
 
     def _with_constants(
         self, q_ptr: NDArray[np.int64], q_terms: NDArray[np.int32], q_weights: NDArray[np.float32]

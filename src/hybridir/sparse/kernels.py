@@ -75,6 +75,43 @@ _PRUNE_MARGIN = 1e-5
 
 
 @kernel()
+def count_query_terms(found, ptr, n_terms):  # type: ignore[no-untyped-def]
+    """Each query's distinct known terms in order of first occurrence, with their counts.
+
+    Args:
+        found: int64 term id of every query token (``-1``: not in the vocabulary),
+            queries concatenated.
+        ptr: int64 offsets, query ``q``'s tokens are ``found[ptr[q]:ptr[q+1]]``.
+        n_terms: vocabulary size.
+
+    Returns:
+        ``(q_ptr int64[n_queries+1], q_terms int32, q_weights float32)``.
+    """
+    n_queries = ptr.shape[0] - 1
+    last = np.full(n_terms, -1, dtype=np.int32)  # the query that last met each term
+    slot = np.empty(n_terms, dtype=np.int64)  # where in the output it did
+    q_ptr = np.zeros(n_queries + 1, dtype=np.int64)
+    terms = np.empty(found.shape[0], dtype=np.int32)
+    weights = np.empty(found.shape[0], dtype=np.float32)
+    n = 0
+    for q in range(n_queries):
+        for i in range(ptr[q], ptr[q + 1]):
+            t = found[i]
+            if t < 0:
+                continue
+            if last[t] == q:
+                weights[slot[t]] += 1
+            else:
+                last[t] = q
+                slot[t] = n
+                terms[n] = t
+                weights[n] = 1
+                n += 1
+        q_ptr[q + 1] = n
+    return q_ptr, terms[:n].copy(), weights[:n].copy()
+
+
+@kernel()
 def _kth_largest(scores, touched, n_touched, k, heap):  # type: ignore[no-untyped-def]
     """The k-th largest of ``scores[touched[:n_touched]]`` (requires ``n_touched >= k``).
 

@@ -28,11 +28,12 @@ def warm_kernels() -> None:
     """Compile every kernel that indexing and search run (or load them from the cache),
     in this process: a two-document index answers one query. Seconds on a fresh install,
     microseconds once this process has them."""
-    from hybridir.text.batch import warm_batch_kernels
+    from hybridir.text.batch import term_ids_of, warm_batch_kernels
 
     READINESS.force()
     index = BM25Index(build_from_terms([["a", "b"], ["b"]], ["0", "1"]))
     index.search_encoded(index.encode([["a"]]), 1)
+    index.encode(term_ids_of([["a", "b", "a"], ["c"]]))  # a batch: counted compiled
     warm_batch_kernels()  # the batch analyzer's, which indexing runs
 
 

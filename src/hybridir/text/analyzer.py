@@ -10,13 +10,12 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from itertools import compress
+from functools import lru_cache
+from itertools import filterfalse
 from typing import cast
 
-import numpy as np
-
 from hybridir.config import AnalyzerConfig
-from hybridir.text.batch import TermIds, TokenTable, batch_local, term_ids_of
+from hybridir.text.batch import AsciiRules, TermIds, TokenTable, batch_local, term_ids_of
 from hybridir.text.languages import language_spec, stopwords
 from hybridir.text.stemmers import Stemmer, get_stemmer
 from hybridir.text.tokenize import TOKENIZERS, Tokenizer
@@ -80,9 +79,10 @@ class Analyzer:
         """:meth:`normalise` of the raw tokens in ``lines``, one per line (no token holds a
         newline; the batch path has them joined so already).
 
-        The steps run over the whole string (one ``lower``, in which a newline ends a final
-        sigma's context as a token's end does), so the per-token Python work is a few C
-        calls.
+        The steps run over the whole string and over sets (one ``lower``, in which a
+        newline ends a final sigma's context as a token's end does; the tokens to drop
+        found by set intersection and a length pattern; one stemmer call for the rest), so
+        the per-token Python work is a few C calls.
         """
         cfg = self.config
         joined = lines.lower() if cfg.lowercase else lines
@@ -93,13 +93,13 @@ class Analyzer:
         # NFKD leaves ASCII as it is and no ASCII character combines.
         if cfg.fold_accents and not joined.isascii():
             tokens = [t if t.isascii() else fold_accents(t) for t in tokens]
-        n = len(tokens)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
-        stopped = np.fromiter(map(self._stopwords.__contains__, tokens), dtype=bool, count=n)
-        keep = (lengths >= cfg.min_token_length) & (lengths <= cfg.max_token_length) & ~stopped
-        out = np.full(n, _DROPPED, dtype=object)
-        out[keep] = self._stem(list(compress(tokens, keep.tolist())))
-        return cast(list[str], out.tolist())
+            joined = "\n".join(tokens)
+        drop = _bad_lengths(joined, cfg.min_token_length, cfg.max_token_length)
+        drop.update(self._stopwords.intersection(tokens))
+        kept = list(filterfalse(drop.__contains__, tokens))
+        term_of = dict(zip(kept, self._stem(kept), strict=True))
+        term_of.update(dict.fromkeys(drop, _DROPPED))
+        return list(map(term_of.__getitem__, tokens))
 
     def _normalise(self, tokens: list[str]) -> None:
         """Fill the memo for tokens not seen before (one batched stemmer call)."""
@@ -170,12 +170,38 @@ class Analyzer:
         """Term ids of ``texts`` by the compiled scan, into this analyzer's term table."""
         with self._table_lock:
             if self._table is None:
-                self._table = TokenTable(self.normalise_lines)
+                cfg = self.config
+                ascii = AsciiRules(
+                    lowercase=cfg.lowercase,
+                    strip_possessive=self._possessive,
+                    min_length=cfg.min_token_length,
+                    max_length=cfg.max_token_length,
+                    stopwords=self._stopwords,
+                    stem=self._stem,
+                )
+                self._table = TokenTable(self.normalise_lines, ascii)
         return self._table.term_ids(texts)
 
     def _terms(self, tokens: list[str]) -> list[str]:
         """Index terms of tokens already in the memo."""
         return _kept(list(map(self._memo.__getitem__, tokens)))
+
+
+@lru_cache(maxsize=16)
+def _length_pattern(min_length: int, max_length: int) -> re.Pattern[str]:
+    """Whole lines longer than ``max_length`` or shorter than ``min_length`` characters."""
+    short = f"|.{{0,{min_length - 1}}}" if min_length > 1 else ""
+    return re.compile(f"^(?:.{{{max_length + 1},}}{short})$", re.MULTILINE)
+
+
+def _bad_lengths(lines: str, min_length: int, max_length: int) -> set[str]:
+    """The lines of ``lines`` too short or too long to be index terms, found by one pattern
+    over the whole string (not a length per token), and the empty token, whose term is
+    none whatever the limits."""
+    found = {""}
+    if min_length > 1 or len(lines) > max_length:
+        found.update(_length_pattern(min_length, max_length).findall(lines))
+    return found
 
 
 def _kept(terms: list[str]) -> list[str]:

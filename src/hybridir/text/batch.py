@@ -2,9 +2,12 @@
 
 The texts are scanned as code points by :func:`hybridir.text.scan.scan_tokens`, which finds
 the same tokens as the ``word`` regular expression and interns each distinct raw token
-once; only the raw tokens never seen before come back to Python, where the analyzer
-normalises them all in one batch (one stemmer call), exactly as it normalises the tokens
-of :meth:`hybridir.text.analyzer.Analyzer.analyze`. Term ids then follow by an array
+once; only the raw tokens never seen before are normalised. Those of ASCII characters
+only are lowercased, stripped of a possessive and filtered (length, stopwords) in compiled
+code too (:func:`hybridir.text.scan.ascii_forms`, under the analyzer's :class:`AsciiRules`),
+so just their forms come back to Python, for one stemmer call; every other new token goes
+through the analyzer's own normalisation, exactly as the tokens of
+:meth:`hybridir.text.analyzer.Analyzer.analyze` do. Term ids then follow by an array
 gather. The per-token work of the regex path (``re.findall``, memo look-ups) is what this
 saves: bm25s (Lù, 2024) shows the same split of tokenizing from stemming the vocabulary.
 """
@@ -15,9 +18,9 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
-from itertools import chain, filterfalse, pairwise
-from typing import TypeVar
+from functools import cache, lru_cache
+from itertools import chain, count, pairwise
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -100,14 +103,33 @@ Normaliser = Callable[[str], list[str]]
 """Raw tokens, one per line, → their index terms (``""`` for a dropped token), one for one."""
 
 
+@dataclass(frozen=True)
+class AsciiRules:
+    """How an analyzer normalises a token of ASCII characters only, which the compiled
+    lane (:func:`hybridir.text.scan.ascii_forms`) then does before ``stem``: lowercase
+    (``A``-``Z``), strip a trailing ``'s``, drop forms outside the length limits or among
+    the stopwords."""
+
+    lowercase: bool
+    strip_possessive: bool
+    min_length: int
+    max_length: int
+    stopwords: frozenset[str]
+    stem: Callable[[list[str]], list[str]]
+
+
 class TokenTable:
     """The raw tokens an analyzer has met and the term of each (thread-safe).
 
     Kept for the analyzer's lifetime, like its memo, so a raw token is normalised once.
+    With ``ascii`` rules, ASCII tokens are normalised in compiled code and only their
+    forms reach Python (to be stemmed); every other token goes through ``normalise``.
     """
 
-    def __init__(self, normalise: Normaliser) -> None:
+    def __init__(self, normalise: Normaliser, ascii: AsciiRules | None = None) -> None:
         self._normalise = normalise
+        self._ascii = ascii
+        self._lane: tuple[NDArray[np.int64], tuple[NDArray[Any], ...]] | None = None
         self._lock = threading.Lock()
         # Room for a few thousand raw tokens (a batch of queries) before the first growth.
         self._slots = np.full(8192, -1, dtype=np.int32)
@@ -117,7 +139,8 @@ class TokenTable:
         self._n_raw = 0
         self._raw_term = np.zeros(0, dtype=np.int32)  # term id of each raw id, -1 dropped
         self._term_id: dict[str, int] = {"": -1}
-        self._terms: list[str] = []  # every term met so far, by id
+        # Every term handed out so far; a term's id is its first position here.
+        self._terms: list[str] = []
 
     def term_ids(self, texts: Sequence[str]) -> TermIds:
         """Index terms of each text, as ids numbered in order of first occurrence in the
@@ -144,7 +167,7 @@ class TokenTable:
         while not scan_tokens(cps, text_ptr, classes, self._arrays(), state, raw_ids, tok_ptr):
             self._grow(int(state[3]), int(state[4]))
         self._n_raw = int(state[3])
-        self._add_terms(stored_tokens(self._store, self._key_ptr[first_new : self._n_raw + 1]))
+        self._add_terms(first_new, self._n_raw)
         return raw_ids[: int(state[2])], tok_ptr
 
     def _arrays(
@@ -166,36 +189,64 @@ class TokenTable:
         if need > len(self._store):
             self._store = _resized(self._store, max(need, 2 * len(self._store)))
 
-    def _add_terms(self, lines: str) -> None:
-        """Normalise the raw tokens just interned (``lines``: one per line, in id order)
-        and record their terms."""
-        if not lines:
-            return
-        if has_joiner(lines):
-            lines = "\n".join(without_joiners(lines.split("\n")))
-        terms = self._normalise(lines)
-        term_id = self._term_id  # holds "" → -1, the dropped tokens' id
-        new = list(filterfalse(term_id.__contains__, dict.fromkeys(terms)))
-        term_id.update(zip(new, range(len(self._terms), len(self._terms) + len(new)), strict=True))
-        self._terms.extend(new)
-        ids = np.fromiter(map(term_id.__getitem__, terms), dtype=np.int32, count=len(terms))
+    def _add_terms(self, first: int, last: int) -> None:
+        """Normalise the raw tokens ``first..last-1``, just interned, and record their
+        terms."""
+        from hybridir.text.scan import ascii_forms, token_lines
+
+        ids = np.full(last - first, -1, dtype=np.int32)
+        others = np.arange(first, last)
+        if self._ascii is not None and last > first:
+            rules, stopwords = self._ascii_lane(self._ascii)
+            status = np.empty(last - first, dtype=np.int8)
+            room = int(self._key_ptr[last] - self._key_ptr[first]) + last - first
+            out = np.empty(room, dtype=np.uint32)
+            size = ascii_forms(
+                self._store, self._key_ptr, first, last, rules, stopwords, status, out
+            )
+            if size:
+                forms = out[: size - 1].tobytes().decode("utf-32-le").split("\n")
+                ids[status == 1] = self._ids(self._ascii.stem(forms))
+            others = np.flatnonzero(status == 2) + first
+        if others.size:
+            lines = token_lines(self._store, self._key_ptr, others).tobytes()
+            text = lines.decode("utf-32-le", "surrogatepass")
+            if has_joiner(text):
+                text = "\n".join(without_joiners(text.split("\n")))
+            ids[others - first] = self._ids(self._normalise(text))
         self._raw_term = np.concatenate([self._raw_term, ids])
 
+    def _ids(self, terms: list[str]) -> NDArray[np.int32]:
+        """Each term's id (``-1`` for ``""``), new terms added: a term's id is the position
+        of its first occurrence in ``_terms``, which grows by every term given (repeats
+        included), so one ``setdefault`` pass numbers them."""
+        ids = np.fromiter(
+            map(self._term_id.setdefault, terms, count(len(self._terms))),
+            dtype=np.int32,
+            count=len(terms),
+        )
+        self._terms.extend(terms)
+        return ids
 
-def stored_tokens(store: NDArray[np.uint32], key_ptr: NDArray[np.int64]) -> str:
-    """The tokens whose code points lie in ``store`` between consecutive offsets of
-    ``key_ptr``, one per line (no token holds a newline), as one string: a single decode
-    instead of a slice per token."""
-    n = len(key_ptr) - 1
-    if n <= 0:
-        return ""
-    base = int(key_ptr[0])
-    size = int(key_ptr[-1]) - base
-    out = np.full(size + n - 1, ord("\n"), dtype=np.uint32)
-    keep = np.ones(size + n - 1, dtype=bool)
-    keep[key_ptr[1:-1] - base + np.arange(n - 1)] = False  # the newline after each token
-    out[keep] = store[base : base + size]
-    return out.tobytes().decode("utf-32-le", "surrogatepass")
+    def _ascii_lane(self, rules: AsciiRules) -> tuple[NDArray[np.int64], tuple[NDArray[Any], ...]]:
+        """The rules as :func:`hybridir.text.scan.ascii_forms` takes them."""
+        if self._lane is None:
+            numbers = [rules.lowercase, rules.strip_possessive, rules.min_length, rules.max_length]
+            self._lane = (np.array(numbers, dtype=np.int64), ascii_set(rules.stopwords))
+        return self._lane
+
+
+@lru_cache(maxsize=32)
+def ascii_set(words: frozenset[str]) -> tuple[NDArray[Any], ...]:
+    """The ASCII words of ``words`` as a compiled set ``(slots, hashes, ptr, store)`` (the
+    layout of the token table; built once per stopword list)."""
+    from hybridir.text.scan import hash_all, rehash
+
+    plain = sorted(w for w in words if w.isascii())
+    cps, ptr = code_points(plain)
+    hashes = hash_all(cps, ptr)
+    slots = rehash(hashes, len(plain), 1 << (2 * len(plain) + 1).bit_length())
+    return slots, hashes, ptr, cps
 
 
 def _resized(array: NDArray[_T], size: int) -> NDArray[_T]:
@@ -242,8 +293,9 @@ def warm_batch_kernels() -> None:
     loading them from the cache), with the argument types real batches pass."""
     from hybridir.text.scan import weighted_fields
 
-    table = TokenTable(lambda lines: lines.lower().split("\n"))
-    texts = [" ".join(f"w{i}" for i in range(5000)), "Don’t u.s. 3.5 a\u200db", "", "x"]
+    rules = AsciiRules(True, True, 2, 20, frozenset({"the", "zł"}), list)
+    table = TokenTable(lambda lines: lines.lower().split("\n"), rules)
+    texts = [" ".join(f"w{i}" for i in range(5000)), "Don’t u.s. the Cat's 3.5 a\u200db", "", "x"]
     found = table.term_ids(texts)
     ids, ptr = weighted_fields(found.ids, found.ptr, len(texts) // 2, 2)
     batch_local(ids, ptr, found.terms)

@@ -16,6 +16,10 @@ an FNV-1a hash (Fowler, Noll, Vo) of their code points with a SplitMix64 finaliz
 (Steele, Lea, Flood, OOPSLA 2014); equal hashes are always confirmed by comparing the code
 points, so a collision never merges two tokens.
 
+:func:`ascii_forms` normalises new ASCII tokens as the analyzer would before stemming
+(ASCII lowercasing is ``A``-``Z`` → ``a``-``z``, exactly what ``str.lower`` does to them),
+checking stopwords in a set of the same layout (:func:`hash_all`, :func:`_member`).
+
 The kernels are cached by :func:`hybridir.sparse.jit.kernel` and stamped with this file
 (:data:`hybridir.sparse.jit.KERNEL_MODULES`).
 """
@@ -241,3 +245,100 @@ def first_occurrence(term_ids, n_terms):  # type: ignore[no-untyped-def]
             n += 1
         local[i] = local_of[t]
     return local, order[:n].copy()
+
+
+@kernel(nogil=True)
+def hash_all(cps, ptr):  # type: ignore[no-untyped-def]
+    """:func:`_hash` of each key ``cps[ptr[j]:ptr[j+1]]`` (a set's keys, for :func:`rehash`)."""
+    n = ptr.shape[0] - 1
+    hashes = np.empty(max(n, 1), dtype=np.uint64)
+    for j in range(n):
+        hashes[j] = _hash(cps, ptr[j], ptr[j + 1])
+    return hashes
+
+
+@kernel(nogil=True)
+def _member(keys, cps, start, end):  # type: ignore[no-untyped-def]
+    """Whether ``cps[start:end]`` is a key of the set ``keys = (slots, hashes, ptr, store)``."""
+    slots, hashes, key_ptr, store = keys
+    mask = slots.shape[0] - 1
+    h = _hash(cps, start, end)
+    pos = np.int64(h & np.uint64(mask))
+    while slots[pos] >= 0:
+        k = slots[pos]
+        if (
+            hashes[k] == h
+            and key_ptr[k + 1] - key_ptr[k] == end - start
+            and _same(store, key_ptr[k], cps, start, end)
+        ):
+            return True
+        pos = (pos + 1) & mask
+    return False
+
+
+@kernel(nogil=True)
+def ascii_forms(store, key_ptr, first, last, rules, stopwords, status, out):  # type: ignore[no-untyped-def]
+    """The analyzer's normalisation of the ASCII raw tokens ``first..last-1``, before
+    stemming: lowercase (``A``-``Z`` only, as ``str.lower`` on ASCII), a trailing ``'s``
+    stripped, then dropped when too short, too long or a stopword.
+
+    Args:
+        store, key_ptr: the raw tokens' code points (:func:`scan_tokens`'s table).
+        rules: int64 ``[lowercase, strip_possessive, min_length, max_length]``.
+        stopwords: the stopword set as ``(slots, hashes, ptr, store)``.
+        status: int8 out, per token: 0 dropped, 1 kept (its form is the next line of
+            ``out``), 2 not ASCII (left to the analyzer's own code).
+        out: uint32 out, room for the tokens' code points and a newline after each.
+
+    Returns:
+        How many code points of ``out`` hold the kept forms, a newline after each.
+    """
+    lowercase, possessive, min_length, max_length = rules[0], rules[1], rules[2], rules[3]
+    n = 0
+    for r in range(first, last):
+        a, b = key_ptr[r], key_ptr[r + 1]
+        plain = True
+        for i in range(a, b):
+            if store[i] >= 128:
+                plain = False
+                break
+        if not plain:
+            status[r - first] = 2
+            continue
+        start = n
+        for i in range(a, b):
+            c = store[i]
+            if lowercase and 65 <= c <= 90:
+                c += 32
+            out[n] = c
+            n += 1
+        if possessive and n - start >= 2 and out[n - 1] == 115 and out[n - 2] == 39:
+            n -= 2  # "'s"
+        size = n - start
+        if size == 0 or size < min_length or size > max_length or _member(stopwords, out, start, n):
+            n = start
+            status[r - first] = 0
+            continue
+        out[n] = 10
+        n += 1
+        status[r - first] = 1
+    return n
+
+
+@kernel(nogil=True)
+def token_lines(store, key_ptr, ids):  # type: ignore[no-untyped-def]
+    """The code points of raw tokens ``ids``, a newline between each two."""
+    n = ids.shape[0]
+    total = max(n - 1, 0)
+    for j in range(n):
+        total += key_ptr[ids[j] + 1] - key_ptr[ids[j]]
+    out = np.empty(total, dtype=np.uint32)
+    at = 0
+    for j in range(n):
+        if j:
+            out[at] = 10
+            at += 1
+        for i in range(key_ptr[ids[j]], key_ptr[ids[j] + 1]):
+            out[at] = store[i]
+            at += 1
+    return out
