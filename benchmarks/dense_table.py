@@ -1,7 +1,8 @@
 """Transformer-free dense queries: a distilled per-token table against the MiniLM encoder.
 
-For each dataset (test split; the default BM25, all-MiniLM-L6-v2 document vectors from the
-embedding cache, the default DBSF fusion, both lists to depth 1000) this reports:
+For each dataset (test split, or ``--split train`` to choose settings; the default BM25,
+all-MiniLM-L6-v2 document vectors from the embedding cache, the default DBSF fusion, both
+lists to depth 1000) this reports:
 
 * nDCG@10 of dense alone and of the hybrid with the real query encoder and with a dense
   table fitted on the collection's own texts (titles, documents, sentences, random spans;
@@ -61,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--init", default=TableFit.init)
     add("--loss", default=TableFit.loss)
     add("--seed", type=int, default=TableFit.seed, help="training text sample")
+    add(
+        "--split",
+        default="test",
+        choices=("test", "train"),
+        help="queries evaluated (train: for choosing settings; no train-queries fit then)",
+    )
     add("--threads", type=int, default=1, help="torch / FAISS threads while timing")
     add("--repeats", type=int, default=3, help="timings per query (median)")
     add("--no-latency", action="store_true", help="skip the SciFact search latency")
@@ -143,7 +150,7 @@ def fit_table(
 
 
 def run_dataset(name: str, args: argparse.Namespace, err: Console) -> dict[str, Any]:
-    data = load_beir(name, split="test")
+    data = load_beir(name, split=args.split)
     queries = list(data.queries.values())
     out: dict[str, Any] = {"queries": len(data.qrels), "docs": 0}
     with tempfile.TemporaryDirectory(prefix="hybridir-dt-") as tmp:
@@ -154,7 +161,7 @@ def run_dataset(name: str, args: argparse.Namespace, err: Console) -> dict[str, 
         out["encoder"] = quality(collection, data.queries, data.qrels)
         out["encoder"]["encode_us"] = encoding_us(collection, queries, args.repeats)
         variants: dict[str, tuple[str, ...]] = {"table": ()}
-        if name == "scifact":
+        if name == "scifact" and args.split == "test":
             variants["table+train"] = tuple(load_beir(name, split="train").queries.values())
         for label, extra in variants.items():
             collection.set_dense_query("encoder")

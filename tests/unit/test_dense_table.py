@@ -18,7 +18,7 @@ from hybridir.config import DenseConfig
 from hybridir.errors import ConfigError, IndexFormatError
 from hybridir.learn.dense_fit import TableFit, fit_dense_table, token_rows, train_dense_table
 from hybridir.learn.dense_table import DenseTable, pool
-from hybridir.learn.dense_texts import SOURCES, random_spans, training_texts
+from hybridir.learn.dense_texts import SOURCES, drawn_texts, random_spans, training_texts
 from hybridir.learn.models import load_model
 from hybridir.learn.store import save_model
 from hybridir.learn.token_weights import TokenWeights
@@ -145,6 +145,18 @@ def test_training_texts_by_source_deterministic_and_order_free() -> None:
     assert training_texts(reversed(DOCS), ["which pie is sweet"], budget=12, seed=1) == texts
 
 
+def test_drawn_texts_name_each_title_and_sentence_source_document() -> None:
+    texts, origins = drawn_texts(DOCS, ["which pie is sweet"], budget=12, seed=1)
+    assert texts == training_texts(DOCS, ["which pie is sweet"], budget=12, seed=1)
+    assert sorted(origins) == sorted({*texts["titles"], *texts["sentences"]})
+    whole = {f"{d.title} {d.text}": d for d in DOCS}
+    assert set(origins.values()) <= set(whole)
+    assert set(whole) == set(texts["documents"])
+    for text, source in origins.items():
+        assert text == whole[source].title or text in whole[source].text
+    assert origins["Banana bread"] == "Banana bread " + DOCS[1].text
+
+
 # -- fitting on a tiny seeded model ------------------------------------------------------------
 
 
@@ -232,14 +244,17 @@ def test_unfitted_rows_reproduce_one_token_queries(tiny_collection: Collection) 
     )
 
 
-@pytest.mark.parametrize("loss", ["cosine", "kl"])
+@pytest.mark.parametrize("loss", ["cosine", "kl", "contrastive"])
 def test_input_init_and_every_loss(tiny_collection: Collection, loss: str) -> None:
     settings = TableFit(budget=20, epochs=2, batch_size=8, init="input", loss=loss)
     table = fit_dense_table(tiny_collection.encoder, DOCS, (), settings)
     assert table.info["settings"]["init"] == "input"
     assert table.info["settings"]["loss"] == loss
-    # The tiny random BERT is nearly linear in its input embeddings: the map alone fits it.
-    assert max(table.info["loss"]) < 0.1
+    losses = table.info["loss"]
+    if loss == "contrastive":  # its retrieval term is a cross-entropy over the documents
+        assert losses[-1] < losses[0]
+    else:  # The tiny random BERT is nearly linear in its input embeddings: the map fits it.
+        assert max(losses) < 0.1
 
 
 def test_token_rows_match_the_encoder(tiny_encoder_dir: Path) -> None:

@@ -6,12 +6,15 @@ Sentences and short spans are query-sized pieces of the collection's own vocabul
 topics (a table only has to be right for the words the collection holds); titles are
 query-like; whole documents cost nothing to encode (their vectors are the collection's, in
 the embedding cache). Sampling is seeded and nested: a smaller budget gives a subset of a
-larger one's texts, whose targets are then already cached.
+larger one's texts, whose targets are then already cached. :func:`drawn_texts` also
+says which document each title and sentence came from (the positives of the
+``"contrastive"`` fitting loss).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +23,8 @@ from hybridir.types import Document
 
 SOURCES = ("titles", "documents", "sentences", "spans", "queries")
 """Where training texts come from (:func:`training_texts`)."""
+
+T = TypeVar("T")
 
 
 def random_spans(
@@ -42,7 +47,7 @@ def random_spans(
     return out
 
 
-def sample(texts: list[str], n: int, rng: np.random.Generator) -> list[str]:
+def sample(texts: list[T], n: int, rng: np.random.Generator) -> list[T]:
     """At most ``n`` of ``texts``, in their order: a prefix of one random permutation, so a
     smaller ``n`` gives a subset of a larger one."""
     if len(texts) <= n:
@@ -65,25 +70,43 @@ def training_texts(
     Documents are taken in doc id order, so the same documents give the same texts however
     they are stored or sharded, and a smaller budget gives a subset of a larger one's.
     """
+    return drawn_texts(documents, queries, budget=budget, seed=seed)[0]
+
+
+def drawn_texts(
+    documents: Iterable[Document],
+    queries: Sequence[str] = (),
+    *,
+    budget: int = 20_000,
+    seed: int = 0,
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """:func:`training_texts`, and the source document of each title and sentence: its
+    whole text (as in the ``documents`` source; the first document in doc id order when
+    several hold the same text)."""
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
-    titles: list[str] = []
+    titles: list[tuple[str, str]] = []
     whole: list[str] = []
-    sentences: list[str] = []
+    sentences: list[tuple[str, str]] = []
     words: list[list[str]] = []
     for doc in sorted(documents, key=lambda d: d.doc_id):
+        text = f"{doc.title} {doc.text}".strip()
         if doc.title.strip():
-            titles.append(doc.title.strip())
-        whole.append(f"{doc.title} {doc.text}".strip())
+            titles.append((doc.title.strip(), text))
+        whole.append(text)
         for a, b in sentence_spans(doc.text):
             if 3 <= len(doc.text[a:b].split()) <= 60:
-                sentences.append(doc.text[a:b])
+                sentences.append((doc.text[a:b], text))
         words.append(doc.text.split())
     sentences = sample(sentences, budget // 2, rngs[0])
+    titles = sample(titles, budget, rngs[1])
     texts = {
-        "titles": sample(titles, budget, rngs[1]),
+        "titles": [t for t, _ in titles],
         "documents": sample(whole, budget, rngs[2]),
-        "sentences": sentences,
+        "sentences": [t for t, _ in sentences],
         "spans": random_spans(words, budget - len(sentences), rngs[3]),
         "queries": sample([q for q in queries if q.strip()], budget, rngs[4]),
     }
-    return {name: list(dict.fromkeys(found)) for name, found in texts.items()}
+    origins: dict[str, str] = {}
+    for found, source in [*titles, *sentences]:
+        origins.setdefault(found, source)
+    return {name: list(dict.fromkeys(found)) for name, found in texts.items()}, origins
