@@ -29,9 +29,11 @@ _DROPPED = ""
 _UNSEEN = None
 """What the memo gives for a token it has not normalised yet."""
 
-BATCH_MIN_CHARS = 20_000
+BATCH_MIN_CHARS = 1_000
 """Below this many characters a batch is analysed text by text (the regex path): the
-compiled scan's fixed costs (its character table, a kernel call) would outweigh it."""
+compiled scan's fixed costs (a table, kernel calls) outweigh it. Measured on SciFact
+queries (`docs/benchmarks.md`): the two break even near 300 characters for
+:meth:`Analyzer.term_ids` and near 900 for :meth:`Analyzer.analyze_many`."""
 
 
 def fold_accents(token: str) -> str:
