@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import chain, count, pairwise
+from itertools import chain, islice, pairwise
 from typing import Any, TypeVar
 
 import numpy as np
@@ -138,21 +138,20 @@ class TokenTable:
         self._store = np.zeros(32768, dtype=np.uint32)
         self._n_raw = 0
         self._raw_term = np.zeros(0, dtype=np.int32)  # term id of each raw id, -1 dropped
-        self._term_id: dict[str, int] = {"": -1}
-        # Every term handed out so far; a term's id is its first position here.
+        # Each term's id + 1 ("" → 0: a dropped token), and the terms by id.
+        self._term_id: dict[str, int] = {"": 0}
         self._terms: list[str] = []
 
     def term_ids(self, texts: Sequence[str]) -> TermIds:
         """Index terms of each text, as ids numbered in order of first occurrence in the
         batch, with only the terms it uses (the numbering of
         :func:`hybridir.sparse.postings.build_from_terms`)."""
-        from hybridir.text.scan import first_occurrence, kept_terms
+        from hybridir.text.scan import kept_terms
 
         with self._lock:
             raw_ids, tok_ptr = self._scan(texts)
             ids, ptr = kept_terms(raw_ids, tok_ptr, self._raw_term)
-            local, order = first_occurrence(ids, len(self._terms))
-            return TermIds(local, ptr, list(map(self._terms.__getitem__, order.tolist())))
+            return batch_local(ids, ptr, self._terms)
 
     def _scan(self, texts: Sequence[str]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
         """Raw ids of every token; the raw tokens new to the table get their term."""
@@ -217,16 +216,18 @@ class TokenTable:
         self._raw_term = np.concatenate([self._raw_term, ids])
 
     def _ids(self, terms: list[str]) -> NDArray[np.int32]:
-        """Each term's id (``-1`` for ``""``), new terms added: a term's id is the position
-        of its first occurrence in ``_terms``, which grows by every term given (repeats
-        included), so one ``setdefault`` pass numbers them."""
-        ids = np.fromiter(
-            map(self._term_id.setdefault, terms, count(len(self._terms))),
+        """Each term's id (``-1`` for ``""``), new terms numbered on: one ``setdefault``
+        pass in C, each new term's default being the dictionary's size just before it."""
+        term_id = self._term_id
+        before = len(term_id)
+        found = np.fromiter(
+            map(term_id.setdefault, terms, iter(term_id.__len__, -1)),
             dtype=np.int32,
             count=len(terms),
         )
-        self._terms.extend(terms)
-        return ids
+        if len(term_id) > before:  # the new terms are the dictionary's last keys
+            self._terms.extend(reversed(list(islice(reversed(term_id), len(term_id) - before))))
+        return found - 1
 
     def _ascii_lane(self, rules: AsciiRules) -> tuple[NDArray[np.int64], tuple[NDArray[Any], ...]]:
         """The rules as :func:`hybridir.text.scan.ascii_forms` takes them."""
