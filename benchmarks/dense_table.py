@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--lr", type=float, default=TableFit.lr)
     add("--init", default=TableFit.init)
     add("--loss", default=TableFit.loss)
+    add("--heads", type=int, default=TableFit.heads, help="attention heads (0: plain mean)")
     add("--seed", type=int, default=TableFit.seed, help="training text sample")
     add(
         "--split",
@@ -83,6 +84,7 @@ def settings(args: argparse.Namespace) -> TableFit:
         init=args.init,
         loss=args.loss,
         seed=args.seed,
+        heads=args.heads,
     )
 
 
@@ -145,6 +147,7 @@ def fit_table(
     name = save_model(collection.models_dir, table)
     collection.set_dense_query("table", name)
     summary = {k: table.info[k] for k in ("texts", "tokens_fitted", "loss")}
+    summary["heads"] = table.heads
     err.print(f"  fitted {name} in {seconds:.0f} s: {summary}")
     return name, seconds, summary
 

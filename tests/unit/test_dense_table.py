@@ -16,8 +16,14 @@ from hybridir import Collection, CollectionConfig, Document, Searcher
 from hybridir.cli import main
 from hybridir.config import DenseConfig
 from hybridir.errors import ConfigError, IndexFormatError
-from hybridir.learn.dense_fit import TableFit, fit_dense_table, token_rows, train_dense_table
-from hybridir.learn.dense_table import DenseTable, pool
+from hybridir.learn.dense_fit import (
+    TableFit,
+    _attended,
+    fit_dense_table,
+    token_rows,
+    train_dense_table,
+)
+from hybridir.learn.dense_table import DenseTable, attend, pool
 from hybridir.learn.dense_texts import SOURCES, drawn_texts, random_spans, training_texts
 from hybridir.learn.models import load_model
 from hybridir.learn.store import save_model
@@ -85,6 +91,57 @@ def test_encode_queries_equals_the_numpy_definition() -> None:
     assert got.shape == (4, 4)
 
 
+def test_attention_with_a_zero_map_pools_the_mean() -> None:
+    rng = np.random.default_rng(3)
+    table = rng.normal(size=(20, 6)).astype(np.float32)
+    ids = [rng.integers(0, 20, size=n) for n in (1, 2, 7)] + [np.array([], np.int64)]
+    empty = np.ones(6, np.float32)
+    for heads in (1, 2, 3):
+        got = attend(table, ids, empty, np.zeros((heads * 6, 6), np.float32))
+        np.testing.assert_allclose(got, pool(table, ids, empty), atol=1e-6)
+
+
+def test_attention_weighs_tokens_by_the_softmax_of_each_head() -> None:
+    """By hand: rows a=(1,0,0,0), b=(0,2,0,0); h = unit(a+b) = (1,2,0,0)/√5. Head 0's map
+    copies h's first coordinate into its seed's first: seed (1/√5,0,0,0), logits a 1/√5,
+    b 0. Head 1's map puts 3h₂ in its seed's second coordinate: seed (0,6/√5,0,0), logits
+    a 0, b 12/√5. Head 0 gives dims 0-1, head 1 dims 2-3 (both zero here)."""
+    table = np.array([[1, 0, 0, 0], [0, 2, 0, 0]], np.float32)
+    query_map = np.zeros((8, 4), np.float32)
+    query_map[0, 0] = 1.0  # head 0, seed coordinate 0 ← h₀
+    query_map[4 + 1, 1] = 3.0  # head 1, seed coordinate 1 ← 3·h₁
+    got = attend(table, [np.array([0, 1])], np.zeros(4, np.float32), query_map)[0]
+    w = np.exp([1 / np.sqrt(5), 0.0])
+    w /= w.sum()
+    expected = unit(np.array([w[0] * 1, w[1] * 2, 0, 0]))  # head 0's slice: dims 0 and 1
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # Repeating a token counts it twice, as in the mean.
+    twice = attend(table, [np.array([0, 0, 1])], np.zeros(4, np.float32), query_map)[0]
+    total = np.array([2, 2, 0, 0]) / np.linalg.norm([2, 2, 0, 0])
+    logits = np.array([total[0], total[0], 0.0]) / 1.0
+    w3 = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(twice, unit(np.array([w3[0] + w3[1], 2 * w3[2], 0, 0])), rtol=1e-6)
+
+
+def test_attention_in_torch_equals_numpy_across_length_buckets() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(50, 12)).astype(np.float32)
+    query_map = rng.normal(size=(36, 12)).astype(np.float32)
+    parts = [rng.integers(0, 50, size=n) for n in (1, 3, 16, 17, 40, 2, 130, 5, 64, 65)]
+    got = _attended(torch.from_numpy(rows), parts, torch.from_numpy(query_map))
+    np.testing.assert_allclose(
+        got.numpy(), attend(rows, parts, np.zeros(12, np.float32), query_map), atol=1e-5
+    )
+
+
+def test_a_query_map_must_fit_the_table() -> None:
+    table = small_table()
+    for shape in ((4, 3), (6, 4), (12, 4)):  # not × dim; 6 rows; 3 heads do not divide 4
+        with pytest.raises(IndexFormatError, match="query map must be"):
+            DenseTable(table.table, table.empty, table.tokenizer_json, table.info, np.zeros(shape))
+
+
 def test_stored_content_addressed_and_read_back(tmp_path: Path) -> None:
     table = small_table()
     name = save_model(tmp_path, table)
@@ -112,6 +169,35 @@ def test_stored_content_addressed_and_read_back(tmp_path: Path) -> None:
     )
     texts = ["apple pie", "tart"]
     np.testing.assert_array_equal(loaded.encode_queries(texts), table.encode_queries(texts))
+
+
+def test_attention_table_stored_and_read_back(tmp_path: Path) -> None:
+    plain = small_table()
+    query_map = (np.arange(32, dtype=np.float32).reshape(8, 4) % 5 - 2) / 4
+    table = DenseTable(plain.table, plain.empty, plain.tokenizer_json, plain.info, query_map)
+    assert table.heads == 2
+    name = save_model(tmp_path, table)
+    assert name != save_model(tmp_path, plain)  # the map is part of the content
+    assert (tmp_path / name / "query_map.npy").is_file()
+    loaded = load_model(tmp_path, name)
+    assert isinstance(loaded, DenseTable)
+    assert loaded.meta() == table.meta()
+    assert loaded.meta()["heads"] == 2
+    assert loaded.query_map is not None
+    np.testing.assert_array_equal(loaded.query_map, query_map)
+    texts = ["apple pie banana", "tart", ""]
+    np.testing.assert_array_equal(loaded.encode_queries(texts), table.encode_queries(texts))
+    ids = table.token_ids(texts)
+    np.testing.assert_array_equal(
+        table.encode_queries(texts), attend(table.table, ids, table.empty, query_map)
+    )
+    assert not np.allclose(table.encode_queries(texts)[0], plain.encode_queries(texts)[0])
+    np.save(tmp_path / name / "query_map.npy", np.zeros((4, 4), np.float32))
+    with pytest.raises(IndexFormatError, match="query map is not float32 for 2 heads"):
+        DenseTable.read(tmp_path / name, json.loads((tmp_path / name / "meta.json").read_text()))
+    (tmp_path / name / "query_map.npy").unlink()
+    with pytest.raises(IndexFormatError, match="cannot read dense table"):
+        DenseTable.read(tmp_path / name, json.loads((tmp_path / name / "meta.json").read_text()))
 
 
 def test_a_damaged_table_is_refused(tmp_path: Path) -> None:
@@ -233,6 +319,31 @@ def test_fitted_table_shape_loss_and_determinism(tiny_collection: Collection) ->
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
 
+def test_attention_fit_starts_at_the_mean_and_learns_a_map(tiny_collection: Collection) -> None:
+    encoder = tiny_collection.encoder
+    settings = replace(SMALL, heads=2)
+    table = fit_dense_table(encoder, DOCS, ["sweet pie"], settings)
+    assert table.heads == 2
+    assert table.query_map is not None
+    assert table.query_map.shape == (64, 32)
+    assert np.abs(table.query_map).max() > 0
+    losses = table.info["loss"]
+    assert losses[-1] < losses[0]
+    assert table.info["settings"]["heads"] == 2
+    # Before fitting, the map is zero and the rows are the mean-pooled table's: same loss.
+    zero = fit_dense_table(encoder, DOCS, ["sweet pie"], replace(settings, epochs=0))
+    plain = fit_dense_table(encoder, DOCS, ["sweet pie"], replace(SMALL, epochs=0))
+    assert zero.info["loss"] == pytest.approx(plain.info["loss"], rel=1e-5)
+    np.testing.assert_allclose(
+        zero.encode_queries(["apple pie"]), plain.encode_queries(["apple pie"]), atol=1e-6
+    )
+    again = fit_dense_table(encoder, list(reversed(DOCS)), ["sweet pie"], settings)
+    np.testing.assert_array_equal(again.table, table.table)
+    np.testing.assert_array_equal(again.query_map, table.query_map)
+    with pytest.raises(ConfigError, match="3 attention heads do not divide the encoder's 32"):
+        fit_dense_table(encoder, DOCS, (), replace(SMALL, heads=3))
+
+
 def test_unfitted_rows_reproduce_one_token_queries(tiny_collection: Collection) -> None:
     """LightRetriever's table before fitting: a one-token query's vector is the encoder's."""
     encoder = tiny_collection.encoder
@@ -339,6 +450,10 @@ def test_fit_settings_and_encoder_are_checked() -> None:
         TableFit(sources=("books",))
     with pytest.raises(ConfigError, match="batch_size >= 1"):
         TableFit(batch_size=0)
+    with pytest.raises(ConfigError, match="heads >= 0"):
+        TableFit(heads=-1)
+    with pytest.raises(ConfigError, match="map_lr > 0"):
+        TableFit(map_lr=0)
 
     class Hashing:
         name, dim, similarity = "hash", 4, "cosine"

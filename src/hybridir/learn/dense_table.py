@@ -8,10 +8,23 @@ dense query encoder to an embedding lookup: a query's vector is the average of i
 vectors. Static embedding models do the same on both sides (model2vec, Tulkens & van Dongen,
 2024; sentence-transformers' "Static Embeddings", Aarsen, 2025).
 
-**Pooling**: the mean of the rows of a text's tokens (the tokenizer's content tokens, in the
-encoder's window), then L2 normalisation. A learned per-token weight times a row would add
-nothing: after normalisation only a row's direction and its length relative to the other
-rows count, so each row's length *is* its token's weight (stopwords learn short rows).
+**Pooling** (:func:`pool`): the mean of the rows of a text's tokens (the tokenizer's content
+tokens, in the encoder's window), then L2 normalisation. A learned per-token weight times a
+row would add nothing: after normalisation only a row's direction and its length relative to
+the other rows count, so each row's length *is* its token's weight (stopwords learn short
+rows).
+
+**Attention pooling** (:func:`attend`, when the table has a query map): a token's weight may
+then depend on the other tokens of the text. The normalised mean ``h`` is mapped to one
+query vector per head (``q_j = Q_j h``); head ``j`` takes a softmax over the text's tokens of
+``q_j · row`` and gives slice ``j`` of the output dimensions as the weighted sum of that
+slice of the rows. This is multi-head attention pooling with the seed computed from the bag
+itself (Set Transformer's "pooling by multihead attention", Lee et al., ICML 2019; the
+multi-hop attention of Lin et al., "A Structured Self-Attentive Sentence Embedding", ICLR
+2017). A zero map gives every token the same weight: the mean, as :func:`pool`. It costs one
+``(heads·dim × dim)`` product and a softmax per query, a few microseconds. Fitted on
+SciFact it lifts the hybrid by about 0.002 nDCG@10 on both query splits
+(docs/benchmarks.md).
 
 The table is fitted to a collection's encoder by :mod:`hybridir.learn.dense_fit`.
 """
@@ -32,6 +45,7 @@ TokenIds = NDArray[np.int64]
 
 TABLE = "table.npy"
 EMPTY = "empty.npy"
+QUERY_MAP = "query_map.npy"
 TOKENIZER = "tokenizer.json"
 
 
@@ -55,6 +69,46 @@ def pool(table: Vectors, token_ids: Sequence[TokenIds], empty: Vectors) -> Vecto
     return out
 
 
+def attend(
+    table: Vectors, token_ids: Sequence[TokenIds], empty: Vectors, query_map: Vectors
+) -> Vectors:
+    """Each text's L2-normalised attention pooling of its tokens' rows (module docstring):
+    ``query_map`` is ``(heads·dim × dim)``, head ``j``'s map in rows ``j·dim … (j+1)·dim``;
+    ``dim`` must divide by ``heads``.
+
+    Example:
+        >>> t = np.array([[1, 0], [0, 1]], dtype=np.float32)
+        >>> ids = [np.array([0, 1])]
+        >>> attend(t, ids, np.zeros(2, np.float32), np.zeros((2, 2), np.float32)).round(3)
+        array([[0.707, 0.707]], dtype=float32)
+
+        The zero map pools as the mean; this one weighs token 0 by ``e^1.41`` against 1:
+        >>> leaning = np.array([[1, 1], [0, 0]], np.float32)  # seed (1.41, 0): token 0 first
+        >>> attend(t, ids, np.zeros(2, np.float32), leaning).round(3)
+        array([[0.972, 0.236]], dtype=float32)
+    """
+    dim = table.shape[1]
+    heads = query_map.shape[0] // dim
+    width = dim // heads
+    out = np.empty((len(token_ids), dim), dtype=np.float32)
+    for i, ids in enumerate(token_ids):
+        if not len(ids):
+            vector = empty
+        else:
+            rows = table[ids]
+            total = rows.sum(axis=0)
+            norm = float(np.sqrt(total @ total))
+            seeds = (query_map @ (total / norm if norm > 0 else total)).reshape(heads, dim)
+            logits = rows @ seeds.T  # tokens × heads
+            weights = np.exp(logits - logits.max(axis=0))
+            weights /= weights.sum(axis=0)
+            sliced = rows.reshape(len(ids), heads, width)
+            vector = np.einsum("th,thw->hw", weights, sliced).reshape(dim)
+        norm = float(np.sqrt(vector @ vector))
+        out[i] = vector / norm if norm > 0 else vector
+    return out
+
+
 class DenseTable:
     """A query vector for every text from a per-token table and the encoder's tokenizer.
 
@@ -63,14 +117,33 @@ class DenseTable:
         empty: the encoder's vector of a text without tokens.
         tokenizer: the encoder's fast tokenizer, as ``tokenizer.json`` text.
         info: what it was distilled from (``encoder``, ``max_tokens``) and how.
+        query_map: the attention pooling's ``(heads·dim × dim)`` map (:func:`attend`), or
+            ``None`` for the plain mean (:func:`pool`).
     """
 
     kind: ClassVar[str] = "dense-table"
 
     def __init__(
-        self, table: Vectors, empty: Vectors, tokenizer: str, info: Mapping[str, Any]
+        self,
+        table: Vectors,
+        empty: Vectors,
+        tokenizer: str,
+        info: Mapping[str, Any],
+        query_map: Vectors | None = None,
     ) -> None:
+        dim = table.shape[1]
+        if query_map is not None and (
+            query_map.shape[1:] != (dim,)
+            or query_map.shape[0] % dim
+            or not query_map.shape[0]
+            or dim % (query_map.shape[0] // dim)
+        ):
+            raise IndexFormatError(
+                f"a dense table's query map must be (heads·{dim} × {dim}) with heads dividing "
+                f"{dim}, got {query_map.shape}"
+            )
         self.table = table
+        self.query_map = query_map
         self.empty = np.asarray(empty, dtype=np.float32)
         self.tokenizer_json = tokenizer
         self.info = dict(info)
@@ -82,12 +155,20 @@ class DenseTable:
     def dim(self) -> int:
         return int(self.table.shape[1])
 
+    @property
+    def heads(self) -> int:
+        """Attention heads of the pooling (0: the plain mean)."""
+        return 0 if self.query_map is None else self.query_map.shape[0] // self.dim
+
     def meta(self) -> dict[str, Any]:
-        return {"vocab_size": int(self.table.shape[0]), "dim": self.dim, **self.info}
+        heads = {"heads": self.heads} if self.heads else {}
+        return {"vocab_size": int(self.table.shape[0]), "dim": self.dim, **heads, **self.info}
 
     def write(self, directory: Path) -> None:
         np.save(directory / TABLE, np.ascontiguousarray(self.table, dtype=np.float32))
         np.save(directory / EMPTY, self.empty)
+        if self.query_map is not None:
+            np.save(directory / QUERY_MAP, np.ascontiguousarray(self.query_map, np.float32))
         (directory / TOKENIZER).write_text(self.tokenizer_json, encoding="utf-8")
 
     @classmethod
@@ -97,13 +178,20 @@ class DenseTable:
             table = np.asarray(np.load(directory / TABLE, mmap_mode="r"))
             empty = np.load(directory / EMPTY)
             tokenizer = (directory / TOKENIZER).read_text(encoding="utf-8")
-        except (OSError, ValueError) as exc:
+            heads = int(meta.get("heads", 0))
+            query_map = np.load(directory / QUERY_MAP) if heads else None
+        except (OSError, ValueError, TypeError) as exc:
             raise IndexFormatError(f"cannot read dense table {directory}: {exc}") from exc
         shape = (meta.get("vocab_size"), meta.get("dim"))
         if table.dtype != np.float32 or table.shape != shape or empty.shape != shape[1:]:
             raise IndexFormatError(f"{directory}: table is not float32 {shape}")
-        info = {k: v for k, v in meta.items() if k not in ("kind", "vocab_size", "dim")}
-        return cls(table, empty, tokenizer, info)
+        dim = int(meta["dim"])  # = table.shape[1], checked above
+        if query_map is not None and (
+            query_map.dtype != np.float32 or query_map.shape != (heads * dim, dim)
+        ):
+            raise IndexFormatError(f"{directory}: query map is not float32 for {heads} heads")
+        info = {k: v for k, v in meta.items() if k not in ("kind", "vocab_size", "dim", "heads")}
+        return cls(table, empty, tokenizer, info, query_map)
 
     def token_ids(self, texts: Sequence[str]) -> list[TokenIds]:
         """Each text's content token ids, cut to the encoder's window."""
@@ -115,7 +203,9 @@ class DenseTable:
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         """Query vectors (unit length), one row per text."""
-        return pool(self.table, self.token_ids(texts), self.empty)
+        if self.query_map is None:
+            return pool(self.table, self.token_ids(texts), self.empty)
+        return attend(self.table, self.token_ids(texts), self.empty, self.query_map)
 
 
 def _tokenizer(tokenizer_json: str) -> Any:
