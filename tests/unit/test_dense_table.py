@@ -97,7 +97,7 @@ def test_attention_with_a_zero_map_pools_the_mean() -> None:
     ids = [rng.integers(0, 20, size=n) for n in (1, 2, 7)] + [np.array([], np.int64)]
     empty = np.ones(6, np.float32)
     for heads in (1, 2, 3):
-        got = attend(table, ids, empty, np.zeros((heads * 6, 6), np.float32))
+        got = attend(table, ids, empty, np.zeros((6, heads * 6), np.float32))
         np.testing.assert_allclose(got, pool(table, ids, empty), atol=1e-6)
 
 
@@ -107,9 +107,9 @@ def test_attention_weighs_tokens_by_the_softmax_of_each_head() -> None:
     b 0. Head 1's map puts 3h₂ in its seed's second coordinate: seed (0,6/√5,0,0), logits
     a 0, b 12/√5. Head 0 gives dims 0-1, head 1 dims 2-3 (both zero here)."""
     table = np.array([[1, 0, 0, 0], [0, 2, 0, 0]], np.float32)
-    query_map = np.zeros((8, 4), np.float32)
+    query_map = np.zeros((4, 8), np.float32)
     query_map[0, 0] = 1.0  # head 0, seed coordinate 0 ← h₀
-    query_map[4 + 1, 1] = 3.0  # head 1, seed coordinate 1 ← 3·h₁
+    query_map[1, 4 + 1] = 3.0  # head 1, seed coordinate 1 ← 3·h₁
     got = attend(table, [np.array([0, 1])], np.zeros(4, np.float32), query_map)[0]
     w = np.exp([1 / np.sqrt(5), 0.0])
     w /= w.sum()
@@ -127,7 +127,7 @@ def test_attention_in_torch_equals_numpy_across_length_buckets() -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(50, 12)).astype(np.float32)
-    query_map = rng.normal(size=(36, 12)).astype(np.float32)
+    query_map = rng.normal(size=(12, 36)).astype(np.float32)
     parts = [rng.integers(0, 50, size=n) for n in (1, 3, 16, 17, 40, 2, 130, 5, 64, 65)]
     got = _attended(torch.from_numpy(rows), parts, torch.from_numpy(query_map))
     np.testing.assert_allclose(
@@ -137,7 +137,7 @@ def test_attention_in_torch_equals_numpy_across_length_buckets() -> None:
 
 def test_a_query_map_must_fit_the_table() -> None:
     table = small_table()
-    for shape in ((4, 3), (6, 4), (12, 4)):  # not × dim; 6 rows; 3 heads do not divide 4
+    for shape in ((3, 4), (4, 6), (4, 12), (4,)):  # 3 rows; not × 4; 3 heads; 1-D
         with pytest.raises(IndexFormatError, match="query map must be"):
             DenseTable(table.table, table.empty, table.tokenizer_json, table.info, np.zeros(shape))
 
@@ -173,7 +173,7 @@ def test_stored_content_addressed_and_read_back(tmp_path: Path) -> None:
 
 def test_attention_table_stored_and_read_back(tmp_path: Path) -> None:
     plain = small_table()
-    query_map = (np.arange(32, dtype=np.float32).reshape(8, 4) % 5 - 2) / 4
+    query_map = (np.arange(32, dtype=np.float32).reshape(4, 8) % 5 - 2) / 4
     table = DenseTable(plain.table, plain.empty, plain.tokenizer_json, plain.info, query_map)
     assert table.heads == 2
     name = save_model(tmp_path, table)
@@ -325,7 +325,7 @@ def test_attention_fit_starts_at_the_mean_and_learns_a_map(tiny_collection: Coll
     table = fit_dense_table(encoder, DOCS, ["sweet pie"], settings)
     assert table.heads == 2
     assert table.query_map is not None
-    assert table.query_map.shape == (64, 32)
+    assert table.query_map.shape == (32, 64)
     assert np.abs(table.query_map).max() > 0
     losses = table.info["loss"]
     assert losses[-1] < losses[0]

@@ -283,7 +283,7 @@ def _attended(rows: torch.Tensor, parts: Sequence[TokenIds], query_map: torch.Te
     import torch.nn.functional as F  # noqa: N812
 
     dim = rows.shape[1]
-    heads = query_map.shape[0] // dim
+    heads = query_map.shape[1] // dim
     lengths = np.array([len(p) for p in parts])
     out = torch.empty(len(parts), dim)
     bucket = np.searchsorted(np.array(LENGTH_BUCKETS), lengths)
@@ -296,7 +296,7 @@ def _attended(rows: torch.Tensor, parts: Sequence[TokenIds], query_map: torch.Te
         mask = torch.from_numpy(np.arange(width)[None, :] < lengths[members][:, None])
         padded = rows[torch.from_numpy(ids)] * mask[:, :, None]  # texts × tokens × dim
         mean = F.normalize(padded.sum(dim=1), dim=1)
-        seeds = (mean @ query_map.T).view(len(members), heads, dim)
+        seeds = (mean @ query_map).view(len(members), heads, dim)
         logits = torch.einsum("btd,bhd->bth", padded, seeds)
         weights = torch.softmax(logits.masked_fill(~mask[:, :, None], float("-inf")), dim=1)
         sliced = padded.view(len(members), width, heads, dim // heads)
@@ -337,7 +337,7 @@ def fit_rows(
     compact = [local[a:b] for a, b in itertools.pairwise(bounds)]
     weight = torch.nn.Parameter(torch.from_numpy(np.array(rows[used], dtype=np.float32)))
     dim = rows.shape[1]
-    query_map = torch.nn.Parameter(torch.zeros(settings.heads * dim, dim))
+    query_map = torch.nn.Parameter(torch.zeros(dim, settings.heads * dim))
     goal = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     sources = torch.from_numpy(
         np.full(len(compact), -1, np.int64) if positives is None else np.asarray(positives)
