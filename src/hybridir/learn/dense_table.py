@@ -16,18 +16,17 @@ rows).
 
 **Attention pooling** (:func:`attend`, when the table has a query map): a token's weight may
 then depend on the other tokens of the text. The normalised mean ``h`` is mapped to one
-query vector per head (``q_j = Q_j h``); head ``j`` takes a softmax over the text's tokens of
+query vector per head (``q_j = h M_j``); head ``j`` takes a softmax over the text's tokens of
 ``q_j · row`` and gives slice ``j`` of the output dimensions as the weighted sum of that
 slice of the rows. This is multi-head attention pooling with the seed computed from the bag
 itself (Set Transformer's "pooling by multihead attention", Lee et al., ICML 2019; the
 multi-hop attention of Lin et al., "A Structured Self-Attentive Sentence Embedding", ICLR
 2017). A zero map gives every token the same weight: the mean, as :func:`pool`. It costs one
-``dim × (heads·dim)`` product and a softmax per query, about 60 µs; the product runs in
-numpy's own loops (``einsum``), not BLAS, whose threads, spun up for a product this size,
+``dim × (heads·dim)`` product and a softmax per query, about 80 µs in all. The product runs
+in numpy's own loops (``einsum``), not BLAS: BLAS threads, spun up for a product this size,
 made concurrent queries wait on each other (a server with two workers answered 151 instead
-of 398 requests/s). Fitted on
-SciFact it lifts the hybrid by about 0.002 nDCG@10 on both query splits
-(docs/benchmarks.md).
+of 398 requests/s). Fitted on SciFact it lifts the hybrid by about 0.002 nDCG@10 on both
+query splits (docs/benchmarks.md).
 
 The table is fitted to a collection's encoder by :mod:`hybridir.learn.dense_fit`.
 """
