@@ -246,4 +246,5 @@ def test_a_warmup_process_leaves_the_kernels_cached(tmp_path: Path) -> None:
     markers = list((tmp_path / "numba").glob("ready-*"))
     assert len(markers) == 1
     assert list((tmp_path / "numba").glob("sparse_*/kernels.score_queries-*.nbi"))
+    assert list((tmp_path / "numba").glob("sparse_*/lexicon.lookup_keys-*.nbi"))
     assert not lock.exists()

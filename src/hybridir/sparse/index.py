@@ -20,6 +20,7 @@ from hybridir.sparse import fallback
 from hybridir.sparse.bm25 import absent_scores, posting_weights
 from hybridir.sparse.jit import READINESS
 from hybridir.sparse.kernels import count_query_terms, score_queries
+from hybridir.sparse.lexicon import LEXICON_MIN_TERMS, Lexicon, lookup_keys
 from hybridir.sparse.postings import Postings
 from hybridir.text.batch import TermIds
 
@@ -330,21 +331,28 @@ class BM25Index:
         n_q = len(queries)
         ptr = np.zeros(n_q + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, queries), dtype=np.int64, count=n_q), out=ptr[1:])
-        flat = itertools.chain.from_iterable(queries)
-        found = np.fromiter(
-            map(self.vocabulary.get, flat, itertools.repeat(-1)), dtype=np.int64, count=ptr[-1]
-        )
-        return self._counted(found, ptr)
+        flat = list(itertools.chain.from_iterable(queries))
+        return self._counted(self._term_ids_of(flat), ptr)
 
     def _encode_term_ids(
         self, batch: TermIds
     ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
         """:meth:`encode` of a batch analysed to ids: each of its terms looked up once."""
+        return self._counted(self._term_ids_of(batch.terms)[batch.ids], batch.ptr)
+
+    def _term_ids_of(self, terms: Sequence[str]) -> NDArray[np.int64]:
+        """Each term's id, ``-1`` when not in the vocabulary: by ``dict.get``, or for a
+        long batch by the compiled :attr:`lexicon` (the same ids, fewer cache misses)."""
+        if len(terms) >= LEXICON_MIN_TERMS and READINESS(lookup_keys):
+            return self.lexicon.lookup(terms)
         get = self.vocabulary.get
-        ours = np.fromiter(
-            map(get, batch.terms, itertools.repeat(-1)), dtype=np.int64, count=len(batch.terms)
-        )
-        return self._counted(ours[batch.ids], batch.ptr)
+        return np.fromiter(map(get, terms, itertools.repeat(-1)), dtype=np.int64, count=len(terms))
+
+    @cached_property
+    def lexicon(self) -> Lexicon:
+        """The vocabulary as a compiled hash table (:mod:`hybridir.sparse.lexicon`), built
+        on the first long batch: about 36 bytes a term (1 MB for SciFact's 28k terms)."""
+        return Lexicon.build(self.postings.terms)
 
     def _counted(
         self, found: NDArray[np.int64], ptr: NDArray[np.int64]

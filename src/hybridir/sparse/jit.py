@@ -37,7 +37,7 @@ from hybridir._cache import cache_root
 
 logger = logging.getLogger(__name__)
 
-KERNEL_MODULES = ("kernels.py", "topk.py")
+KERNEL_MODULES = ("kernels.py", "topk.py", "lexicon.py")
 """The modules (in this folder) whose functions are compiled kernels; their sources
 together stamp every cached kernel."""
 

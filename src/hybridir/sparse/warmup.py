@@ -34,6 +34,7 @@ def warm_kernels() -> None:
     index = BM25Index(build_from_terms([["a", "b"], ["b"]], ["0", "1"]))
     index.search_encoded(index.encode([["a"]]), 1)
     index.encode(term_ids_of([["a", "b", "a"], ["c"]]))  # a batch: counted compiled
+    index.lexicon.lookup(["a", "zł", "a" * 9])  # a long batch's vocabulary look-up
     warm_batch_kernels()  # the batch analyzer's, which indexing runs
 
 
