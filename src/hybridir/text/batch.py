@@ -199,12 +199,12 @@ class TokenTable:
             rules, stopwords = self._ascii_lane(self._ascii)
             status = np.empty(last - first, dtype=np.int8)
             room = int(self._key_ptr[last] - self._key_ptr[first]) + last - first
-            out = np.empty(room, dtype=np.uint32)
+            out = np.empty(room, dtype=np.uint8)  # ASCII forms: one byte each
             size = ascii_forms(
                 self._store, self._key_ptr, first, last, rules, stopwords, status, out
             )
             if size:
-                forms = out[: size - 1].tobytes().decode("utf-32-le").split("\n")
+                forms = out[: size - 1].tobytes().decode("ascii").split("\n")
                 ids[status == 1] = self._ids(self._ascii.stem(forms))
             others = np.flatnonzero(status == 2) + first
         if others.size:

@@ -291,10 +291,11 @@ def ascii_forms(store, key_ptr, first, last, rules, stopwords, status, out):  # 
         stopwords: the stopword set as ``(slots, hashes, ptr, store)``.
         status: int8 out, per token: 0 dropped, 1 kept (its form is the next line of
             ``out``), 2 not ASCII (left to the analyzer's own code).
-        out: uint32 out, room for the tokens' code points and a newline after each.
+        out: uint8 out, room for the tokens' characters (ASCII: one byte each) and a
+            newline after each.
 
     Returns:
-        How many code points of ``out`` hold the kept forms, a newline after each.
+        How many bytes of ``out`` hold the kept forms, a newline after each.
     """
     lowercase, possessive, min_length, max_length = rules[0], rules[1], rules[2], rules[3]
     n = 0
