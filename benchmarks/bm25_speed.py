@@ -26,9 +26,14 @@ Method:
       script with the hidden ``--worker`` flag) after loading its input and warming up; the
       peak resident set during the build (Linux ``VmHWM``, reset through
       ``/proc/self/clear_refs``) minus the resident set just before it.
+    * ``--runs N`` runs all of it in N fresh processes, one after the other, and reports
+      each ratio per run with its median and minimum: on a shared machine a ratio moves
+      more from process to process (where memory lands, what the neighbours do) than
+      between the repeats of one process.
 
 Example:
     .venv/bin/python benchmarks/bm25_speed.py --synthetic-docs 200000 --repeats 3 --json
+    .venv/bin/python benchmarks/bm25_speed.py --synthetic-docs 0 --skip-memory --runs 5 --json
 """
 
 from __future__ import annotations
@@ -1071,6 +1076,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-latency", action="store_true", help="no per-query Searcher / tantivy timing"
     )
     parser.add_argument("--json", action="store_true", help="last stdout line: JSON results")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="whole benchmark in this many fresh processes; each ratio's median and minimum",
+    )
     parser.add_argument("--worker", choices=["hybridir", "bm25s"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-corpus", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     return parser
@@ -1079,8 +1090,8 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.repeats < 1 or args.runs < 1:
+        parser.error(f"--repeats and --runs must be >= 1, got {args.repeats} and {args.runs}")
     if args.synthetic_docs != 0 and args.synthetic_docs < 100:
         parser.error(f"--synthetic-docs must be 0 or >= 100, got {args.synthetic_docs}")
     if args.synthetic_queries < 1 or args.scifact_limit < 0:
@@ -1106,10 +1117,84 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     return [*flags, "--skip-scifact"] if args.skip_scifact else flags
 
 
+def child_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` for one run of a ``--runs`` series: the same flags, one run, JSON out."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--runs":
+            skip = True  # its value follows
+        elif not arg.startswith("--runs=") and arg != "--json":
+            out.append(arg)
+    return [*out, "--runs=1", "--json"]
+
+
+def ratio_summary(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per corpus and metric, each run's ratio against bm25s (and tantivy), their median and
+    minimum."""
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for corpus in ("scifact", "synthetic"):
+        reports = [run[corpus] for run in runs if run.get(corpus)]
+        if not reports:
+            continue
+        summary[corpus] = {}
+        for key, metric in reports[0]["metrics"].items():
+            row: dict[str, Any] = {"label": metric["label"]}
+            for name in ("ratio", "tantivy_ratio"):
+                values = [r["metrics"][key].get(name) for r in reports]
+                if all(v is not None for v in values):
+                    row[f"{name}s"] = values
+                    row[f"median_{name}"] = statistics.median(values)
+                    row[f"min_{name}"] = min(values)
+            summary[corpus][key] = row
+    return summary
+
+
+def run_series(argv: Sequence[str], runs: int, as_json: bool) -> int:
+    """The benchmark in ``runs`` fresh processes, one after the other: the process-level
+    noise of a shared machine (where memory lands, what the neighbours do) moves a ratio
+    from run to run more than the repeats inside one run do."""
+    err = Console(stderr=True)
+    results = []
+    for i in range(runs):
+        err.print(f"[bold]run {i + 1} of {runs}[/]")
+        done = subprocess.run(
+            [sys.executable, __file__, *child_argv(argv)],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    summary = ratio_summary(results)
+    console = Console(width=150)
+    for corpus, rows in summary.items():
+        table = Table(title=f"{corpus}: ratios over {runs} fresh processes")
+        for column in ("metric", "÷ bm25s, each run", "median", "min", "÷ tantivy, median"):
+            table.add_column(column, justify="left" if column == "metric" else "right")
+        for row in rows.values():
+            ratios = row.get("ratios")
+            t_median = row.get("median_tantivy_ratio")
+            table.add_row(
+                row["label"],
+                "–" if ratios is None else " ".join(f"{r:.2f}" for r in ratios),
+                "–" if ratios is None else f"{row['median_ratio']:.2f}×",
+                "–" if ratios is None else f"{row['min_ratio']:.2f}×",
+                "–" if t_median is None else f"{t_median:.2f}×",
+            )
+        console.print(table)
+    if as_json:
+        print(json.dumps({"summary": summary, "runs": results}))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.runs > 1:
+        return run_series(argv, args.runs, args.json)
     warm_kernels()  # compiled (or loaded from the cache) now, never the numpy stand-in
     if args.worker:
         return run_worker(args)

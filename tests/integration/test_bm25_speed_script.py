@@ -72,3 +72,24 @@ def test_scifact_subset(
     assert scifact["n_queries"] == 300
     assert scifact["k_deep"] == 500
     assert scifact["agreement"]["same_tokens"]["equal_scores"] > 0.95
+
+
+def test_a_series_runs_each_process_once_with_json(bench: ModuleType) -> None:
+    argv = ["--synthetic-docs", "0", "--runs", "3", "--json", "--repeats=2", "--runs=3"]
+    assert bench.child_argv(argv) == ["--synthetic-docs", "0", "--repeats=2", "--runs=1", "--json"]
+
+
+def test_a_series_reports_each_ratio_with_its_median_and_minimum(bench: ModuleType) -> None:
+    def run(ratio: float, tantivy: float | None) -> dict[str, Any]:
+        metric = {"label": "tokenize + retrieve", "ratio": ratio, "tantivy_ratio": tantivy}
+        return {"scifact": {"metrics": {"qps_tok_k10_t1": metric}}, "synthetic": None}
+
+    runs = [run(2.3, 1.2), run(1.9, None), run(2.1, 1.1)]
+    summary = bench.ratio_summary(runs)
+    assert set(summary) == {"scifact"}
+    row = summary["scifact"]["qps_tok_k10_t1"]
+    assert row["ratios"] == [2.3, 1.9, 2.1]
+    assert row["median_ratio"] == 2.1
+    assert row["min_ratio"] == 1.9
+    assert "median_tantivy_ratio" not in row  # not measured in every run
+    assert row["label"] == "tokenize + retrieve"
