@@ -77,6 +77,17 @@ def test_the_cli_calibrates_at_index_time_on_demand_and_evaluate_reports_it(
     assert stored is not None
     assert stored.queries == 200  # a dry run stores nothing
 
+    # ...and reports what a real run with the same draw then serves.
+    real = run_cli("calibrate", col, "--queries", "60", "--seed", "1", "--json")
+    assert real.returncode == 0, real.stderr
+    assert json.loads(real.stdout)["calibration"]["fusion"] == report["calibration"]["fusion"]
+    assert Collection.open(col).config.fusion.to_dict() == report["calibration"]["fusion"]
+    back = run_cli("calibrate", col, "--json")  # the index-time calibration again
+    assert back.returncode == 0, back.stderr
+    stored = Collection.open(col).config.calibration
+    assert stored is not None
+    assert stored.queries == 200
+
     scored = run_cli("evaluate", adi, "--collection", col, "--json")
     assert scored.returncode == 0, scored.stderr
     result = json.loads(scored.stdout)

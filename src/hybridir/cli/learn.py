@@ -171,7 +171,9 @@ def report_calibration(result: CalibrationResult, as_json: bool, dry_run: bool =
         return
     out.print(describe(evidence), markup=False)
     if dry_run:
-        out.print("dry run: the collection is unchanged", markup=False)
+        out.print(
+            "dry run: the collection is unchanged (a real run would do as above)", markup=False
+        )
     elif result.applied:
         out.print("this is now the collection's fusion", markup=False)
 

@@ -319,7 +319,8 @@ def calibrate(
     result = tune(training, current, metric=metric, n_folds=folds, grid=grid, progress=progress)
     best = simplify(result.best, names)
     wins = _wins(result.cv.gain, result.cv.p_value)
-    chosen = best if wins or not apply else current
+    # What a real run would serve, dry or not: a dry run reports the same decision.
+    chosen = best if wins else current
     # Per-query weights on top of the chosen setting, kept only if they win out of fold too.
     chosen, per_query = _per_query(training, chosen, metric, folds)
     applied = apply and (wins or per_query is not None)
