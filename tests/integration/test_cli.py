@@ -263,3 +263,24 @@ def test_bad_documents_in_a_file_give_one_error_line_and_write_nothing(
     assert message in err
     assert "Traceback" not in err
     assert [d.doc_id for d in Collection.open(col)] == ["keep"]
+
+
+def test_evaluate_warns_when_the_collection_holds_none_of_the_judged_documents(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adi, notes, folder = str(tmp_path / "adi"), str(tmp_path / "notes"), tmp_path / "md"
+    folder.mkdir()
+    for i, topic in enumerate(["information retrieval", "library automation", "indexing"]):
+        (folder / f"n{i}.md").write_text(f"# {topic}\n\nNotes on {topic} systems.\n")
+    assert main(["index", str(data_dir / "adi"), adi, "--dense", "none"]) == 0
+    assert main(["index", str(folder), notes, "--dense", "none"]) == 0
+    capsys.readouterr()
+    # ADI's queries against a folder of notes score 0: said, not silent.
+    assert main(["evaluate", "adi", "--collection", notes, "--json"]) == 0
+    wrong = capsys.readouterr()
+    assert last_json(wrong.out)["ndcg@10"] == 0.0
+    assert "no query retrieved any of adi's relevant documents" in wrong.err
+    assert main(["evaluate", "adi", "--collection", adi, "--json"]) == 0
+    right = capsys.readouterr()
+    assert float(last_json(right.out)["ndcg@10"]) > 0.4  # type: ignore[arg-type]
+    assert "warning" not in right.err

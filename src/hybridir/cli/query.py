@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from hybridir.collection import Collection
     from hybridir.distributed.opening import AnyCollection
     from hybridir.eval.datasets import BeirDataset
-    from hybridir.types import Hit, ListContribution, SearchResult
+    from hybridir.types import Hit, ListContribution, Qrels, Run, SearchResult
 
 RETRIEVER_NAMES = sorted([*RETRIEVERS, HYBRID])
 """What ``--retriever`` accepts."""
@@ -303,6 +303,15 @@ def evaluate(
         )
     if ignore_identical_ids:
         run = exclude_identical_ids(run)
+    if collection_dir is not None and not _any_judged(run, data.qrels):
+        err.print(
+            f"warning: no query retrieved any of {data.name}'s relevant documents from "
+            f"{collection_dir}: was it indexed from this dataset? (its doc ids must be the "
+            "corpus ids; a folder of files has its own)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if save_run is not None:
         write_run(run, save_run, tag=f"hybridir-{searcher.retriever}")
     results: dict[str, Any] = dict(score_run(run, data.qrels, names))
@@ -319,6 +328,13 @@ def evaluate(
     _print_metrics(title, names, results)
     if source is not None:
         out.print(f"fusion: {_fusion_line(searcher.fusion)} (from {source})", markup=False)
+
+
+def _any_judged(run: Run, qrels: Qrels) -> bool:
+    """Whether any query's hits hold one of the documents judged relevant (none: almost
+    surely a collection built from other documents, which scores 0 without an error)."""
+    relevant = {d for judged in qrels.values() for d, grade in judged.items() if grade > 0}
+    return not relevant or any(d in relevant for hits in run.values() for d in hits)
 
 
 def _source(config: CollectionConfig) -> str:
