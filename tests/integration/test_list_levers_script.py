@@ -1,6 +1,7 @@
 """benchmarks/list_levers.py: its recomputed BM25 is hybridir's BM25 (the oracle behind the
 BM25+ and bigram rows of docs/benchmarks.md), its MaxP windows cover a long text as
-ChunkConfig would, and its ADI report reproduces the default hybrid of the fusion table."""
+ChunkConfig would, and its ADI report reproduces the default hybrid of the fusion table and,
+with bm25s's analyzer, REFERENCE.md's two ADI fusions."""
 
 from __future__ import annotations
 
@@ -85,6 +86,12 @@ def test_adi_report_reproduces_the_default_hybrid(
     assert row["bm25 (hybridir)"]["ndcg@10"] == 0.4814
     assert row["bm25 (recomputed)"]["ndcg@10"] == 0.4814
     assert row["hybrid"]["ndcg@10"] == 0.5500
+    # The grid's bm25s-analyzer rows rebuild REFERENCE.md's ADI fusions (convex 0.5418,
+    # RRF 0.5265, both over the k1 0.9 / b 0.4 list).
+    ref = "grid: bm25s (snowball, 2+ chars), k1 0.9 b 0.4"
+    assert row[f"{ref}, convex 0.5 (min-max)"]["ndcg@10"] == 0.5418
+    assert row[f"{ref}, rrf"]["ndcg@10"] == 0.5265
+    assert row["grid: lucene porter, k1 1.2 b 0.75, dbsf"]["ndcg@10"] == 0.5500
     # ADI's documents all fit MiniLM's window: MaxP changes nothing there.
     assert row["hybrid, dense maxp"]["ndcg@10"] == 0.5500
     for name, cell in row.items():
