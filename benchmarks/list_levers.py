@@ -28,7 +28,10 @@ convex α = 0.5, RRF), each one setting for all five datasets.
 BM25, BM25+ and the bigram scores are computed here from the analyzer's tokens (the BM25
 column equals hybridir's own to four decimals; the check is printed).
 
-    python benchmarks/list_levers.py [--datasets cacm,medline] [--json]
+With ``--more-lists`` the other offline models join the default hybrid as third and fourth
+lists (splade-tiny impacts, the multilingual USE), each fused by DBSF.
+
+    python benchmarks/list_levers.py [--datasets cacm,medline] [--more-lists] [--json]
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import numpy as np
 
 from hybridir import CollectionConfig
 from hybridir._cache import cache_root
-from hybridir.config import AnalyzerConfig, DenseConfig, FusionConfig
+from hybridir.config import AnalyzerConfig, DenseConfig, FusionConfig, SpladeConfig
 from hybridir.dense.encoders import resolve_model
 from hybridir.eval import evaluate_per_query, load_beir
 from hybridir.eval.datasets import resolve_dataset
@@ -85,6 +88,14 @@ FUSIONS = {
     "rrf": FusionConfig(method="rrf"),
 }
 """The grid: does any one analyzer × BM25 setting × fusion reach every reference row?"""
+MORE = (
+    ("splade",),
+    ("use",),
+    ("bm25", "dense", "splade"),
+    ("bm25", "dense", "use"),
+    ("bm25", "dense", "splade", "use"),
+)
+"""With ``--more-lists``: the other offline models alone and added to the default hybrid."""
 REFERENCE_BEST = {
     "scifact": 0.7288,
     "cranfield": 0.4157,
@@ -211,7 +222,24 @@ def maxp_lists(dataset: str, view: Any, corpus: Corpus, queries: np.ndarray) -> 
     return [ranked(dict(zip(ids, map(float, row), strict=True))) for row in scores]
 
 
-def run_dataset(dataset: str) -> dict[str, Any]:
+def more_lists(dataset: str, texts: Sequence[str]) -> dict[str, list[RankedList]]:
+    """The other offline lists: splade-tiny impacts and the multilingual USE's vectors (their
+    collections are built on first use and cached like the default one)."""
+    english = AnalyzerConfig(language="en")
+    cache = cache_root("benchmark")
+    splade = CollectionConfig(
+        analyzer=english, dense=DenseConfig(model=MINILM), splade=SpladeConfig(model="splade-tiny")
+    )
+    view = cached_collection(dataset, splade, cache).snapshot()
+    impacts = view.retrieve({"splade": (prepare(view, ["splade"], texts)["splade"], DEPTH)})
+    use = cached_collection(
+        dataset, CollectionConfig(analyzer=english, dense=DenseConfig(model="use-m")), cache
+    ).snapshot()
+    vectors = use.retrieve({"dense": (prepare(use, ["dense"], texts)["dense"], DEPTH)})
+    return {"splade": impacts.lists["splade"], "use": vectors.lists["dense"]}
+
+
+def run_dataset(dataset: str, more: bool = False) -> dict[str, Any]:
     data = load_beir(dataset)
     config = CollectionConfig(
         analyzer=AnalyzerConfig(language="en"), dense=DenseConfig(model=MINILM)
@@ -263,6 +291,13 @@ def run_dataset(dataset: str) -> dict[str, Any]:
             for label, fusion in FUSIONS.items():
                 run = fused_run(qids, {"bm25": lists, "dense": dense}, config=fusion)
                 rows[f"grid: {name}, k1 {k1} b {b}, {label}"] = score(run)
+    if more:
+        other = more_lists(dataset, [data.queries[q] for q in qids])
+        lists = {**first, **other}
+        for names in MORE:
+            # Fused under list names fusion knows: USE is a second dense list.
+            chosen = {("dense2" if n == "use" else n): lists[n] for n in names}
+            rows[" + ".join(names)] = score(fused_run(qids, chosen))
     out: dict[str, Any] = {"dataset": dataset, "reference_best": REFERENCE_BEST[dataset]}
     for name, per_query in rows.items():
         p = None if name == "hybrid" else randomization_test(base, per_query).p_value
@@ -277,9 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument(
+        "--more-lists",
+        action="store_true",
+        help="also fuse splade-tiny and the multilingual USE (indexes them on first use)",
+    )
     args = parser.parse_args(argv)
     for dataset in args.datasets.split(","):
-        report = run_dataset(dataset)
+        report = run_dataset(dataset, args.more_lists)
         if args.json:
             print(json.dumps(report), flush=True)
             continue
