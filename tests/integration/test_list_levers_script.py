@@ -80,7 +80,7 @@ def test_adi_report_reproduces_the_default_hybrid(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("HYBRIDIR_DATA", str(data_dir))
-    assert bench.main(["--datasets", "adi", "--json"]) == 0
+    assert bench.main(["--datasets", "adi", "--json", "--more-lists"]) == 0
     row = json.loads(capsys.readouterr().out)
     # docs/benchmarks.md, the fusion table at k1 1.2 / b 0.75: BM25 0.4814, DBSF 0.5500.
     assert row["bm25 (hybridir)"]["ndcg@10"] == 0.4814
@@ -92,6 +92,13 @@ def test_adi_report_reproduces_the_default_hybrid(
     assert row[f"{ref}, convex 0.5 (min-max)"]["ndcg@10"] == 0.5418
     assert row[f"{ref}, rrf"]["ndcg@10"] == 0.5265
     assert row["grid: lucene porter, k1 1.2 b 0.75, dbsf"]["ndcg@10"] == 0.5500
+    # --more-lists: each other offline list alone is below the default hybrid on ADI, and
+    # every fusion with them is a different ranking from the default's.
+    for name in ("splade", "use"):
+        assert 0.3 < row[name]["ndcg@10"] < row["hybrid"]["ndcg@10"]
+    for name in ("bm25 + dense + splade", "bm25 + dense + use", "bm25 + dense + splade + use"):
+        assert row[name]["ndcg@10"] != row["hybrid"]["ndcg@10"]
+        assert 0.0 <= row[name]["p_vs_hybrid"] <= 1.0
     # ADI's documents all fit MiniLM's window: MaxP changes nothing there.
     assert row["hybrid, dense maxp"]["ndcg@10"] == 0.5500
     for name, cell in row.items():
