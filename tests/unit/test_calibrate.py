@@ -96,6 +96,11 @@ def test_calibration_refuses_what_it_cannot_calibrate(collection: Collection) ->
         calibrate(collection)
     with pytest.raises(ConfigError, match="at least 50 pseudo-queries, got 3"):
         calibrate(collection, queries=3)
+    # A negative seed was numpy's ValueError and a traceback from the CLI.
+    with pytest.raises(ConfigError, match="seed must be >= 0, got -1"):
+        calibrate(collection, seed=-1)
+    with pytest.raises(ConfigError, match="seed must be >= 0, got -1"):
+        pseudo_queries(collection.snapshot(), 10, seed=-1)
 
 
 def test_calibration_never_replaces_a_trained_fusion(tmp_path: Path) -> None:

@@ -118,7 +118,14 @@ def pseudo_queries(view: Any, n: int, seed: int = 0) -> list[PseudoQuery]:
     else a random span of words (Contriever's cropping, Izacard et al., TMLR 2022) of at
     most half the text; texts under :data:`SPAN_TEXTS` words give none. A collection of fewer
     than ``n`` documents is drawn from again (other sentences or spans of the same ones)."""
+    _check_seed(seed)
     return _draw(view, n, seed)[0]
+
+
+def _check_seed(seed: int) -> None:
+    """A seed numpy takes (non-negative), refused with a typed error otherwise."""
+    if seed < 0:
+        raise ConfigError(f"seed must be >= 0, got {seed}")
 
 
 def _draw(view: Any, n: int, seed: int) -> tuple[list[PseudoQuery], float]:
@@ -274,6 +281,7 @@ def calibrate(
     least = max(MIN_QUERIES, 2 * folds)
     if queries < least:
         raise ConfigError(f"calibration needs at least {least} pseudo-queries, got {queries}")
+    _check_seed(seed)
     if not hasattr(collection, "set_calibration"):
         raise ConfigError("calibration needs a local collection (not a sharded one)")
     view = collection.snapshot()
