@@ -123,6 +123,11 @@ class AnalyzerConfig(_JsonConfig):
             raise ConfigError(f"stopwords must be one of {valid}, got {self.stopwords!r}")
 
 
+MAX_TITLE_WEIGHT = 100
+"""Most times a title token may count (each count is one more token in the index: a weight
+of 10^11 ran out of memory instead of saying so)."""
+
+
 @dataclass(frozen=True)
 class BM25Config(_JsonConfig):
     """BM25 scoring parameters.
@@ -151,8 +156,10 @@ class BM25Config(_JsonConfig):
             raise ConfigError(f"b must be in [0, 1], got {self.b}")
         if self.delta < 0:
             raise ConfigError(f"delta must be >= 0, got {self.delta}")
-        if self.title_weight < 0:
-            raise ConfigError(f"title_weight must be >= 0, got {self.title_weight}")
+        if not 0 <= self.title_weight <= MAX_TITLE_WEIGHT:
+            raise ConfigError(
+                f"title_weight must be in [0, {MAX_TITLE_WEIGHT}], got {self.title_weight}"
+            )
         _check("BM25 variant", self.variant, BM25_VARIANTS)
 
 

@@ -15,6 +15,7 @@ from hybridir.distributed.layout import ShardedLayout
 from hybridir.distributed.routing import shard_of
 from hybridir.distributed.stats import GlobalStats, StaleStatsError, merge_orders, merge_stats
 from hybridir.distributed.worker import ShardWorker
+from hybridir.errors import ConfigError
 from hybridir.eval.datasets import load_beir, read_corpus
 from hybridir.search import Searcher
 
@@ -100,3 +101,11 @@ def test_global_stats_cover_terms_of_other_shards(tmp_path: Path) -> None:
     assert stats.bm25.n_docs == 4
     assert stats.bm25.df == {"alpha": 2, "beta": 2, "gamma": 2, "delta": 1}
     assert stats.bm25.total_length == 7
+
+
+def test_a_layout_refuses_a_shard_count_out_of_range(tmp_path: Path) -> None:
+    # 10^11 shards meant creating collections until the disk or the user gave up.
+    for n in (0, 1025, 99_999_999_999):
+        with pytest.raises(ConfigError, match=r"n_shards must be in \[1, 1024\]"):
+            ShardedLayout.create(tmp_path / "s", CollectionConfig(), n)
+    assert not (tmp_path / "s").exists()

@@ -190,3 +190,8 @@ def test_a_writer_waits_for_another_process_or_says_it_is_busy(tmp_path: Path) -
     assert time.monotonic() - start > 0.5
     holder.wait(timeout=30)
     assert [d.doc_id for d in Collection.open(path)] == ["b"]
+    # Waits longer than the lock can express wait as long as it can (10^12 s was an
+    # OverflowError from threading before any write).
+    for i, wait in enumerate([1e12, float("inf")]):
+        Collection.open(path, wait=wait).add([Document(f"w{i}", "no overflow")])
+    assert len(Collection.open(path)) == 3

@@ -84,6 +84,10 @@ def test_unknown_variant_and_bad_parameters() -> None:
         BM25Config(b=1.5)
     with pytest.raises(ConfigError, match="k1 must be"):
         BM25Config(k1=-1)
+    # A title counted 10^11 times ran out of memory at index time instead of saying so.
+    with pytest.raises(ConfigError, match=r"title_weight must be in \[0, 100\], got 101"):
+        BM25Config(title_weight=101)
+    assert BM25Config(title_weight=100).title_weight == 100
     assert set(VARIANTS) == {"lucene", "robertson", "atire", "bm25l", "bm25+"}
 
 

@@ -96,6 +96,9 @@ def test_calibration_refuses_what_it_cannot_calibrate(collection: Collection) ->
         calibrate(collection)
     with pytest.raises(ConfigError, match="at least 50 pseudo-queries, got 3"):
         calibrate(collection, queries=3)
+    # A huge count drew round after round from a small collection without end.
+    with pytest.raises(ConfigError, match="at most 10000 pseudo-queries, got 99999999999"):
+        calibrate(collection, queries=99_999_999_999)
     # A negative seed was numpy's ValueError and a traceback from the CLI.
     with pytest.raises(ConfigError, match="seed must be >= 0, got -1"):
         calibrate(collection, seed=-1)

@@ -217,8 +217,10 @@ class Collection(CollectionView):
         """Hold the collection's single-writer lock and yield the newest generation,
         cleaned of what a writer that died left behind (staged document versions,
         unreferenced segment files)."""
-        deadline = time.monotonic() + max(0.0, self.wait)
-        if not self._write_lock.acquire(timeout=max(0.0, self.wait) or -1):
+        # Waits beyond what the lock can express (days, inf) wait as long as it can.
+        wait = min(max(0.0, self.wait), threading.TIMEOUT_MAX)
+        deadline = time.monotonic() + wait
+        if not self._write_lock.acquire(timeout=wait or -1):
             raise WriterBusyError(self._busy_message())
         try:
             with open(self.directory / LOCK, "a") as handle:

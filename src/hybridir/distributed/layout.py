@@ -28,6 +28,8 @@ from hybridir.errors import ConfigError, IndexFormatError, NotFoundError
 
 LAYOUT = "sharded.json"
 FORMAT = "hybridir-sharded-1"
+MAX_SHARDS = 1024
+"""Most shards one collection is split into (each is a collection of its own on disk)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class ShardedLayout:
         overwrite: bool = False,
     ) -> ShardedLayout:
         """Create ``n_shards`` empty shard collections under ``directory``."""
-        if n_shards < 1:
-            raise ConfigError(f"n_shards must be >= 1, got {n_shards}")
+        if not 1 <= n_shards <= MAX_SHARDS:
+            raise ConfigError(f"n_shards must be in [1, {MAX_SHARDS}], got {n_shards}")
         root = Path(directory)
         if root.exists() and any(root.iterdir()):
             if not overwrite:

@@ -75,6 +75,9 @@ REPRESENTATIVE = 0.5
 """Share of the documents that must be able to give a pseudo-query: the typical document
 must (XQuAD-R's one-sentence documents: 8-12% can, and its few long ones misled the
 calibration on German and English, docs/benchmarks.md)."""
+MAX_QUERIES = 10_000
+"""Most pseudo-queries one calibration draws (200 suffice, docs/benchmarks.md; a huge count
+drew from a small collection round after round without end)."""
 MIN_QUERIES = 50
 """Fewest pseudo-queries calibration decides on (a collection of one-sentence documents,
 such as XQuAD-R's, gives too few: its fusion is then left as it is)."""
@@ -281,6 +284,8 @@ def calibrate(
     least = max(MIN_QUERIES, 2 * folds)
     if queries < least:
         raise ConfigError(f"calibration needs at least {least} pseudo-queries, got {queries}")
+    if queries > MAX_QUERIES:
+        raise ConfigError(f"calibration draws at most {MAX_QUERIES} pseudo-queries, got {queries}")
     _check_seed(seed)
     if not hasattr(collection, "set_calibration"):
         raise ConfigError("calibration needs a local collection (not a sharded one)")
