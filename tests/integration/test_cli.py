@@ -124,6 +124,9 @@ def test_errors_are_one_line_and_nonzero(
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search"]) == 2
     assert main(["index", "x", "y", "--k1", "abc"]) == 2
+    # A port outside TCP's range was an OverflowError from bind().
+    for port in ("-1", "65536"):
+        assert main(["serve", "x", "--port", port]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
 

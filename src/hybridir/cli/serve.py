@@ -14,7 +14,7 @@ from hybridir.cli.app import app, err
 def serve(
     collection_dirs: Annotated[list[Path], typer.Argument(help="Collections to serve.")],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (0: any free one).")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one).", min=0, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
     api_key_file: Annotated[
         Path | None, typer.Option(help="File of API keys, one per line (enables writes).")
