@@ -11,6 +11,7 @@ is keyed by exactly these names (``tests/unit/test_layers.py`` checks that they 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -150,12 +151,10 @@ class BM25Config(_JsonConfig):
     title_weight: int = 1
 
     def __post_init__(self) -> None:
-        if self.k1 < 0:
-            raise ConfigError(f"k1 must be >= 0, got {self.k1}")
+        _at_least("k1", self.k1)
         if not 0.0 <= self.b <= 1.0:
             raise ConfigError(f"b must be in [0, 1], got {self.b}")
-        if self.delta < 0:
-            raise ConfigError(f"delta must be >= 0, got {self.delta}")
+        _at_least("delta", self.delta)
         if not 0 <= self.title_weight <= MAX_TITLE_WEIGHT:
             raise ConfigError(
                 f"title_weight must be in [0, {MAX_TITLE_WEIGHT}], got {self.title_weight}"
@@ -212,13 +211,17 @@ class FusionConfig(_JsonConfig):
         _check("missing-score rule", self.missing, MISSING_RULES)
         if not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.rrf_k < 0:
-            raise ConfigError(f"rrf_k must be >= 0, got {self.rrf_k}")
+        _at_least("rrf_k", self.rrf_k)
+        for name, weight in self.weights.items():
+            _at_least(f"weight of {name!r}", weight)
+        if self.weights and not any(self.weights.values()):
+            raise ConfigError("fusion weights are all 0: at least one list must count")
+        for name, value in self.reference.items():
+            _at_least(f"reference of {name!r}", value)
         for name, depth in self.depths.items():
             if depth < 1:
                 raise ConfigError(f"depth of {name!r} must be >= 1, got {depth}")
-        if self.per_query < 0:
-            raise ConfigError(f"per_query must be >= 0, got {self.per_query}")
+        _at_least("per_query", self.per_query)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -241,6 +244,14 @@ def check_model_name(name: str) -> None:
     """Refuse a model name that is not one plain folder name (see :data:`MODEL_NAME`)."""
     if not MODEL_NAME.match(name):
         raise ConfigError(f"invalid model name {name!r} (letters, digits, _ . -)")
+
+
+def _at_least(name: str, value: float, low: float = 0.0) -> None:
+    """``value`` must be a finite number >= ``low`` (NaN compares false everywhere, so a bare
+    ``value < low`` let it through)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and value >= low):
+        raise ConfigError(f"{name} must be a finite number >= {low:g}, got {value}")
 
 
 def _check(kind: str, name: str, registry: Collection[str]) -> None:

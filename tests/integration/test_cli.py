@@ -92,7 +92,7 @@ def write(path: Path, text: str) -> Path:
             ["index", "{tmp}/good.jsonl", "{tmp}/c", "--language", "klingon"],
             "unknown language 'klingon'",
         ),
-        (["index", "{tmp}/good.jsonl", "{tmp}/c", "--k1", "-1"], "k1 must be >= 0"),
+        (["index", "{tmp}/good.jsonl", "{tmp}/c", "--k1", "-1"], "k1 must be a finite number >= 0"),
         (["index", "{tmp}/good.jsonl", "{tmp}/c", "--variant", "okapi"], "unknown BM25 variant"),
         (["search", "{tmp}/nowhere", "q"], "not a hybridir collection"),
         (["evaluate", "{tmp}/nowhere-dataset"], "not found"),

@@ -124,6 +124,34 @@ def test_empty_lists_and_bad_config() -> None:
         FusionConfig(missing="ignore")
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # NaN compares false, so `< 0` checks let it through and it ranked by doc id.
+        ({"weights": {"bm25": float("nan")}}, "weight of 'bm25' must be a finite number >= 0"),
+        ({"weights": {"dense": -0.5}}, "weight of 'dense' must be a finite number >= 0"),
+        ({"weights": {"dense": float("inf")}}, "weight of 'dense' must be a finite number"),
+        ({"weights": {"bm25": "1"}}, "weight of 'bm25' must be a finite number"),
+        ({"weights": {"bm25": 0.0, "dense": 0.0}}, "weights are all 0"),
+        ({"rrf_k": float("nan")}, "rrf_k must be a finite number >= 0"),
+        ({"per_query": float("inf")}, "per_query must be a finite number >= 0"),
+        ({"reference": {"bm25": float("nan")}}, "reference of 'bm25' must be a finite"),
+    ],
+)
+def test_fusion_numbers_must_be_finite_and_non_negative(
+    settings: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        FusionConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_a_zero_weight_still_fuses() -> None:
+    # What coverage sets for a dense model that does not know the language.
+    config = FusionConfig(method="convex", weights={"bm25": 1.0, "dense": 0.0})
+    dense = ScoredList("dense", ["c", "b"], np.array([0.9, 0.1]), -1.0)
+    assert fuse([BM25, dense], config, k=3).doc_ids[:2] == BM25.doc_ids[:2]
+
+
 def test_config_round_trips_and_registries_are_complete() -> None:
     cfg = FusionConfig(method="convex", alpha=0.3, weights={"bm25": 1.0}, depths={"dense": 100})
     assert FusionConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
