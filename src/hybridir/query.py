@@ -63,12 +63,26 @@ DENSE_QUERY_MODES: dict[str, Callable[[Backend, DenseConfig, Sequence[str]], Any
 """How dense query vectors are made, by :attr:`DenseConfig.query_mode`."""
 
 
+def well_formed(texts: Sequence[str]) -> list[str]:
+    """``texts`` as the encoders' tokenizers take them: a lone surrogate (what a JSON
+    ``"\\ud800"`` escape or a bad decode leaves) becomes U+FFFD and a split surrogate pair its
+    character, where the tokenizers raise their own TypeError. BM25 reads the text as it is."""
+    out = list(texts)
+    for i, text in enumerate(out):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Through UTF-16: a surrogate pair joins into its character, a lone one is U+FFFD.
+            out[i] = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return out
+
+
 def dense_queries(backend: Backend, texts: Sequence[str]) -> Any:
     """Each query's vector, as the collection's :attr:`DenseConfig.query_mode` says."""
     config = backend.config.dense
     if config is None:
         raise ConfigError("this collection has no dense index")
-    return DENSE_QUERY_MODES[config.query_mode](backend, config, texts)
+    return DENSE_QUERY_MODES[config.query_mode](backend, config, well_formed(texts))
 
 
 def splade_queries(backend: Backend, texts: Sequence[str]) -> list[dict[str, float]]:
@@ -81,7 +95,7 @@ def splade_queries(backend: Backend, texts: Sequence[str]) -> list[dict[str, flo
     if config.query_mode == "table":
         table = load_model(backend.models_dir, str(config.query_model))
     weigh = QUERY_MODES[config.query_mode]
-    return weigh(backend.sparse_encoder, lambda: backend.splade_idf, list(texts), table)
+    return weigh(backend.sparse_encoder, lambda: backend.splade_idf, well_formed(texts), table)
 
 
 class ListSpec(NamedTuple):

@@ -13,6 +13,7 @@ model for the learned ones (:mod:`hybridir.learn`). An optional reranker
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -158,6 +159,8 @@ class Searcher:
         allow_partial: bool = False,
     ) -> Retrieval:
         """Prepare ``queries`` once per list, then the backend's top hits of each list."""
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise ConfigError(f"k must be a whole number, got {k!r}")
         if k < 1:
             raise ConfigError(f"k must be >= 1, got {k}")
         for q in queries:
@@ -183,7 +186,7 @@ class Searcher:
         allow_partial: bool = False,
         fields: Sequence[str] = DEFAULT_FIELDS,
         group_by: GroupBy = "passage",
-        diversify: DiversifyConfig | bool | None = None,
+        diversify: DiversifyConfig | str | bool | None = None,
     ) -> SearchResult:
         """Top-``k`` hits for ``query``, each with its per-list explanation and content.
 
@@ -199,7 +202,8 @@ class Searcher:
         each scored by its best passage (:mod:`hybridir.grouping`). ``diversify``: reorder
         the top hits by MMR or cluster representatives (:mod:`hybridir.diversify`; needs a
         dense list); ``None`` uses the collection's ``CollectionConfig.diversify``,
-        ``False`` turns it off, ``True`` uses the default :class:`DiversifyConfig`.
+        ``False`` turns it off, ``True`` uses the default :class:`DiversifyConfig` and a
+        method name (``"mmr"``, ``"clusters"``) that method with its default settings.
 
         Example:
             >>> hits = searcher.search("solar panels", fields=["snippet"]).hits  # doctest: +SKIP
@@ -401,15 +405,22 @@ class Searcher:
 
 
 def _diversification(
-    backend: Backend, asked: DiversifyConfig | bool | None
+    backend: Backend, asked: DiversifyConfig | str | bool | None
 ) -> DiversifyConfig | None:
     """The diversification a query asked for (``None``: the collection's)."""
     if asked is None:
         chosen = backend.config.diversify
     elif isinstance(asked, bool):
         chosen = DiversifyConfig() if asked else None
-    else:
+    elif isinstance(asked, str):  # a method name: "mmr" or "clusters", default settings
+        chosen = DiversifyConfig(method=asked)
+    elif isinstance(asked, DiversifyConfig):
         chosen = asked
+    else:
+        raise ConfigError(
+            "diversify is a DiversifyConfig, a method name, True, False or None; "
+            f"got {type(asked).__name__}"
+        )
     if chosen is not None and "dense" not in backend.lists():
         raise ConfigError(
             "diversification compares dense vectors: this collection has no dense list "

@@ -105,3 +105,34 @@ def test_cli_diversify_output(collection: Collection, capsys: pytest.CaptureFixt
     assert main([*argv, "--mmr-lambda", "0.5", "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()[-1]
     assert [h["doc_id"] for h in json.loads(out)["hits"]] == expected
+
+
+def test_a_method_name_diversifies_with_its_defaults_and_other_values_are_refused(
+    collection: Collection,
+) -> None:
+    searcher = Searcher(collection)
+    by_name = searcher.search(QUERY, k=3, diversify="mmr", fields=()).hits
+    default = searcher.search(QUERY, k=3, diversify=DiversifyConfig(), fields=()).hits
+    assert [(h.doc_id, h.score) for h in by_name] == [(h.doc_id, h.score) for h in default]
+    with pytest.raises(ConfigError, match="unknown diversification 'zzz'"):
+        searcher.search(QUERY, diversify="zzz")
+    # Was an AttributeError ('int' object has no attribute 'depth').
+    with pytest.raises(ConfigError, match="diversify is a DiversifyConfig, a method name"):
+        searcher.search(QUERY, diversify=3)  # type: ignore[arg-type]
+
+
+def test_k_must_be_a_whole_number_and_broken_unicode_reaches_the_encoder_cleaned(
+    collection: Collection,
+) -> None:
+    searcher = Searcher(collection)
+    for k in (1.5, True, "3"):
+        with pytest.raises(ConfigError, match="k must be a whole number"):
+            searcher.search(QUERY, k=k)  # type: ignore[arg-type]
+    # A lone surrogate (a JSON "\ud800" escape) was a TypeError from the tokenizer; the
+    # dense list now reads U+FFFD there, BM25 the text as it is.
+    broken = searcher.search("sunlight \ud800 electricity", k=3, fields=()).hits
+    clean = searcher.search("sunlight \ufffd electricity", k=3, fields=()).hits
+    assert [h.doc_id for h in broken] == [h.doc_id for h in clean]
+    dense = searcher.search("solar \ud83d\ude00", k=2, retriever="dense", fields=()).hits
+    joined = searcher.search("solar \U0001f600", k=2, retriever="dense", fields=()).hits
+    assert [(h.doc_id, h.score) for h in dense] == [(h.doc_id, h.score) for h in joined]
