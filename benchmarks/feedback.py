@@ -26,8 +26,8 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -59,15 +59,95 @@ REFERENCE_BEST = {
 """The best simple fusion of ``../shared/REFERENCE.md`` per dataset."""
 
 
+DBSF = FusionConfig(method="dbsf")
+
+
 def fused_run(
-    qids: Sequence[str], lists: Mapping[str, Sequence[RankedList]], config: FusionConfig
+    qids: Sequence[str],
+    lists: Mapping[str, Sequence[RankedList]],
+    config: FusionConfig = DBSF,
+    prior: Callable[[str], float] | None = None,
 ) -> Run:
-    """One run from per-query lists fused by ``config``."""
+    """One run from per-query lists fused by ``config`` (the default's DBSF), plus
+    ``prior(doc)`` on each fused score if given."""
     out: Run = {}
     for i, qid in enumerate(qids):
         fused = fuse([scored_list(n, lists[n][i], DEPTH) for n in lists], config, DEPTH)
-        out[qid] = {d: float(s) for d, s in zip(fused.doc_ids, fused.scores, strict=True)}
+        scores = {d: float(s) for d, s in zip(fused.doc_ids, fused.scores, strict=True)}
+        if prior is not None:
+            scores = {d: s + prior(d) for d, s in scores.items()}
+        out[qid] = scores
     return out
+
+
+class FirstRound(NamedTuple):
+    """The default hybrid's inputs on one dataset: its judged queries, the collection (BM25
+    k1 1.2 / b 0.75 with the English analyzer, MiniLM), the prepared queries and both lists,
+    :data:`DEPTH` deep."""
+
+    data: Any
+    view: Any
+    qids: list[str]
+    prepared: dict[str, Any]
+    lists: dict[str, list[RankedList]]
+
+    def score(self, run: Run) -> dict[str, float]:
+        """Per-query :data:`METRIC` of ``run``."""
+        return evaluate_per_query(run, self.data.qrels, [METRIC])[METRIC]
+
+
+def first_round(dataset: str) -> FirstRound:
+    """:class:`FirstRound` of ``dataset`` (the collection built once and cached)."""
+    data = load_beir(dataset)
+    config = CollectionConfig(
+        analyzer=AnalyzerConfig(language="en"), dense=DenseConfig(model=MINILM)
+    )
+    view = cached_collection(dataset, config, cache_root("benchmark")).snapshot()
+    qids = list(data.queries)
+    prepared = prepare(view, ["bm25", "dense"], [data.queries[q] for q in qids])
+    lists = view.retrieve({n: (prepared[n], DEPTH) for n in ("bm25", "dense")}).lists
+    return FirstRound(data, view, qids, prepared, lists)
+
+
+def report(dataset: str, rows: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Each row's mean :data:`METRIC` and its paired randomization p against the row
+    ``"hybrid"`` (the default), with the dataset's reference best."""
+    base = rows["hybrid"]
+    out: dict[str, Any] = {"dataset": dataset, "reference_best": REFERENCE_BEST[dataset]}
+    for name, per_query in rows.items():
+        p = None if name == "hybrid" else randomization_test(base, per_query).p_value
+        out[name] = {
+            METRIC: round(float(np.mean(list(per_query.values()))), 4),
+            "p_vs_hybrid": None if p is None else round(p, 3),
+        }
+    return out
+
+
+def cli(
+    argv: list[str] | None,
+    description: str,
+    run: Callable[[str, argparse.Namespace], dict[str, Any]],
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """The scripts' command line: ``run`` each of ``--datasets`` and print its report (JSON
+    lines with ``--json``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    if options is not None:
+        options(parser)
+    args = parser.parse_args(argv)
+    for dataset in args.datasets.split(","):
+        result = run(dataset, args)
+        if args.json:
+            print(json.dumps(result), flush=True)
+            continue
+        print(f"{dataset} (reference best {result['reference_best']})")
+        for name, cell in result.items():
+            if isinstance(cell, dict):
+                p = "" if cell["p_vs_hybrid"] is None else f"  p={cell['p_vs_hybrid']}"
+                print(f"  {name:<28} {cell[METRIC]:.4f}{p}")
+    return 0
 
 
 def rm3_query(
@@ -90,24 +170,14 @@ def rm3_query(
 
 
 def run_dataset(dataset: str) -> dict[str, Any]:
-    data = load_beir(dataset)
-    config = CollectionConfig(
-        analyzer=AnalyzerConfig(language="en"), dense=DenseConfig(model=MINILM)
-    )
-    view = cached_collection(dataset, config, cache_root("benchmark")).snapshot()
-    qids = list(data.queries)
-    prepared = prepare(view, ["bm25", "dense"], [data.queries[q] for q in qids])
-    first = view.retrieve({n: (prepared[n], DEPTH) for n in ("bm25", "dense")}).lists
-    dbsf = FusionConfig(method="dbsf")
-
-    def scores(run: Run) -> dict[str, float]:
-        return evaluate_per_query(run, data.qrels, [METRIC])[METRIC]
-
-    base_run = fused_run(qids, first, dbsf)
+    start = first_round(dataset)
+    view, qids, prepared, first = start.view, start.qids, start.prepared, start.lists
+    scores = start.score
+    base_run = fused_run(qids, first)
     base = scores(base_run)
     rows: dict[str, dict[str, float]] = {
-        "bm25": scores(fused_run(qids, {"bm25": first["bm25"]}, dbsf)),
-        "dense": scores(fused_run(qids, {"dense": first["dense"]}, dbsf)),
+        "bm25": scores(fused_run(qids, {"bm25": first["bm25"]})),
+        "dense": scores(fused_run(qids, {"dense": first["dense"]})),
         "hybrid": base,
     }
     vectors = np.asarray(prepared["dense"], dtype=np.float32)
@@ -117,7 +187,7 @@ def run_dataset(dataset: str) -> dict[str, Any]:
         moved = vectors + beta * centroid
         moved /= np.linalg.norm(moved, axis=1, keepdims=True)
         again = view.retrieve({"dense": (moved, DEPTH)}).lists["dense"]
-        run = fused_run(qids, {"bm25": first["bm25"], "dense": again}, dbsf)
+        run = fused_run(qids, {"bm25": first["bm25"], "dense": again})
         rows[f"rocchio m={m} beta={beta}"] = scores(run)
     for m, e, lam in RM3_SETTINGS:
         top = [list(base_run[q])[:m] for q in qids]
@@ -126,34 +196,14 @@ def run_dataset(dataset: str) -> dict[str, Any]:
             for i in range(len(qids))
         ]
         again = view.retrieve({"bm25": (queries, DEPTH)}).lists["bm25"]
-        run = fused_run(qids, {"bm25": again, "dense": first["dense"]}, dbsf)
+        run = fused_run(qids, {"bm25": again, "dense": first["dense"]})
         rows[f"rm3 m={m} e={e} lam={lam}"] = scores(run)
-    out: dict[str, Any] = {"dataset": dataset, "reference_best": REFERENCE_BEST[dataset]}
-    for name, per_query in rows.items():
-        p = None if name == "hybrid" else randomization_test(base, per_query).p_value
-        out[name] = {
-            "ndcg@10": round(float(np.mean(list(per_query.values()))), 4),
-            "p_vs_hybrid": None if p is None else round(p, 3),
-        }
-    return out
+    return report(dataset, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
-    args = parser.parse_args(argv)
-    for dataset in args.datasets.split(","):
-        report = run_dataset(dataset)
-        if args.json:
-            print(json.dumps(report), flush=True)
-            continue
-        print(f"{dataset} (reference best {report['reference_best']})")
-        for name, cell in report.items():
-            if isinstance(cell, dict):
-                p = "" if cell["p_vs_hybrid"] is None else f"  p={cell['p_vs_hybrid']}"
-                print(f"  {name:<28} {cell['ndcg@10']:.4f}{p}")
-    return 0
+    description = (__doc__ or "").splitlines()[0]
+    return cli(argv, description, lambda dataset, _: run_dataset(dataset))
 
 
 if __name__ == "__main__":

@@ -38,41 +38,34 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+# The shared parts of issue 19's scripts: the default hybrid's lists, the report, the CLI.
+from feedback import DBSF, DEPTH, MINILM, cli, first_round, fused_run, report
 from hybridir import CollectionConfig
 from hybridir._cache import cache_root
 from hybridir.config import AnalyzerConfig, DenseConfig, FusionConfig, SpladeConfig
 from hybridir.dense.encoders import resolve_model
-from hybridir.eval import evaluate_per_query, load_beir
 from hybridir.eval.datasets import resolve_dataset
 from hybridir.eval.readers import read_corpus
 from hybridir.eval.runner import cached_collection
-from hybridir.eval.significance import randomization_test
-from hybridir.fusion import fuse, scored_list
 from hybridir.query import prepare
 from hybridir.text.analyzer import Analyzer
-from hybridir.types import RankedList, Run
+from hybridir.types import RankedList
 
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-DATASETS = ("scifact", "cranfield", "cacm", "medline", "adi")
-DEPTH = 1000
-METRIC = "ndcg@10"
 K1, B = 1.2, 0.75
 WINDOW, OVERLAP, MODEL_WINDOW = 200, 32, 254
 """MaxP windows (ChunkConfig's defaults) and the tokens MiniLM reads (256 less two specials)."""
 PROXIMITY = (0.1, 0.25, 0.5)
 DELTAS = (0.5, 1.0)
 BETAS = (0.02, 0.05, 0.1)
-DBSF = FusionConfig(method="dbsf")
 ANALYZERS = {
     "lucene porter": AnalyzerConfig(language="en"),
     "bm25s (snowball, 2+ chars)": AnalyzerConfig(
@@ -96,34 +89,8 @@ MORE = (
     ("bm25", "dense", "splade", "use"),
 )
 """With ``--more-lists``: the other offline models alone and added to the default hybrid."""
-REFERENCE_BEST = {
-    "scifact": 0.7288,
-    "cranfield": 0.4157,
-    "cacm": 0.5789,
-    "medline": 0.7941,
-    "adi": 0.5418,
-}
-"""The best simple fusion of ``../shared/REFERENCE.md`` per dataset."""
 
 Lists = Mapping[str, Sequence[RankedList]]
-
-
-def fused_run(
-    qids: Sequence[str],
-    lists: Lists,
-    prior: Callable[[str], float] | None = None,
-    config: FusionConfig = DBSF,
-) -> Run:
-    """Per-query lists fused by ``config`` (DBSF), plus ``prior(doc)`` on each fused score
-    if given."""
-    out: Run = {}
-    for i, qid in enumerate(qids):
-        fused = fuse([scored_list(n, lists[n][i], DEPTH) for n in lists], config, DEPTH)
-        scores = {d: float(s) for d, s in zip(fused.doc_ids, fused.scores, strict=True)}
-        if prior is not None:
-            scores = {d: s + prior(d) for d, s in scores.items()}
-        out[qid] = scores
-    return out
 
 
 def ranked(scores: Mapping[str, float]) -> RankedList:
@@ -240,22 +207,12 @@ def more_lists(dataset: str, texts: Sequence[str]) -> dict[str, list[RankedList]
 
 
 def run_dataset(dataset: str, more: bool = False) -> dict[str, Any]:
-    data = load_beir(dataset)
-    config = CollectionConfig(
-        analyzer=AnalyzerConfig(language="en"), dense=DenseConfig(model=MINILM)
-    )
-    view = cached_collection(dataset, config, cache_root("benchmark")).snapshot()
-    qids = list(data.queries)
-    prepared = prepare(view, ["bm25", "dense"], [data.queries[q] for q in qids])
-    first = view.retrieve({n: (prepared[n], DEPTH) for n in ("bm25", "dense")}).lists
-    analyzer = Analyzer(config.analyzer)
+    start = first_round(dataset)
+    data, view, qids, first, score = start.data, start.view, start.qids, start.lists, start.score
+    analyzer = Analyzer(ANALYZERS["lucene porter"])
     corpus = Corpus(dataset, analyzer)
     terms = [analyzer.analyze(data.queries[q]) for q in qids]
     bm25 = [ranked(corpus.bm25(t)) for t in terms]
-
-    def score(run: Run) -> dict[str, float]:
-        return evaluate_per_query(run, data.qrels, [METRIC])[METRIC]
-
     base = score(fused_run(qids, first))
     rows: dict[str, dict[str, float]] = {
         "bm25 (hybridir)": score(fused_run(qids, {"bm25": first["bm25"]})),
@@ -277,8 +234,8 @@ def run_dataset(dataset: str, more: bool = False) -> dict[str, Any]:
         def prior(doc: str, beta: float = beta) -> float:
             return beta * min(0.0, math.log((1 + corpus.length[doc]) / (1 + corpus.median)))
 
-        rows[f"length prior beta={beta}"] = score(fused_run(qids, first, prior))
-    queries = np.asarray(prepared["dense"], dtype=np.float32)
+        rows[f"length prior beta={beta}"] = score(fused_run(qids, first, prior=prior))
+    queries = np.asarray(start.prepared["dense"], dtype=np.float32)
     maxp = maxp_lists(dataset, view, corpus, queries)
     rows["dense maxp"] = score(fused_run(qids, {"dense": maxp}))
     rows["hybrid, dense maxp"] = score(fused_run(qids, {"bm25": first["bm25"], "dense": maxp}))
@@ -289,7 +246,7 @@ def run_dataset(dataset: str, more: bool = False) -> dict[str, Any]:
         for k1, b in SETTINGS:
             lists = [ranked(other_corpus.bm25(t, k1=k1, b=b)) for t in other_terms]
             for label, fusion in FUSIONS.items():
-                run = fused_run(qids, {"bm25": lists, "dense": dense}, config=fusion)
+                run = fused_run(qids, {"bm25": lists, "dense": dense}, fusion)
                 rows[f"grid: {name}, k1 {k1} b {b}, {label}"] = score(run)
     if more:
         other = more_lists(dataset, [data.queries[q] for q in qids])
@@ -298,37 +255,21 @@ def run_dataset(dataset: str, more: bool = False) -> dict[str, Any]:
             # Fused under list names fusion knows: USE is a second dense list.
             chosen = {("dense2" if n == "use" else n): lists[n] for n in names}
             rows[" + ".join(names)] = score(fused_run(qids, chosen))
-    out: dict[str, Any] = {"dataset": dataset, "reference_best": REFERENCE_BEST[dataset]}
-    for name, per_query in rows.items():
-        p = None if name == "hybrid" else randomization_test(base, per_query).p_value
-        out[name] = {
-            METRIC: round(float(np.mean(list(per_query.values()))), 4),
-            "p_vs_hybrid": None if p is None else round(p, 3),
-        }
-    return out
+    return report(dataset, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
-    parser.add_argument(
-        "--more-lists",
-        action="store_true",
-        help="also fuse splade-tiny and the multilingual USE (indexes them on first use)",
-    )
-    args = parser.parse_args(argv)
-    for dataset in args.datasets.split(","):
-        report = run_dataset(dataset, args.more_lists)
-        if args.json:
-            print(json.dumps(report), flush=True)
-            continue
-        print(f"{dataset} (reference best {report['reference_best']})")
-        for name, cell in report.items():
-            if isinstance(cell, dict):
-                p = "" if cell["p_vs_hybrid"] is None else f"  p={cell['p_vs_hybrid']}"
-                print(f"  {name:<28} {cell[METRIC]:.4f}{p}")
-    return 0
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--more-lists",
+            action="store_true",
+            help="also fuse splade-tiny and the multilingual USE (indexes them on first use)",
+        )
+
+    def run(dataset: str, args: argparse.Namespace) -> dict[str, Any]:
+        return run_dataset(dataset, args.more_lists)
+
+    return cli(argv, (__doc__ or "").splitlines()[0], run, options)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _load_benchmark(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` as module ``name`` (they are scripts, not a package)."""
+    """Import ``benchmarks/<name>.py`` as module ``name`` (they are scripts, not a package;
+    one may import another, as ``python benchmarks/<name>.py`` lets it)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
