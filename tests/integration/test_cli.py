@@ -99,6 +99,8 @@ def write(path: Path, text: str) -> Path:
         (["evaluate", "{data}/adi", "--metrics", "ndcg@zero"], "ndcg@zero"),
         (["evaluate", "{data}/adi", "--split", "dev"], "split 'dev' not found"),
         (["evaluate", "{data}/adi", "--retriever", "magic"], "unknown retriever 'magic'"),
+        # Refused before the evaluation runs, not after it.
+        (["evaluate", "{data}/adi", "--save-run", "{tmp}/no/x.run"], "/no does not exist"),
     ],
 )
 def test_errors_are_one_line_and_nonzero(

@@ -274,6 +274,9 @@ def test_significance_marks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         (["fuse", "{a}", "{b}", "-o", "{out}", "--weights", "1"], "1 values for 2 runs"),
         (["fuse", "{a}", "{b}", "-o", "{out}", "--weights", "1,x"], "numbers expected"),
         (["fuse", "{a}", "{b}", "-o", "{out}", "-k", "0"], "k and depth must be >= 1"),
+        # Was "[Errno 2] … '.x.run.<hex>.tmp'", the atomic writer's temporary name.
+        (["fuse", "{a}", "{b}", "-o", "{tmp}/no/x.run"], "/no does not exist"),
+        (["fuse", "{a}", "{b}", "-o", "{tmp}"], "it is a folder"),
         (["eval", "{a}", "{qrels}", "--metrics", "ndcg@10,nope"], "unknown metric 'nope'"),
         (["eval", "{a}", "{qrels}", "--metrics", "P_0"], "must be a positive integer"),
         (["eval", "{a}", "{badqrels}"], "badqrels.txt:2: grade 'x' is not an integer"),

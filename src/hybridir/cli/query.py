@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hybridir.cli.app import app, err, out, progress_to
-from hybridir.cli.batch import BatchOptions, batch_options, run_queries, search_topics
+from hybridir.cli.batch import (
+    BatchOptions,
+    batch_options,
+    check_writable,
+    run_queries,
+    search_topics,
+)
 from hybridir.cli.index import build_collection
 from hybridir.cli.options import (
     FusionOptions,
@@ -276,6 +282,8 @@ def evaluate(
     from hybridir.eval.trec import write_run
 
     names = check_metrics([m.strip() for m in metrics.split(",") if m.strip()])
+    if save_run is not None:
+        check_writable(save_run)  # before the whole evaluation, not after it
     if retriever is None and collection_dir is None:
         retriever = "bm25"
     if retriever is not None and retriever not in RETRIEVER_NAMES:

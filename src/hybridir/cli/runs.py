@@ -12,6 +12,7 @@ import typer
 
 from hybridir._atomic import atomic_write_text
 from hybridir.cli.app import app, err, out, print_json
+from hybridir.cli.batch import check_writable
 from hybridir.cli.options import JsonOpt, SplitOpt, names_a_file
 from hybridir.config import FusionConfig
 from hybridir.errors import ConfigError, InvalidInputError
@@ -181,6 +182,7 @@ def fuse(
         missing=missing,
         weights=_weights(weights, len(runs)),
     )
+    check_writable(out_file)
     tag = run_tag or f"hybridir-{method}"
     fused = fuse_runs([read_run_file(path) for path in runs], config, k=k, depth=depth)
     write_run(fused, out_file, tag=tag)
