@@ -90,8 +90,6 @@ MORE = (
 )
 """With ``--more-lists``: the other offline models alone and added to the default hybrid."""
 
-Lists = Mapping[str, Sequence[RankedList]]
-
 
 def ranked(scores: Mapping[str, float]) -> RankedList:
     """Scores as a list, best first, ties by doc id, cut to :data:`DEPTH`."""
@@ -114,8 +112,12 @@ class Corpus:
         n = len(docs)
         df = Counter(t for c in self.tf.values() for t in c)
         pair_df = Counter(p for c in self.pairs.values() for p in c)
-        self.idf = {t: math.log(1 + (n - k + 0.5) / (k + 0.5)) for t, k in df.items()}
-        self.pair_idf = {p: math.log(1 + (n - k + 0.5) / (k + 0.5)) for p, k in pair_df.items()}
+
+        def idf(k: int) -> float:  # Lucene's BM25 idf of a term in k of n documents
+            return math.log(1 + (n - k + 0.5) / (k + 0.5))
+
+        self.idf = {t: idf(k) for t, k in df.items()}
+        self.pair_idf = {p: idf(k) for p, k in pair_df.items()}
         self.postings: dict[str, list[str]] = {}
         for i, c in self.tf.items():
             for t in c:
